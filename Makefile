@@ -1,0 +1,36 @@
+# comsg: co-processes, cocall and capabilities on Linux.
+# Targets: all (default), test, demo, bench, install, clean.  See README.md.
+include mk/config.mk
+export BUILD CC OPT SANITIZE PREFIX
+
+SUBDIRS := src/lib tools examples test bench
+
+.PHONY: all $(SUBDIRS) test demo bench install uninstall clean
+
+all: $(SUBDIRS)
+
+src/lib:
+	$(MAKE) -C $@
+tools examples test bench: src/lib
+	$(MAKE) -C $@
+
+test: all
+	@test/runtests.sh $(BUILD)/test
+
+demo: all
+	@examples/demo.sh $(BUILD)
+
+bench: all
+	@$(BUILD)/bench/cocall
+
+install: all
+	$(MAKE) -C src/lib install
+	$(MAKE) -C tools install
+	install -d $(DESTDIR)$(PREFIX)/share/man/man2 $(DESTDIR)$(PREFIX)/share/man/man3 \
+		$(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 644 man/*.2 $(DESTDIR)$(PREFIX)/share/man/man2/
+	install -m 644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,183 @@
+/*
+ * comsg: synchronous calls between co-processes (cocall/coaccept).
+ *
+ * A *target* is a capability naming one service thread.  A caller blocks
+ * in cocall() until the service thread, looping in coaccept(), replies.
+ * Requests and replies travel through shared memory private to the pair;
+ * while both sides run, no system call is made.  The _slow variants carry
+ * the same protocol through the kernel (a private socket).
+ *
+ * Every function returns -1 and sets errno on failure, like the system
+ * calls of the same names it mirrors.
+ */
+#ifndef COMSG_COCALL_H
+#define COMSG_COCALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest request or reply, in bytes; larger gives EMSGSIZE. */
+#define COCALL_MAXLEN	65536
+/* Most capabilities one request or reply can carry. */
+#define COCALL_MAXCAPS	8
+/* Longest name for coregister()/colookup(), not counting the NUL. */
+#define COCALL_NAMEMAX	64
+
+#define COSETUP_COCALL   0
+#define COSETUP_COACCEPT 1
+
+/*
+ * Prepare the calling thread to call (COSETUP_COCALL) or to accept
+ * (COSETUP_COACCEPT).  Optional: the first cocall or coaccept of a thread
+ * does it.  Errors: EINVAL (bad what), ENOMEM.
+ */
+int	cosetup(int what);
+
+/*
+ * Create a target served by the calling thread and store a capability to
+ * it in *targetp.  With a name, the target is also published in the
+ * domain under that name until the thread exits; name NULL gives an
+ * anonymous target reachable only through the capability.  The capability
+ * belongs to the process; it stays valid after the thread exits, and calls
+ * through it then fail with ENOLINK.
+ * Errors: EINVAL (bad name), EEXIST (name taken by a live owner),
+ * ENFILE (capability table full), EMFILE, ENOMEM, EACCES (domain
+ * directory not ours).
+ */
+int	coregister(const char *name, void **targetp);
+
+/*
+ * coregister() with a label: every call accepted through this target
+ * reports the label (coacceptv()), so a service can tell which of its
+ * targets, that is which object or right, a call came through.
+ * coregister() gives label 0.
+ */
+int	coregister_label(const char *name, uint64_t label, void **targetp);
+
+/*
+ * Look up a target published under name in the domain; on success *targetp
+ * is a new capability owned by the caller (release it with capfree()).
+ * Errors: EINVAL (bad name), ESRCH (no live target of that name),
+ * ENFILE, EMFILE, ENOMEM.
+ */
+int	colookup(const char *name, void **targetp);
+
+/*
+ * Call target: copy outlen bytes of outbuf to the service, wait for its
+ * reply, copy at most inlen bytes of it into inbuf and return the reply's
+ * full length (larger than inlen means it was truncated).
+ * Errors: EINVAL (target is not a live target capability, or a buffer is
+ * NULL with a non-zero length), EMSGSIZE (outlen > COCALL_MAXLEN),
+ * ENOLINK (the service is gone, or died during the call), EDEADLK (the
+ * target is served by the calling thread), ENOMEM, EMFILE.
+ */
+ssize_t	cocall(void *target, const void *outbuf, size_t outlen,
+	    void *inbuf, size_t inlen);
+
+/*
+ * Serve the targets registered by the calling thread: first deliver
+ * outlen bytes of outbuf as the reply to the previous call accepted by
+ * this thread (nothing if there is none, or its caller died), then wait
+ * for the next call, copy at most inlen bytes of it into inbuf and return
+ * its full length.  *cookiep (if cookiep is not NULL) identifies the
+ * calling thread: the same for every call of that thread, different for
+ * any two live threads.  Errors: EINVAL (bad buffer), EMSGSIZE
+ * (outlen > COCALL_MAXLEN; nothing is delivered), ESRCH (the thread
+ * serves no target).
+ */
+ssize_t	coaccept(void **cookiep, const void *outbuf, size_t outlen,
+	    void *inbuf, size_t inlen);
+
+/* The same as cocall() and coaccept(), through the kernel: no spinning,
+ * data through the private socket.  Either side interoperates with the
+ * other's fast or slow variant. */
+ssize_t	cocall_slow(void *target, const void *outbuf, size_t outlen,
+	    void *inbuf, size_t inlen);
+ssize_t	coaccept_slow(void **cookiep, const void *outbuf, size_t outlen,
+	    void *inbuf, size_t inlen);
+
+/*
+ * A message with capabilities, for cocallv() and coacceptv(), like L4's
+ * typed items: bytes plus a small array of capabilities.  Outgoing
+ * capabilities stay owned by the sender (the receiver gets new ones to the
+ * same objects).  On return nincaps is the number of capabilities received
+ * into incaps, each a new capability owned by the receiver; capabilities
+ * beyond the room given are released.
+ */
+struct comsg {
+	const void	*out;		/* bytes to send */
+	size_t		 outlen;
+	void *const	*outcaps;	/* capabilities to send */
+	int		 noutcaps;	/* at most COCALL_MAXCAPS */
+	void		*in;		/* room for the bytes received */
+	size_t		 inlen;
+	void		**incaps;	/* room for capabilities received */
+	int		 nincaps;	/* in: room in incaps; out: received */
+};
+
+#define COCALL_SLOW	0x1	/* take the kernel path */
+
+/*
+ * cocall() with capabilities, flags (COCALL_SLOW) and a timeout in
+ * milliseconds (-1: none; 0: fail at once unless the reply is there).
+ * Extra errors: ETIMEDOUT (no reply in time: the call may still be
+ * delivered, and its reply is then discarded), EINVAL (more than
+ * COCALL_MAXCAPS capabilities, or one that is not live).
+ */
+ssize_t	cocallv(void *target, struct comsg *msg, int flags, int timeout_ms);
+
+/*
+ * coaccept() with capabilities, flags, a timeout and the label of the
+ * target the call came through (*labelp, if labelp is not NULL).  The
+ * reply (msg->out, msg->outcaps) goes to the previous caller first.
+ * Extra error: ETIMEDOUT (no call in time; the reply was delivered).
+ */
+ssize_t	coacceptv(void **cookiep, uint64_t *labelp, struct comsg *msg,
+	    int flags, int timeout_ms);
+
+/*
+ * The pid of the process of the thread identified by cookie, as the
+ * kernel vouches for it (not as the caller claims).  cogetpid() asks the
+ * kernel each time; cocachedpid() answers from what the kernel said when
+ * that thread connected.  Errors: EINVAL (cookie not a live caller of
+ * this process's targets).
+ */
+int	cogetpid(void *cookie, pid_t *pidp);
+int	cocachedpid(pid_t *pidp, void *cookie);
+
+/*
+ * Wrap a descriptor as a capability.  capfromfd() duplicates fd (the
+ * caller keeps fd); captofd() gives a new descriptor for the wrapped one,
+ * owned by the caller.  Errors: EBADF (fd not open), EINVAL (cap is not a
+ * live descriptor capability), ENFILE, EMFILE.
+ */
+int	capfromfd(void **capp, int fd);
+int	captofd(void *cap, int *fdp);
+
+/*
+ * Send one capability over a UNIX socket, and receive one: the SCM_CAPS
+ * of comsg.  caprecv() gives a new capability owned by the caller.
+ * Errors: EINVAL (not a live capability; a malformed message), EBADF,
+ * EPIPE, ECONNRESET, and those of sendmsg(2)/recvmsg(2).
+ */
+int	capsend(int sockfd, void *cap);
+int	caprecv(int sockfd, void **capp);
+
+/*
+ * Release a capability of this process: its descriptors are closed and
+ * the pointer becomes invalid (EINVAL from then on; like a descriptor
+ * number, the address may later name a new capability).  Releasing a
+ * target the process serves also stops serving it: its name is withdrawn
+ * and its callers get ENOLINK.  Errors: EINVAL.
+ */
+int	capfree(void *cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,477 @@
+/*
+ * The capability vector: which capabilities a process inherits.  Across
+ * exec it travels as descriptors left open plus COMSG_CAPV in the
+ * environment ("8=t:5:6,10=f:7": slot, kind, descriptor numbers), so it
+ * passes through programs that know nothing of comsg, like sh -c.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "comsg/capv.h"
+#include "internal.h"
+
+static pthread_mutex_t capv_mutex = PTHREAD_MUTEX_INITIALIZER;
+static void **capv_vec;		/* the process's vector, malloc'd */
+static int capv_n;
+
+static int
+kind_letter(enum cap_kind k)
+{
+	return k == CAP_TARGET ? 't' : 'f';
+}
+
+char *
+capv_encode(void **capv, int capc)
+{
+	size_t size = 1, used = 0;
+	char *s;
+	int i;
+
+	for (i = 0; i < capc; i++)
+		if (capv[i] != NULL)
+			size += 40;
+	s = malloc(size);
+	if (s == NULL)
+		return NULL;
+	s[0] = '\0';
+	for (i = 0; i < capc; i++) {
+		struct cap *c = capv[i];
+
+		if (c == NULL)
+			continue;
+		if (c->kind == CAP_TARGET)
+			used += snprintf(s + used, size - used, "%s%d=t:%d:%d",
+			    used ? "," : "", i, c->fd[0], c->fd[1]);
+		else
+			used += snprintf(s + used, size - used, "%s%d=%c:%d",
+			    used ? "," : "", i, kind_letter(c->kind), c->fd[0]);
+	}
+	return s;
+}
+
+/* A decimal number in [0, max] at *sp, advancing *sp; -1 if none. */
+static long
+parse_num(const char **sp, long max)
+{
+	const char *s = *sp;
+	long v = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	while (*s >= '0' && *s <= '9') {
+		v = v * 10 + (*s++ - '0');
+		if (v > max)
+			return -1;
+	}
+	*sp = s;
+	return v;
+}
+
+/*
+ * Parse a COMSG_CAPV value (untrusted: it comes from whoever ran us) into
+ * a new malloc'd vector.  getfd turns each descriptor number into one of
+ * ours (or -1); entries that do not parse or whose descriptors are not what
+ * they claim leave their slot empty.  Returns 0, or -1 (ENOMEM).
+ */
+int
+capv_decode(const char *s, int *capcp, void ***capvp,
+    int (*getfd)(int fd, void *arg), void *arg)
+{
+	void **v = NULL;
+	int n = 0;
+
+	*capcp = 0;
+	*capvp = NULL;
+	while (s != NULL && *s != '\0') {
+		long slot, fdn[2] = { -1, -1 };
+		int fds[2] = { -1, -1 }, nf, i, j;
+		enum cap_kind kind;
+		struct cap *c = NULL;
+
+		slot = parse_num(&s, CAPV_MAX - 1);
+		if (slot < 0 || *s++ != '=')
+			break;
+		if (*s == 't')
+			kind = CAP_TARGET;
+		else if (*s == 'f')
+			kind = CAP_FD;
+		else
+			break;
+		s++;
+		nf = cap_nfds(kind);
+		for (i = 0; i < nf; i++) {
+			if (*s++ != ':' || (fdn[i] = parse_num(&s, INT_MAX)) < 0)
+				goto out;
+		}
+		if (*s == ',')
+			s++;
+		else if (*s != '\0')
+			break;
+		/* The same capability in two slots: share it. */
+		for (j = 0; j < n && c == NULL; j++) {
+			struct cap *o = v[j];
+
+			if (o != NULL && o->kind == kind && o->fd[0] == fdn[0] &&
+			    (nf < 2 || o->fd[1] == fdn[1]))
+				c = o;
+		}
+		if (c == NULL) {
+			for (i = 0; i < nf; i++)
+				fds[i] = getfd((int)fdn[i], arg);
+			c = cap_import(kind, fds);	/* closes them if bad */
+			if (c != NULL)
+				cap_set_inherit(c, true);
+		}
+		if (c != NULL && slot >= n) {
+			void **p = realloc(v, (slot + 1) * sizeof(*p));
+
+			if (p == NULL) {
+				cap_release(c);
+				free(v);
+				errno = ENOMEM;
+				return -1;
+			}
+			memset(p + n, 0, (slot + 1 - n) * sizeof(*p));
+			v = p;
+			n = (int)slot + 1;
+		}
+		if (c != NULL)
+			v[slot] = c;
+	}
+out:
+	*capcp = n;
+	*capvp = v;
+	return 0;
+}
+
+static int
+own_fd(int fd, void *arg)
+{
+	(void)arg;
+	return fd;
+}
+
+void
+capv_init(void)
+{
+	const char *s = getenv("COMSG_CAPV");
+
+	if (s != NULL)
+		(void)capv_decode(s, &capv_n, &capv_vec, own_fd, NULL);
+}
+
+void
+capv_atfork_child(void)
+{
+	pthread_mutex_init(&capv_mutex, NULL);
+}
+
+/* Make the environment say what the vector holds, for children to come. */
+static int
+capv_export(void)
+{
+	char *s = capv_encode(capv_vec, capv_n);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	r = s[0] ? setenv("COMSG_CAPV", s, 1) : unsetenv("COMSG_CAPV");
+	free(s);
+	return r;
+}
+
+static bool
+in_vector(void **v, int n, struct cap *c)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == c)
+			return true;
+	return false;
+}
+
+int
+capvfetch(int *capcp, void ***capvp)
+{
+	if (capcp == NULL || capvp == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&capv_mutex);
+	*capcp = capv_n;
+	*capvp = capv_vec;
+	pthread_mutex_unlock(&capv_mutex);
+	return 0;
+}
+
+int
+capvset(int *capcp, void ***capvp, int index, void *cap)
+{
+	struct cap *c = NULL, *old;
+	bool own;
+	void **v;
+	int n;
+
+	if (capcp == NULL || capvp == NULL || index < 0 || index >= CAPV_MAX ||
+	    *capcp < 0 || (*capcp > 0 && *capvp == NULL)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (cap != NULL && (c = cap_get(cap, 0)) == NULL)
+		return -1;
+	pthread_mutex_lock(&capv_mutex);
+	own = *capvp != NULL && *capvp == capv_vec;
+	v = *capvp;
+	n = *capcp;
+	if (index >= n) {
+		void **p = realloc(v, (index + 1) * sizeof(*p));
+
+		if (p == NULL) {
+			pthread_mutex_unlock(&capv_mutex);
+			errno = ENOMEM;
+			return -1;
+		}
+		memset(p + n, 0, (index + 1 - n) * sizeof(*p));
+		v = p;
+		n = index + 1;
+	}
+	old = v[index];
+	v[index] = c;
+	*capvp = v;
+	*capcp = n;
+	if (own) {
+		capv_vec = v;
+		capv_n = n;
+		/* Descriptors of the vector survive exec; the rest do not. */
+		if (c != NULL)
+			cap_set_inherit(c, true);
+		if (old != NULL && old != c && !in_vector(v, n, old))
+			cap_set_inherit(old, false);
+		capv_export();
+	}
+	pthread_mutex_unlock(&capv_mutex);
+	return 0;
+}
+
+void
+capv_forget(struct cap *c)
+{
+	bool found = false;
+	int i;
+
+	pthread_mutex_lock(&capv_mutex);
+	for (i = 0; i < capv_n; i++)
+		if (capv_vec[i] == c) {
+			capv_vec[i] = NULL;
+			found = true;
+		}
+	if (found)
+		capv_export();
+	pthread_mutex_unlock(&capv_mutex);
+}
+
+/* ---- coexecvpc ---- */
+
+struct other {
+	int pidfd;
+};
+
+static int
+other_fd(int fd, void *arg)
+{
+	struct other *o = arg;
+
+	return (int)syscall(SYS_pidfd_getfd, o->pidfd, fd, 0);
+}
+
+/* The value of var in a NUL-separated environment block, or NULL. */
+static const char *
+env_lookup(const char *env, size_t len, const char *var)
+{
+	size_t vl = strlen(var), i = 0;
+
+	while (i < len) {
+		const char *e = env + i;
+		size_t el = strnlen(e, len - i);
+
+		if (el > vl && strncmp(e, var, vl) == 0 && e[vl] == '=')
+			return e + vl + 1;
+		i += el + 1;
+	}
+	return NULL;
+}
+
+/* The domain directory another process would compute from its
+ * environment, as domain_dir() does for us. */
+static void
+other_domain(const char *env, size_t len, uid_t uid, char *buf, size_t size)
+{
+	const char *d = env_lookup(env, len, "COMSG_DIR");
+	const char *x = env_lookup(env, len, "XDG_RUNTIME_DIR");
+
+	if (d != NULL && d[0] != '\0')
+		snprintf(buf, size, "%s", d);
+	else if (x != NULL && x[0] == '/')
+		snprintf(buf, size, "%s/comsg", x);
+	else
+		snprintf(buf, size, "/tmp/comsg-%u", (unsigned)uid);
+}
+
+/* Fetch the vector of another member of our domain: its environment says
+ * which descriptors, and pidfd_getfd() copies them (the kernel checks we
+ * may: same user, ptrace rights). */
+static int
+fetch_other(pid_t pid, int *capcp, void ***capvp)
+{
+	char path[64], mine[4096], theirs[4096], *env = NULL;
+	struct other o = { -1 };
+	const char *s;
+	struct stat st;
+	size_t len = 0, room = 0;
+	ssize_t n;
+	int fd, r = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	if (stat(path, &st) < 0) {
+		errno = ESRCH;
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		errno = EPERM;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errno = errno == ENOENT ? ESRCH : EPERM;
+		return -1;
+	}
+	for (;;) {
+		if (len == room) {
+			char *p = realloc(env, room ? 2 * room : 4096);
+
+			if (p == NULL)
+				goto out;
+			env = p;
+			room = room ? 2 * room : 4096;
+		}
+		n = read(fd, env + len, room - len);
+		if (n < 0) {
+			errno = EPERM;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (domain_dir(mine, sizeof(mine)) < 0)
+		goto out;
+	other_domain(env, len, st.st_uid, theirs, sizeof(theirs));
+	if (strcmp(mine, theirs) != 0) {
+		errno = ESRCH;
+		goto out;
+	}
+	o.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (o.pidfd < 0) {
+		errno = errno == EPERM ? EPERM : ESRCH;
+		goto out;
+	}
+	s = env_lookup(env, len, "COMSG_CAPV");
+	if (s != NULL) {
+		char *copy = strndup(s, env + len - s);
+
+		if (copy == NULL)
+			goto out;
+		r = capv_decode(copy, capcp, capvp, other_fd, &o);
+		free(copy);
+	} else {
+		*capcp = 0;
+		*capvp = NULL;
+		r = 0;
+	}
+out:
+	if (o.pidfd >= 0)
+		close(o.pidfd);
+	close(fd);
+	free(env);
+	return r;
+}
+
+int
+coexecvpc(pid_t pid, const char *file, char *const argv[], void **capv,
+    int capc)
+{
+	void **own_v, **fetched = NULL;
+	int own_n, i, e;
+	char *enc;
+
+	if (file == NULL || argv == NULL || capc < 0 || capc > CAPV_MAX ||
+	    (capv == NULL && capc > 0) || pid < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < capc; i++)
+		if (capv[i] != NULL && cap_get(capv[i], 0) == NULL)
+			return -1;
+	if (capv == NULL && pid != 0 && pid != getpid()) {
+		if (fetch_other(pid, &capc, &fetched) < 0)
+			return -1;
+		capv = fetched;
+	} else if (capv == NULL) {
+		capvfetch(&capc, &capv);
+	}
+	if (pid != 0 && pid != getpid() && fetched == NULL) {
+		/* A given vector, in pid's domain: it must be ours. */
+		int n;
+		void **v;
+
+		if (fetch_other(pid, &n, &v) < 0)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (v[i] != NULL && !in_vector(v, i, v[i]))
+				cap_release(v[i]);
+		free(v);
+	}
+	enc = capv_encode(capv, capc);
+	if (enc == NULL)
+		goto fail;
+	/* Exactly the new vector's descriptors survive the exec. */
+	capvfetch(&own_n, &own_v);
+	for (i = 0; i < own_n; i++)
+		if (own_v[i] != NULL && !in_vector(capv, capc, own_v[i]))
+			cap_set_inherit(own_v[i], false);
+	for (i = 0; i < capc; i++)
+		if (capv[i] != NULL)
+			cap_set_inherit(capv[i], true);
+	if ((enc[0] ? setenv("COMSG_CAPV", enc, 1) : unsetenv("COMSG_CAPV")) == 0)
+		execvp(file, argv);
+	e = errno;
+	/* Still here: put things back as they were. */
+	for (i = 0; i < capc; i++)
+		if (capv[i] != NULL && !in_vector(own_v, own_n, capv[i]))
+			cap_set_inherit(capv[i], false);
+	for (i = 0; i < own_n; i++)
+		if (own_v[i] != NULL)
+			cap_set_inherit(own_v[i], true);
+	capv_export();
+	free(enc);
+	errno = e;
+fail:
+	e = errno;
+	if (fetched != NULL) {
+		for (i = 0; i < capc; i++)
+			if (fetched[i] != NULL && !in_vector(fetched, i, fetched[i]))
+				cap_release(fetched[i]);
+		free(fetched);
+	}
+	errno = e;
+	return -1;
+}

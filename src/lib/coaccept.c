@@ -1,0 +1,691 @@
+/*
+ * The service's side of cocall: an accepting thread owns its targets'
+ * gates, the channels its callers set up through them, and a doorbell
+ * every caller can ring.  coaccept replies to the previous call, then
+ * scans the channels for the next request: spinning, then sleeping on the
+ * doorbell.  Callers are identified by cookies vouched for by the kernel.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "msg.h"
+
+/* Idle acceptors look for callers that died this often. */
+#define REAP_MS		1000
+
+struct svc_chan {
+	struct chan_shm	*shm;
+	int		 sock;
+	uint32_t	 served;	/* last req_seq taken */
+	struct cap	*target;
+	struct caller	*caller;
+	struct svc_chan	*caller_next;	/* the caller's other channels */
+};
+
+struct acceptor {
+	int		 bell_fd;
+	struct bell_shm	*bell;
+	struct cap	**targets;
+	int		 ntargets, targets_room;
+	struct svc_chan	**chans;
+	int		 nchans, chans_room;
+	int		 rr;		/* where the next scan starts */
+	bool		 flags_set;	/* service_sleeping set in the channels */
+	uint32_t	 connects_seen;
+	struct svc_chan	*pending;	/* the call to reply to */
+	uint32_t	 pending_seq;
+	bool		 pending_socket;
+};
+
+/*
+ * Callers: one record per calling thread (kernel-vouched pid, claimed tid),
+ * shared by the process's acceptors.  A cookie is a pointer to a record,
+ * checked against the table before use.
+ */
+#define CALLER_MAX	16384
+#define CALLER_LIVE	0x636c6c72u
+
+struct caller {
+	uint32_t	 magic;
+	pid_t		 pid, tid;
+	int		 nchans;
+	struct svc_chan	*chans;		/* any live one answers cogetpid */
+};
+
+static struct caller callers[CALLER_MAX];
+static int callers_hi;
+static pthread_mutex_t callers_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static struct caller *
+caller_attach(pid_t pid, pid_t tid, struct svc_chan *ch)
+{
+	struct caller *c = NULL, *freeslot = NULL;
+	int i;
+
+	pthread_mutex_lock(&callers_mutex);
+	for (i = 0; i < callers_hi; i++) {
+		if (callers[i].magic != CALLER_LIVE) {
+			if (freeslot == NULL)
+				freeslot = &callers[i];
+		} else if (callers[i].pid == pid && callers[i].tid == tid) {
+			c = &callers[i];
+			break;
+		}
+	}
+	if (c == NULL) {
+		if (freeslot == NULL && callers_hi < CALLER_MAX)
+			freeslot = &callers[callers_hi++];
+		c = freeslot;
+		if (c != NULL) {
+			memset(c, 0, sizeof(*c));
+			c->pid = pid;
+			c->tid = tid;
+			c->magic = CALLER_LIVE;
+		}
+	}
+	if (c != NULL) {
+		c->nchans++;
+		ch->caller_next = c->chans;
+		c->chans = ch;
+		ch->caller = c;
+	}
+	pthread_mutex_unlock(&callers_mutex);
+	return c;
+}
+
+/* Close ch's socket and unlink it from its caller, freeing the caller's
+ * record with its last channel.  Under the lock, so that cogetpid() never
+ * asks a closed descriptor. */
+static void
+caller_detach(struct svc_chan *ch)
+{
+	struct caller *c = ch->caller;
+	struct svc_chan **pp;
+
+	pthread_mutex_lock(&callers_mutex);
+	for (pp = &c->chans; *pp != NULL; pp = &(*pp)->caller_next)
+		if (*pp == ch) {
+			*pp = ch->caller_next;
+			break;
+		}
+	close(ch->sock);
+	if (--c->nchans == 0)
+		c->magic = 0;
+	pthread_mutex_unlock(&callers_mutex);
+}
+
+static struct caller *
+caller_get(void *cookie)
+{
+	uintptr_t a = (uintptr_t)cookie, base = (uintptr_t)callers;
+
+	if (a < base || a >= base + sizeof(callers) ||
+	    (a - base) % sizeof(struct caller) != 0 ||
+	    ((struct caller *)cookie)->magic != CALLER_LIVE)
+		return NULL;
+	return cookie;
+}
+
+int
+cogetpid(void *cookie, pid_t *pidp)
+{
+	struct caller *c;
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	int r = -1;
+
+	if (pidp == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&callers_mutex);
+	c = caller_get(cookie);
+	if (c == NULL || c->chans == NULL)
+		errno = EINVAL;
+	/* The caller made the socketpair, so the kernel's peer credentials
+	 * of our end are the caller's. */
+	else if (getsockopt(c->chans->sock, SOL_SOCKET, SO_PEERCRED, &cr,
+	    &len) == 0) {
+		*pidp = cr.pid;
+		r = 0;
+	}
+	pthread_mutex_unlock(&callers_mutex);
+	return r;
+}
+
+int
+cocachedpid(pid_t *pidp, void *cookie)
+{
+	struct caller *c;
+	int r = -1;
+
+	if (pidp == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&callers_mutex);
+	c = caller_get(cookie);
+	if (c == NULL) {
+		errno = EINVAL;
+	} else {
+		*pidp = c->pid;
+		r = 0;
+	}
+	pthread_mutex_unlock(&callers_mutex);
+	return r;
+}
+
+struct acceptor *
+acceptor_get(struct cothread *t)
+{
+	struct acceptor *a;
+	int fd;
+
+	if (t->acc != NULL)
+		return t->acc;
+	a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	fd = memfd_create("comsg-bell", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || ftruncate(fd, sizeof(struct bell_shm)) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
+	a->bell = mmap(NULL, sizeof(struct bell_shm), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
+	if (a->bell == MAP_FAILED)
+		goto fail;
+	a->bell->magic = BELL_MAGIC;
+	a->bell->version = SHM_VERSION;
+	a->bell_fd = fd;
+	t->acc = a;
+	return a;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(a);
+	return NULL;
+}
+
+int
+acceptor_bell_fd(struct acceptor *a)
+{
+	return a->bell_fd;
+}
+
+int
+acceptor_add_target(struct acceptor *a, struct cap *c)
+{
+	if (a->ntargets == a->targets_room) {
+		int room = a->targets_room ? 2 * a->targets_room : 4;
+		struct cap **p = realloc(a->targets, room * sizeof(*p));
+
+		if (p == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		a->targets = p;
+		a->targets_room = room;
+	}
+	a->targets[a->ntargets++] = c;
+	c->server = a;
+	return 0;
+}
+
+static void
+chan_remove(struct acceptor *a, int i)
+{
+	struct svc_chan *ch = a->chans[i];
+
+	if (a->pending == ch)
+		a->pending = NULL;
+	a->chans[i] = a->chans[--a->nchans];
+	if (a->rr > a->nchans)
+		a->rr = 0;
+	munmap(ch->shm, sizeof(struct chan_shm));
+	caller_detach(ch);
+	free(ch);
+}
+
+/* Stop serving c: its channels hang up, its gate closes, so its callers
+ * get ENOLINK. */
+void
+acceptor_remove_target(struct acceptor *a, struct cap *c)
+{
+	int i;
+
+	for (i = a->nchans - 1; i >= 0; i--)
+		if (a->chans[i]->target == c)
+			chan_remove(a, i);
+	for (i = 0; i < a->ntargets; i++)
+		if (a->targets[i] == c) {
+			a->targets[i] = a->targets[--a->ntargets];
+			break;
+		}
+	if (c->gate_rx >= 0)
+		close(c->gate_rx);
+	c->gate_rx = -1;
+	c->server = NULL;
+}
+
+/* Drop the channels whose callers hung up (died, or their thread ended). */
+static void
+reap(struct acceptor *a)
+{
+	struct pollfd pfd[256];
+	int base, i, n;
+
+	for (base = 0; base < a->nchans; base += n) {
+		n = a->nchans - base < 256 ? a->nchans - base : 256;
+		for (i = 0; i < n; i++)
+			pfd[i] = (struct pollfd){ .fd = a->chans[base + i]->sock,
+			    .events = POLLRDHUP };
+		if (poll(pfd, n, 0) <= 0)
+			continue;
+		for (i = n - 1; i >= 0; i--)
+			if (pfd[i].revents & (POLLHUP | POLLRDHUP | POLLERR |
+			    POLLNVAL))
+				chan_remove(a, base + i);
+	}
+}
+
+static void
+ack(int sock, int status)
+{
+	struct wire_accept w = { WIRE_ACCEPT, WIRE_VERSION, status,
+	    (int32_t)getpid() };
+
+	(void)send(sock, &w, sizeof(w), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/*
+ * Take one connect from target c's gate, if one is queued.  The message,
+ * its descriptors and the shared pages are all the caller's to forge:
+ * check each, and let a bad one cost only itself.  Returns false when the
+ * gate is empty.
+ */
+static bool
+connect_one(struct acceptor *a, struct cap *c)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int) * WIRE_MAXFDS) +
+				    CMSG_SPACE(sizeof(struct ucred))];
+	} cm;
+	struct wire_connect w;
+	struct iovec iov = { &w, sizeof(w) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	struct ucred cred = { 0, 0, 0 }, peer;
+	socklen_t len = sizeof(peer);
+	int fds[WIRE_MAXFDS], nfds = 0, i, type;
+	struct svc_chan *ch = NULL;
+	struct cmsghdr *h;
+	bool have_cred = false;
+	void *shm = NULL;
+	ssize_t n;
+
+	n = recvmsg(c->gate_rx, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return errno == EINTR;
+	if (n == 0)
+		return false;
+	for (h = CMSG_FIRSTHDR(&mh); h != NULL; h = CMSG_NXTHDR(&mh, h)) {
+		if (h->cmsg_level != SOL_SOCKET)
+			continue;
+		if (h->cmsg_type == SCM_RIGHTS) {
+			int k, cnt = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+			for (k = 0; k < cnt; k++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(h) + k * sizeof(int), sizeof(fd));
+				if (nfds < WIRE_MAXFDS)
+					fds[nfds++] = fd;
+				else
+					close(fd);
+			}
+		} else if (h->cmsg_type == SCM_CREDENTIALS &&
+		    h->cmsg_len >= CMSG_LEN(sizeof(cred))) {
+			memcpy(&cred, CMSG_DATA(h), sizeof(cred));
+			have_cred = true;
+		}
+	}
+	if (n != sizeof(w) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    nfds != 2 || !have_cred || w.magic != WIRE_CONNECT ||
+	    w.version != WIRE_VERSION || w.chan_size != sizeof(struct chan_shm) ||
+	    w.tid <= 0)
+		goto bad;
+	/* fds[1] must be a UNIX seqpacket socket made by the process that
+	 * sent the connect: then its peer credentials name the caller. */
+	if (getsockopt(fds[1], SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    type != SOCK_SEQPACKET)
+		goto bad;
+	len = sizeof(peer);
+	if (getsockopt(fds[1], SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0 ||
+	    peer.pid != cred.pid)
+		goto bad;
+	if (memfd_sealed_map(fds[0], sizeof(struct chan_shm), &shm) < 0)
+		goto bad;
+	close(fds[0]);
+	fds[0] = -1;
+	if (a->nchans == a->chans_room) {
+		int room = a->chans_room ? 2 * a->chans_room : 8;
+		struct svc_chan **p = realloc(a->chans, room * sizeof(*p));
+
+		if (p == NULL)
+			goto refuse;
+		a->chans = p;
+		a->chans_room = room;
+	}
+	ch = calloc(1, sizeof(*ch));
+	if (ch == NULL)
+		goto refuse;
+	ch->shm = shm;
+	ch->sock = fds[1];
+	ch->target = c;
+	ch->served = LOAD_ACQ(&ch->shm->req_seq);
+	if (caller_attach(cred.pid, w.tid, ch) == NULL)
+		goto refuse;
+	if (a->flags_set)
+		STORE_RLX(&ch->shm->service_sleeping, 1);
+	a->chans[a->nchans++] = ch;
+	ack(ch->sock, 0);
+	return true;
+refuse:
+	ack(fds[1], ENOMEM);
+bad:
+	free(ch);
+	if (shm != NULL)
+		munmap(shm, sizeof(struct chan_shm));
+	for (i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return true;
+}
+
+static void
+connect_all(struct acceptor *a)
+{
+	int i, before = a->nchans;
+
+	for (i = 0; i < a->ntargets; i++)
+		while (connect_one(a, a->targets[i]))
+			;
+	if (a->nchans != before)
+		reap(a);
+}
+
+/* A channel with a request not yet taken, scanning round-robin so that no
+ * caller can starve the others. */
+static struct svc_chan *
+find_request(struct acceptor *a)
+{
+	int i, n = a->nchans;
+
+	for (i = 0; i < n; i++) {
+		int k = (a->rr + i) % n;
+		struct svc_chan *ch = a->chans[k];
+
+		if (LOAD_RLX(&ch->shm->req_seq) != ch->served) {
+			a->rr = (k + 1) % n;
+			return ch;
+		}
+	}
+	return NULL;
+}
+
+static void
+set_sleeping(struct acceptor *a, uint32_t v)
+{
+	int i;
+
+	for (i = 0; i < a->nchans; i++)
+		STORE_RLX(&a->chans[i]->shm->service_sleeping, v);
+	a->flags_set = v != 0;
+}
+
+/* Deliver the reply to the pending call.  Never blocks: a caller that
+ * does not read its socket loses only its own reply. */
+static void
+reply(struct acceptor *a, const struct comsg *m, struct cap *const *caps)
+{
+	struct svc_chan *ch = a->pending;
+	struct chan_shm *s;
+	bool via_socket;
+
+	a->pending = NULL;
+	if (ch == NULL)
+		return;
+	s = ch->shm;
+	via_socket = a->pending_socket || m->noutcaps > 0;
+	if (via_socket) {
+		if (msg_send_call(ch->sock, a->pending_seq, m->out, m->outlen,
+		    caps, m->noutcaps, 0) < 0)
+			return;
+	} else {
+		memcpy(s->rep, m->out, m->outlen);
+	}
+	STORE_RLX(&s->rep_len, (uint32_t)m->outlen);
+	STORE_RLX(&s->rep_flags, via_socket ? CHAN_VIA_SOCKET : 0);
+	/* Release: bytes, length, flags before the sequence number. */
+	STORE_REL(&s->rep_seq, a->pending_seq);
+	/* Dekker with the caller going to sleep (wait_reply_shm()). */
+	FENCE();
+	if (LOAD_RLX(&s->caller_sleeping))
+		futex_wake(&s->rep_seq);
+}
+
+/* Take the request on ch into m; false if it was a lie (a request said to
+ * be on the socket that is not there, a length out of bounds). */
+static bool
+take(struct acceptor *a, struct svc_chan *ch, struct comsg *m, ssize_t *lenp)
+{
+	struct chan_shm *s = ch->shm;
+	uint32_t seq = LOAD_ACQ(&s->req_seq);
+	uint32_t flags = LOAD_RLX(&s->req_flags);
+	uint32_t len = LOAD_RLX(&s->req_len);
+	int room = m->nincaps;
+	ssize_t n;
+
+	ch->served = seq;
+	if (flags & CHAN_VIA_SOCKET) {
+		n = msg_recv_call(ch->sock, seq, m->in, m->inlen, m->incaps,
+		    &room, 0, NULL, NULL);
+		if (n < 0)
+			return false;
+		m->nincaps = room;
+	} else {
+		if (len > COCALL_MAXLEN)
+			return false;
+		memcpy(m->in, s->req, len < m->inlen ? len : m->inlen);
+		m->nincaps = 0;
+		n = len;
+	}
+	a->pending = ch;
+	a->pending_seq = seq;
+	a->pending_socket = (flags & CHAN_VIA_SOCKET) != 0;
+	*lenp = n;
+	return true;
+}
+
+ssize_t
+coacceptv(void **cookiep, uint64_t *labelp, struct comsg *m, int flags,
+    int timeout_ms)
+{
+	struct cap *outcaps[COCALL_MAXCAPS];
+	struct cothread *t;
+	struct acceptor *a;
+	int64_t deadline = -1;
+	unsigned spins, budget;
+	int i;
+
+	if (m == NULL || (flags & ~COCALL_SLOW) != 0 ||
+	    (m->out == NULL && m->outlen > 0) ||
+	    (m->in == NULL && m->inlen > 0) ||
+	    m->noutcaps < 0 || m->noutcaps > COCALL_MAXCAPS ||
+	    (m->noutcaps > 0 && m->outcaps == NULL) ||
+	    (m->nincaps > 0 && m->incaps == NULL)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (m->outlen > COCALL_MAXLEN) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	for (i = 0; i < m->noutcaps; i++)
+		if ((outcaps[i] = cap_get(m->outcaps[i], 0)) == NULL)
+			return -1;
+	if ((t = cothread_get()) == NULL)
+		return -1;
+	if ((a = acceptor_get(t)) == NULL)
+		return -1;
+	reply(a, m, outcaps);
+	if (a->ntargets == 0) {
+		errno = ESRCH;
+		return -1;
+	}
+	if (timeout_ms > 0)
+		deadline = now_ms() + timeout_ms;
+	budget = (flags & COCALL_SLOW) ? 0 : spin_budget();
+	spins = 0;
+	for (;;) {
+		struct svc_chan *ch = find_request(a);
+		uint32_t ring, conn;
+		ssize_t len;
+		int slice;
+
+		if (ch != NULL) {
+			if (a->flags_set)
+				set_sleeping(a, 0);
+			if (!take(a, ch, m, &len))
+				continue;
+			if (cookiep != NULL)
+				*cookiep = ch->caller;
+			if (labelp != NULL)
+				*labelp = ch->target->label;
+			return len;
+		}
+		conn = LOAD_RLX(&a->bell->connects);
+		if (conn != a->connects_seen) {
+			a->connects_seen = conn;
+			connect_all(a);
+			continue;
+		}
+		if (spins < budget) {
+			spins++;
+			cpu_relax();
+			continue;
+		}
+		if (timeout_ms == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		/*
+		 * Sleep.  Dekker with the callers: we set service_sleeping in
+		 * every channel, fence, and look once more; a caller stores
+		 * req_seq, fences, and rings if it sees the flag.  The ring
+		 * value is read before, so a ring in between fails the wait.
+		 */
+		ring = LOAD_ACQ(&a->bell->ring);
+		if (!a->flags_set)
+			set_sleeping(a, 1);
+		FENCE();
+		if (find_request(a) != NULL ||
+		    LOAD_RLX(&a->bell->connects) != a->connects_seen)
+			continue;
+		slice = deadline_left(deadline, REAP_MS);
+		if (slice < 0) {
+			set_sleeping(a, 0);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (futex_wait(&a->bell->ring, ring, slice) < 0 &&
+		    errno == ETIMEDOUT) {
+			/* Idle for a while: a good time to find the dead. */
+			reap(a);
+		}
+	}
+}
+
+ssize_t
+coaccept(void **cookiep, const void *outbuf, size_t outlen, void *inbuf,
+    size_t inlen)
+{
+	struct comsg m = {
+		.out = outbuf, .outlen = outlen, .in = inbuf, .inlen = inlen,
+	};
+
+	return coacceptv(cookiep, NULL, &m, 0, -1);
+}
+
+ssize_t
+coaccept_slow(void **cookiep, const void *outbuf, size_t outlen, void *inbuf,
+    size_t inlen)
+{
+	struct comsg m = {
+		.out = outbuf, .outlen = outlen, .in = inbuf, .inlen = inlen,
+	};
+
+	return coacceptv(cookiep, NULL, &m, COCALL_SLOW, -1);
+}
+
+static void
+acceptor_free(struct acceptor *a)
+{
+	munmap(a->bell, sizeof(struct bell_shm));
+	close(a->bell_fd);
+	free(a->targets);
+	free(a->chans);
+	free(a);
+}
+
+/* The serving thread ends: its names go, its targets stop being served
+ * (calls through them get ENOLINK), its channels hang up. */
+void
+acceptor_thread_exit(struct acceptor *a)
+{
+	while (a->ntargets > 0) {
+		struct cap *c = a->targets[a->ntargets - 1];
+
+		names_withdraw(c);
+		acceptor_remove_target(a, c);
+	}
+	while (a->nchans > 0)
+		chan_remove(a, a->nchans - 1);
+	acceptor_free(a);
+}
+
+/* In a child after fork: these are the parent's; let go of the
+ * descriptors without touching names or callers' records. */
+void
+acceptor_atfork_child(struct acceptor *a)
+{
+	int i;
+
+	pthread_mutex_init(&callers_mutex, NULL);
+	memset(callers, 0, sizeof(callers));
+	callers_hi = 0;
+	for (i = 0; i < a->nchans; i++) {
+		munmap(a->chans[i]->shm, sizeof(struct chan_shm));
+		close(a->chans[i]->sock);
+		free(a->chans[i]);
+	}
+	for (i = 0; i < a->ntargets; i++) {
+		struct cap *c = a->targets[i];
+
+		if (c->gate_rx >= 0)
+			close(c->gate_rx);
+		c->gate_rx = -1;
+		c->server = NULL;
+	}
+	acceptor_free(a);
+}

@@ -1,0 +1,146 @@
+/*
+ * libcomsg internals shared between its mechanisms: the capability table,
+ * per-thread state, and small system helpers.  Nothing here is exported.
+ */
+#ifndef COMSG_INTERNAL_H
+#define COMSG_INTERNAL_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "comsg/cocall.h"
+#include "shm.h"
+#include "wire.h"
+
+#define HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- capabilities (cap.c) ---- */
+
+enum cap_kind {
+	CAP_TARGET = 1,		/* fd[0] gate (client end), fd[1] doorbell memfd */
+	CAP_FD = 2,		/* fd[0] the wrapped descriptor */
+};
+
+#define CAP_MAX		16384	/* capabilities one process can hold */
+#define CAP_LIVE	0x6c697665u
+
+struct acceptor;
+struct svc_chan;
+
+struct cap {
+	uint32_t	 magic;		/* CAP_LIVE while the slot is in use */
+	uint32_t	 gen;		/* bumped when freed: stale channels notice */
+	enum cap_kind	 kind;
+	int		 fd[2];		/* -1 where unused */
+	struct bell_shm	*bell;		/* target: the mapped doorbell */
+	/* targets this process serves (set by coregister, owner thread only) */
+	struct acceptor	*server;	/* serving thread's state, NULL if none */
+	int		 gate_rx;	/* service's end of the gate */
+	uint64_t	 label;
+	int		 name_fd;	/* listening name socket, or -1 */
+	char		 name[COCALL_NAMEMAX + 1];
+};
+
+HIDDEN int	 cap_nfds(enum cap_kind kind);
+HIDDEN struct cap *cap_get(void *p, enum cap_kind kind);	/* NULL: EINVAL set */
+HIDDEN int	 cap_index(const struct cap *c);
+HIDDEN struct cap *cap_new(enum cap_kind kind, const int *fds);	/* takes fds */
+HIDDEN struct cap *cap_import(enum cap_kind kind, const int *fds);
+HIDDEN void	 cap_release(struct cap *c);
+HIDDEN int	 cap_set_inherit(struct cap *c, bool inherit);
+HIDDEN int	 cap_sendmsg(int sock, const void *hdr, size_t hdrlen,
+		    const void *body, size_t bodylen, struct cap *const *caps,
+		    int ncaps, int flags);
+HIDDEN ssize_t	 cap_recvmsg(int sock, struct iovec *iov, int iovcnt, int *fds,
+		    int *nfds, bool *truncated, int flags);
+HIDDEN int	 cap_unpack(const uint8_t *kinds, int ncaps, int *fds, int nfds,
+		    void **caps, int room);
+HIDDEN void	 cap_lock(void);
+HIDDEN void	 cap_unlock(void);
+
+/* ---- domain (domain.c) ---- */
+
+HIDDEN int	 domain_dir(char *buf, size_t size);	/* the domain's directory */
+HIDDEN int	 domain_names_dir(char *buf, size_t size);	/* created if needed */
+HIDDEN bool	 name_valid(const char *name);
+
+/* ---- names (names.c) ---- */
+
+HIDDEN int	 names_publish(struct cap *c, const char *name);
+HIDDEN void	 names_withdraw(struct cap *c);
+HIDDEN void	 names_atfork_child(void);
+
+/* ---- capability vector (capv.c) ---- */
+
+HIDDEN void	 capv_init(void);
+HIDDEN void	 capv_atfork_child(void);
+HIDDEN void	 capv_forget(struct cap *c);
+HIDDEN char	*capv_encode(void **capv, int capc);	/* malloc'd */
+HIDDEN int	 capv_decode(const char *s, int *capcp, void ***capvp,
+		    int (*getfd)(int fd, void *arg), void *arg);
+
+/* ---- calls (cocall.c, coaccept.c) ---- */
+
+struct caller_chan {
+	struct cap	*target;
+	uint32_t	 gen;		/* target->gen when connected */
+	struct chan_shm	*shm;
+	int		 sock;		/* caller's end of the private socket */
+	uint32_t	 seq;		/* last request number sent */
+};
+
+struct cothread {
+	pid_t			 tid;
+	struct caller_chan	**chans;	/* by cap index, CAP_MAX entries */
+	struct acceptor		*acc;		/* NULL until coregister/coaccept */
+};
+
+HIDDEN struct cothread *cothread_get(void);	/* NULL: ENOMEM set */
+HIDDEN void	 caller_thread_exit(struct cothread *t);
+HIDDEN void	 caller_atfork_child(struct cothread *t);
+HIDDEN void	 caller_forget(struct cothread *t, struct cap *c);
+HIDDEN struct acceptor *acceptor_get(struct cothread *t);
+HIDDEN int	 acceptor_add_target(struct acceptor *a, struct cap *c);
+HIDDEN void	 acceptor_remove_target(struct acceptor *a, struct cap *c);
+HIDDEN void	 acceptor_thread_exit(struct acceptor *a);
+HIDDEN void	 acceptor_atfork_child(struct acceptor *a);
+HIDDEN int	 acceptor_bell_fd(struct acceptor *a);
+
+/* Spin budget, calibrated once: pause iterations worth about SPIN_NS. */
+HIDDEN unsigned	 spin_budget(void);
+
+/* ---- small system helpers (sys.c) ---- */
+
+HIDDEN int	 futex_wait(uint32_t *word, uint32_t val, int timeout_ms);
+HIDDEN void	 futex_wake(uint32_t *word);
+HIDDEN int64_t	 now_ms(void);
+HIDDEN int	 deadline_left(int64_t deadline, int slice_ms);	/* -1: passed */
+HIDDEN bool	 sock_hungup(int sock);
+HIDDEN int	 memfd_sealed_map(int fd, size_t size, void **mapp);
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* Shared-memory words are plain fixed-width fields; access them with these. */
+#define LOAD_ACQ(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define LOAD_RLX(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE_REL(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define STORE_RLX(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define FENCE()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+/* Liveness is checked at least this often while sleeping. */
+#define SLEEP_SLICE_MS	20
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * Messages of cocall on a channel's socket (see msg.h): framing, waiting
+ * with deadlines, and turning received descriptors into capabilities.
+ */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "msg.h"
+
+/* Wait until sock is ready for events; -1 with ETIMEDOUT at the deadline,
+ * ENOLINK when the peer hung up (and nothing is left to read). */
+static int
+msg_wait(int sock, short events, int64_t deadline, struct bell_shm *bell,
+    const uint32_t *sleeping)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = sock, .events = events };
+		int slice = deadline_left(deadline, 50), r;
+
+		if (deadline == 0 || slice < 0) {
+			errno = deadline == 0 ? EAGAIN : ETIMEDOUT;
+			return -1;
+		}
+		r = poll(&pfd, 1, slice);
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (r > 0) {
+			if (pfd.revents & events)
+				return 0;
+			errno = ENOLINK;
+			return -1;
+		}
+		if (r == 0 && bell != NULL && LOAD_RLX(sleeping)) {
+			__atomic_add_fetch(&bell->ring, 1, __ATOMIC_SEQ_CST);
+			futex_wake(&bell->ring);
+		}
+	}
+}
+
+int
+msg_send_fds(int sock, const void *hdr, size_t len, const int *fds, int nfds,
+    int64_t deadline)
+{
+	struct cap c[2];
+	struct cap *cp[2];
+	int i;
+
+	/* Reuse cap_sendmsg by dressing the descriptors as descriptor caps. */
+	for (i = 0; i < nfds && i < 2; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].kind = CAP_FD;
+		c[i].fd[0] = fds[i];
+		cp[i] = &c[i];
+	}
+	for (;;) {
+		if (cap_sendmsg(sock, hdr, len, NULL, 0, cp, nfds,
+		    MSG_DONTWAIT) == 0)
+			return 0;
+		if (errno != EAGAIN)
+			return -1;
+		if (msg_wait(sock, POLLOUT, deadline, NULL, NULL) < 0)
+			return -1;
+	}
+}
+
+int
+msg_send_call(int sock, uint32_t seq, const void *buf, size_t len,
+    struct cap *const *caps, int ncaps, int64_t deadline)
+{
+	struct wire_call w;
+	int i;
+
+	memset(&w, 0, sizeof(w));
+	w.magic = WIRE_CALL;
+	w.seq = seq;
+	w.len = (uint32_t)len;
+	w.ncaps = (uint32_t)ncaps;
+	for (i = 0; i < ncaps; i++)
+		w.kinds[i] = (uint8_t)caps[i]->kind;
+	for (;;) {
+		if (cap_sendmsg(sock, &w, sizeof(w), buf, len, caps, ncaps,
+		    MSG_DONTWAIT) == 0)
+			return 0;
+		if (errno != EAGAIN)
+			return -1;
+		if (msg_wait(sock, POLLOUT, deadline, NULL, NULL) < 0)
+			return -1;
+	}
+}
+
+ssize_t
+msg_recv_call(int sock, uint32_t seq, void *buf, size_t room, void **caps,
+    int *ncapsp, int64_t deadline, struct bell_shm *bell,
+    const uint32_t *sleeping)
+{
+	int capsroom = *ncapsp;
+
+	*ncapsp = 0;
+	for (;;) {
+		struct wire_call w;
+		struct iovec iov[2] = { { &w, sizeof(w) }, { buf, room } };
+		int fds[WIRE_MAXFDS], nfds, i, got;
+		bool trunc;
+		ssize_t n;
+
+		n = cap_recvmsg(sock, iov, room ? 2 : 1, fds, &nfds, &trunc,
+		    MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0 && errno == EAGAIN) {
+			if (msg_wait(sock, POLLIN, deadline, bell, sleeping) < 0)
+				return -1;
+			continue;
+		}
+		if (n < 0) {
+			if (errno == ECONNRESET)
+				errno = ENOLINK;
+			return -1;
+		}
+		if (n == 0) {
+			errno = ENOLINK;
+			return -1;
+		}
+		/* With MSG_TRUNC, n is the message's real length. */
+		if ((size_t)n < sizeof(w) || w.magic != WIRE_CALL ||
+		    w.len > COCALL_MAXLEN || w.len != (size_t)n - sizeof(w) ||
+		    w.ncaps > COCALL_MAXCAPS || w.seq != seq) {
+			/* Stale (a call that timed out) or malformed. */
+			for (i = 0; i < nfds; i++)
+				close(fds[i]);
+			if (w.seq != seq && (size_t)n >= sizeof(w) &&
+			    w.magic == WIRE_CALL)
+				continue;
+			errno = EPROTO;
+			return -1;
+		}
+		got = cap_unpack(w.kinds, (int)w.ncaps, fds, nfds, caps,
+		    capsroom);
+		if (got < 0) {
+			errno = EPROTO;
+			return -1;
+		}
+		*ncapsp = got;
+		return (ssize_t)w.len;
+	}
+}

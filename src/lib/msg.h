@@ -1,0 +1,32 @@
+/*
+ * Messages of cocall on a channel's socket: the slow path, and any request
+ * or reply that carries capabilities.
+ */
+#ifndef COMSG_MSG_H
+#define COMSG_MSG_H
+
+#include "internal.h"
+
+/* Send hdr with raw descriptors (which stay the caller's), waiting for
+ * room until deadline (-1: none). */
+HIDDEN int	msg_send_fds(int sock, const void *hdr, size_t len,
+		    const int *fds, int nfds, int64_t deadline);
+
+/* Send request or reply seq: len bytes of buf and ncaps capabilities.
+ * deadline 0: do not wait for room (EAGAIN). */
+HIDDEN int	msg_send_call(int sock, uint32_t seq, const void *buf,
+		    size_t len, struct cap *const *caps, int ncaps,
+		    int64_t deadline);
+
+/*
+ * Receive the message of seq, skipping stale ones: at most room bytes into
+ * buf, capabilities into caps (room *ncapsp, count stored back).  Returns
+ * the message's full length.  deadline 0: take only what is already queued
+ * (EAGAIN otherwise).  While waiting, ring bell again if *sleeping says the
+ * service sleeps.  Errors: ENOLINK (peer gone), ETIMEDOUT, EPROTO.
+ */
+HIDDEN ssize_t	msg_recv_call(int sock, uint32_t seq, void *buf, size_t room,
+		    void **caps, int *ncapsp, int64_t deadline,
+		    struct bell_shm *bell, const uint32_t *sleeping);
+
+#endif

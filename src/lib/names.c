@@ -1,0 +1,300 @@
+/*
+ * Names of targets in a domain: a listening UNIX socket per name under
+ * $COMSG_DIR/names/ (mode 0700), answered by one thread per process that
+ * hands the target's capability to whoever connects.  A name whose owner
+ * died is a socket nobody listens on, and is reclaimed.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static pthread_mutex_t names_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct cap **names_caps;		/* published targets */
+static int names_n, names_room;
+static int names_wakefd = -1;		/* eventfd: the list changed */
+static bool names_running;
+
+static int
+name_addr(const char *name, struct sockaddr_un *sun)
+{
+	char dir[sizeof(sun->sun_path)];
+	int n;
+
+	if (domain_names_dir(dir, sizeof(dir)) < 0)
+		return -1;
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Hand the capability of each target whose name socket has a client. */
+static void *
+names_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct pollfd pfd[1 + 256];
+		struct cap *who[1 + 256];
+		int i, n = 1;
+		uint64_t v;
+
+		pthread_mutex_lock(&names_mutex);
+		pfd[0] = (struct pollfd){ .fd = names_wakefd, .events = POLLIN };
+		for (i = 0; i < names_n && n < (int)(sizeof(pfd) / sizeof(pfd[0])); i++) {
+			who[n] = names_caps[i];
+			pfd[n++] = (struct pollfd){ .fd = names_caps[i]->name_fd,
+			    .events = POLLIN };
+		}
+		pthread_mutex_unlock(&names_mutex);
+		if (poll(pfd, n, -1) < 0)
+			continue;
+		if (pfd[0].revents & POLLIN)
+			(void)!read(names_wakefd, &v, sizeof(v));
+		pthread_mutex_lock(&names_mutex);
+		for (i = 1; i < n; i++) {
+			int j, s;
+
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			/* Still published?  It may have been withdrawn while we
+			 * polled, and its slot reused. */
+			for (j = 0; j < names_n && names_caps[j] != who[i]; j++)
+				;
+			if (j == names_n || who[i]->name_fd != pfd[i].fd)
+				continue;
+			s = accept4(pfd[i].fd, NULL, NULL,
+			    SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (s < 0)
+				continue;
+			(void)capsend(s, who[i]);
+			close(s);
+		}
+		pthread_mutex_unlock(&names_mutex);
+	}
+	return NULL;
+}
+
+static int
+names_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	sigset_t all, old;
+	int err;
+
+	if (names_running)
+		return 0;
+	if (names_wakefd < 0) {
+		names_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (names_wakefd < 0)
+			return -1;
+	}
+	/* The helper thread takes no signals: they belong to the program. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	err = pthread_create(&th, &attr, names_thread, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	names_running = true;
+	return 0;
+}
+
+/* Bind the listening socket for name, reclaiming it from a dead owner. */
+static int
+name_bind(const char *name)
+{
+	struct sockaddr_un sun;
+	char lockpath[sizeof(sun.sun_path) + 16];
+	int s = -1, lockfd = -1, probe;
+
+	if (name_addr(name, &sun) < 0)
+		return -1;
+	/* One reclaimer at a time, or two could each unlink the other's. */
+	snprintf(lockpath, sizeof(lockpath), "%s", sun.sun_path);
+	*strrchr(lockpath, '/') = '\0';
+	strcat(lockpath, "/.lock");
+	lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0)
+		goto fail;
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		goto fail;
+	if (bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		if (errno != EADDRINUSE)
+			goto fail;
+		probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (probe < 0)
+			goto fail;
+		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+		    errno != ECONNREFUSED) {
+			close(probe);
+			errno = EEXIST;
+			goto fail;
+		}
+		close(probe);
+		if (unlink(sun.sun_path) < 0 ||
+		    bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+			goto fail;
+	}
+	if (listen(s, 64) < 0) {
+		unlink(sun.sun_path);
+		goto fail;
+	}
+	close(lockfd);
+	return s;
+fail:
+	if (s >= 0)
+		close(s);
+	if (lockfd >= 0) {
+		int e = errno;
+
+		close(lockfd);
+		errno = e;
+	}
+	return -1;
+}
+
+int
+names_publish(struct cap *c, const char *name)
+{
+	int s;
+
+	pthread_mutex_lock(&names_mutex);
+	if (names_start() < 0)
+		goto fail;
+	if (names_n == names_room) {
+		int room = names_room ? names_room * 2 : 8;
+		struct cap **p = realloc(names_caps, room * sizeof(*p));
+
+		if (p == NULL)
+			goto fail;
+		names_caps = p;
+		names_room = room;
+	}
+	s = name_bind(name);
+	if (s < 0)
+		goto fail;
+	c->name_fd = s;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	names_caps[names_n++] = c;
+	(void)!write(names_wakefd, &(uint64_t){ 1 }, sizeof(uint64_t));
+	pthread_mutex_unlock(&names_mutex);
+	return 0;
+fail:
+	pthread_mutex_unlock(&names_mutex);
+	return -1;
+}
+
+/* Stop answering for c's name and remove the name. */
+void
+names_withdraw(struct cap *c)
+{
+	struct sockaddr_un sun;
+	int i;
+
+	if (c->name_fd < 0)
+		return;
+	pthread_mutex_lock(&names_mutex);
+	for (i = 0; i < names_n; i++)
+		if (names_caps[i] == c) {
+			names_caps[i] = names_caps[--names_n];
+			break;
+		}
+	if (name_addr(c->name, &sun) == 0)
+		unlink(sun.sun_path);
+	close(c->name_fd);
+	c->name_fd = -1;
+	c->name[0] = '\0';
+	(void)!write(names_wakefd, &(uint64_t){ 1 }, sizeof(uint64_t));
+	pthread_mutex_unlock(&names_mutex);
+}
+
+/* In a child after fork the helper thread is gone, and the names are the
+ * parent's: let go of the sockets without touching the files. */
+void
+names_atfork_child(void)
+{
+	int i;
+
+	pthread_mutex_init(&names_mutex, NULL);
+	for (i = 0; i < names_n; i++) {
+		close(names_caps[i]->name_fd);
+		names_caps[i]->name_fd = -1;
+		names_caps[i]->name[0] = '\0';
+	}
+	names_n = 0;
+	names_running = false;
+}
+
+int
+colookup(const char *name, void **targetp)
+{
+	struct sockaddr_un sun;
+	struct pollfd pfd;
+	void *cap;
+	int s, r;
+
+	if (!name_valid(name) || targetp == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (name_addr(name, &sun) < 0)
+		return -1;
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int e = errno;
+
+		close(s);
+		errno = (e == ENOENT || e == ECONNREFUSED) ? ESRCH : e;
+		return -1;
+	}
+	/* The owner answers from its helper thread at once; one that is
+	 * stopped or wedged is as good as absent. */
+	pfd = (struct pollfd){ .fd = s, .events = POLLIN };
+	do
+		r = poll(&pfd, 1, 5000);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		close(s);
+		errno = ESRCH;
+		return -1;
+	}
+	r = caprecv(s, &cap);
+	close(s);
+	if (r < 0) {
+		errno = ESRCH;
+		return -1;
+	}
+	if (cap_get(cap, CAP_TARGET) == NULL) {
+		cap_release(cap);
+		errno = ESRCH;
+		return -1;
+	}
+	*targetp = cap;
+	return 0;
+}

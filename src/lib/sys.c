@@ -1,0 +1,104 @@
+/*
+ * Small wrappers around the kernel: futex sleep and wake on shared words,
+ * deadlines, liveness of a socket, mapping a sealed memfd safely.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Sleep while *word == val, at most timeout_ms (-1: no limit).  Shared
+ * (not FUTEX_PRIVATE): the word lives in memory mapped by two processes. */
+int
+futex_wait(uint32_t *word, uint32_t val, int timeout_ms)
+{
+	struct timespec ts, *tsp = NULL;
+
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+		tsp = &ts;
+	}
+	return (int)syscall(SYS_futex, word, FUTEX_WAIT, val, tsp, NULL, 0);
+}
+
+void
+futex_wake(uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds to sleep next: at most slice_ms, less if the deadline is
+ * nearer; -1 if the deadline has passed.  deadline < 0 means none. */
+int
+deadline_left(int64_t deadline, int slice_ms)
+{
+	int64_t left;
+
+	if (deadline < 0)
+		return slice_ms;
+	left = deadline - now_ms();
+	if (left <= 0)
+		return -1;
+	return left < slice_ms ? (int)left : slice_ms;
+}
+
+/* True once the other end of a connected socket is closed: the peer died
+ * or let go of the channel. */
+bool
+sock_hungup(int sock)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLRDHUP };
+
+	if (poll(&pfd, 1, 0) < 0)
+		return false;
+	return (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+/*
+ * Map a memfd received from another process, shared and writable, only if
+ * it is sealed against shrinking and growing and has exactly the size we
+ * expect: otherwise the sender could truncate it under us and turn every
+ * access into SIGBUS.
+ */
+int
+memfd_sealed_map(int fd, size_t size, void **mapp)
+{
+	struct stat st;
+	int seals;
+	void *p;
+
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
+	    (F_SEAL_SHRINK | F_SEAL_GROW)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size != size) {
+		errno = EINVAL;
+		return -1;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	*mapp = p;
+	return 0;
+}
