@@ -3,16 +3,17 @@
 include mk/config.mk
 export BUILD CC OPT SANITIZE PREFIX
 
-SUBDIRS := src/lib tools examples test bench
+PROGDIRS := tools examples test bench
 
-.PHONY: all $(SUBDIRS) test demo bench install uninstall clean
+.PHONY: all lib progs test demo bench install clean
 
-all: $(SUBDIRS)
+all: progs
 
-src/lib:
-	$(MAKE) -C $@
-tools examples test bench: src/lib
-	$(MAKE) -C $@
+lib:
+	$(MAKE) -C src/lib
+
+progs: lib
+	+@for d in $(PROGDIRS); do $(MAKE) -C $$d || exit 1; done
 
 test: all
 	@test/runtests.sh $(BUILD)/test
@@ -21,7 +22,7 @@ demo: all
 	@examples/demo.sh $(BUILD)
 
 bench: all
-	@$(BUILD)/bench/cocall
+	@bench/run.sh $(BUILD)
 
 install: all
 	$(MAKE) -C src/lib install
