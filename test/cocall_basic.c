@@ -22,6 +22,7 @@ service(void *arg)
 			out[i] = in[i] + 1;
 		outlen = (size_t)n;
 	}
+	return T_FAIL;
 }
 
 int
