@@ -16,8 +16,9 @@ extern "C" {
 
 /*
  * The calling process's vector: *capcp slots at *capvp, NULL where a slot
- * is empty; capc 0 and capv NULL when there is none.  The array belongs to
- * the library: read it, or pass it to capvset(), never free it.
+ * is empty; capc 0 when there is none.  The array belongs to the library:
+ * read it, or pass it to capvset() to change the process's vector, never
+ * free it.
  * Errors: EINVAL (a NULL argument).
  */
 int	capvfetch(int *capcp, void ***capvp);

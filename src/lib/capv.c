@@ -165,6 +165,10 @@ capv_init(void)
 
 	if (s != NULL)
 		(void)capv_decode(s, &capv_n, &capv_vec, own_fd, NULL);
+	/* Never NULL, so that capvset() can tell the process's own vector
+	 * from any other array, also while it is empty. */
+	if (capv_vec == NULL)
+		capv_vec = calloc(1, sizeof(void *));
 }
 
 void

@@ -1,0 +1,238 @@
+/* The capability vector survives fork and exec, also through programs that
+ * know nothing of comsg (sh -c), and coexecvpc() sets or borrows one. */
+#include <sys/stat.h>
+#include "harness.h"
+
+static const char *self;
+
+/* Child mode: slot N must hold a live target answering "pong". */
+static int
+check_slot(int slot, int want_capc_max)
+{
+	void **capv;
+	int capc;
+	char rep[8] = "";
+
+	CHECK(capvfetch(&capc, &capv) == 0);
+	CHECK(capc > slot && capc <= want_capc_max);
+	CHECK(capv[slot] != NULL);
+	for (int i = 0; i < capc; i++)
+		if (i != slot)
+			CHECK(capv[i] == NULL);
+	CHECK(cocall(capv[slot], "ping", 5, rep, sizeof(rep)) == 5);
+	CHECK(strcmp(rep, "pong") == 0);
+	return T_PASS;
+}
+
+static int
+run(const char *cmd)
+{
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	t_children[t_nchildren++] = pid;
+	return t_wait(pid);
+}
+
+static int
+serve(void *target)
+{
+	char in[8];
+	size_t outlen = 0;
+
+	(void)target;
+	for (;;) {
+		CHECK(coaccept(NULL, "pong", outlen, in, sizeof(in)) >= 0);
+		outlen = 5;
+	}
+	return T_FAIL;
+}
+
+int
+main(int argc, char **argv)
+{
+	void **capv, *target, *other;
+	int capc, sv[2];
+	char cmd[512];
+	pid_t server, member, stranger;
+
+	self = argv[0];
+	if (argc == 3 && strcmp(argv[1], "check") == 0)
+		return check_slot(atoi(argv[2]), atoi(argv[2]) + 1);
+	if (argc == 2 && strcmp(argv[1], "wait") == 0) {
+		/* A member of the domain that holds its vector until killed. */
+		CHECK(capvfetch(&capc, &capv) == 0 && capc == 9);
+		for (;;)
+			pause();
+	}
+
+	CHECK(capvfetch(&capc, &capv) == 0);
+	CHECK(capc == 0 && capv != NULL);
+
+	/* A service in a child; its target comes back over a socket. */
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
+	server = fork();
+	CHECK(server >= 0);
+	if (server == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		CHECK(coregister(NULL, &target) == 0);
+		CHECK(capsend(sv[1], target) == 0);
+		_exit(serve(target));
+	}
+	t_children[t_nchildren++] = server;
+	CHECK(caprecv(sv[0], &target) == 0);
+
+	/* Put it in our own vector at slot 8: children inherit it. */
+	CHECK(capvset(&capc, &capv, 8, target) == 0);
+	CHECK(capc == 9 && capv[8] == target);
+	CHECK(capvfetch(&capc, &capv) == 0 && capc == 9 && capv[8] == target);
+	CHECK(getenv("COMSG_CAPV") != NULL);
+
+	/* Through sh -c, exec'd directly and forked by the shell. */
+	snprintf(cmd, sizeof(cmd), "exec '%s' check 8", self);
+	CHECK(run(cmd) == T_PASS);
+	snprintf(cmd, sizeof(cmd), "'%s' check 8; exit $?", self);
+	CHECK(run(cmd) == T_PASS);
+	snprintf(cmd, sizeof(cmd), "sh -c \"'%s' check 8\"", self);
+	CHECK(run(cmd) == T_PASS);
+
+	/* coexecvpc with a vector of our choosing: slot 3 only. */
+	{
+		void **v = NULL;
+		int n = 0;
+		pid_t pid;
+
+		CHECK(capvset(&n, &v, 3, target) == 0 && n == 4);
+		CHECK_ERR(capvset(&n, &v, CAPV_MAX, target), EINVAL);
+		CHECK_ERR(capvset(&n, &v, 1, (void *)v), EINVAL);
+		pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			char *args[] = { (char *)self, "check", "3", NULL };
+
+			coexecvpc(0, self, args, v, n);
+			_exit(126);
+		}
+		t_children[t_nchildren++] = pid;
+		CHECK(t_wait(pid) == T_PASS);
+		free(v);
+	}
+
+	/* coexecvpc borrowing another member's vector. */
+	member = fork();
+	CHECK(member >= 0);
+	if (member == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(self, self, "wait", (char *)NULL);
+		_exit(127);
+	}
+	t_children[t_nchildren++] = member;
+	/* Drop slot 8 from our own vector first, so the slot can only come
+	 * from the member. */
+	CHECK(capvset(&capc, &capv, 8, NULL) == 0);
+	{
+		pid_t pid = fork();
+
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			char *args[] = { (char *)self, "check", "8", NULL };
+
+			coexecvpc(member, self, args, NULL, 0);
+			_exit(errno == ESRCH ? 125 : 126);
+		}
+		t_children[t_nchildren++] = pid;
+		/* The member may not have reached exec yet (ESRCH: its
+		 * environment is still ours) -- retry until it did. */
+		int rc = t_wait(pid);
+
+		for (int tries = 0; rc == 125 && tries < 500; tries++) {
+			usleep(10000);
+			pid = fork();
+			CHECK(pid >= 0);
+			if (pid == 0) {
+				char *args[] = { (char *)self, "check", "8", NULL };
+
+				coexecvpc(member, self, args, NULL, 0);
+				_exit(errno == ESRCH ? 125 : 126);
+			}
+			t_children[t_nchildren++] = pid;
+			rc = t_wait(pid);
+		}
+		CHECK(rc == T_PASS);
+	}
+
+	/* Errors: no such process, another domain, another user. */
+	{
+		char *args[] = { "true", NULL };
+		pid_t gone = fork();
+
+		CHECK(gone >= 0);
+		if (gone == 0)
+			_exit(0);
+		waitpid(gone, NULL, 0);
+		CHECK_ERR(coexecvpc(gone, "true", args, NULL, 0), ESRCH);
+		CHECK_ERR(coexecvpc(0, "true", args, NULL, -1), EINVAL);
+		CHECK_ERR(coexecvpc(0, "true", args, (void **)&other, 1), EINVAL);
+
+		stranger = fork();
+		CHECK(stranger >= 0);
+		if (stranger == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			setenv("COMSG_DIR", "/tmp/comsg-elsewhere", 1);
+			execl(self, self, "wait", (char *)NULL);
+			_exit(127);
+		}
+		t_children[t_nchildren++] = stranger;
+		/* Once it has exec'd, its environment names another domain. */
+		for (int tries = 0; tries < 500; tries++) {
+			errno = 0;
+			if (coexecvpc(stranger, "true", args, NULL, 0) < 0 &&
+			    errno == ESRCH) {
+				char path[64], buf[4096];
+				int fd;
+				ssize_t n;
+
+				snprintf(path, sizeof(path), "/proc/%d/environ", stranger);
+				fd = open(path, O_RDONLY);
+				n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+				if (fd >= 0)
+					close(fd);
+				if (n > 0 && memmem(buf, n, "comsg-elsewhere", 15))
+					break;
+			}
+			usleep(10000);
+		}
+		CHECK_ERR(coexecvpc(stranger, "true", args, NULL, 0), ESRCH);
+		if (getuid() == 0) {
+			pid_t nobody = fork();
+
+			CHECK(nobody >= 0);
+			if (nobody == 0) {
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
+				if (setuid(65534) < 0)
+					_exit(1);
+				for (;;)
+					pause();
+			}
+			t_children[t_nchildren++] = nobody;
+			for (int tries = 0; tries < 500; tries++) {
+				struct stat st;
+				char path[64];
+
+				snprintf(path, sizeof(path), "/proc/%d", nobody);
+				if (stat(path, &st) == 0 && st.st_uid == 65534)
+					break;
+				usleep(10000);
+			}
+			CHECK_ERR(coexecvpc(nobody, "true", args, NULL, 0), EPERM);
+		} else {
+			CHECK_ERR(coexecvpc(1, "true", args, NULL, 0), EPERM);
+		}
+	}
+	return T_PASS;
+}

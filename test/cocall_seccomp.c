@@ -1,0 +1,108 @@
+/* Invariant 1: once set up, cocall and coaccept make no system call but
+ * futex.  Both sides run 100,000 calls under a seccomp filter that kills
+ * the process on any other system call than futex and exit. */
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+#include "harness.h"
+
+#define CALLS	100000
+
+static void
+only_futex_and_exit(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_futex, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+	CHECK(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0);
+}
+
+static int sv[2];
+
+static int
+service(void *arg)
+{
+	struct comsg m = { 0 };
+	uint32_t in, out = 0;
+	void *target;
+
+	(void)arg;
+	CHECK(coregister(NULL, &target) == 0);
+	CHECK(capsend(sv[1], target) == 0);
+	/* The first call sets up the channel (system calls allowed). */
+	CHECK(coaccept(NULL, NULL, 0, &in, sizeof(in)) == sizeof(in));
+	only_futex_and_exit();
+	for (;;) {
+		out = in + 1;
+		if (coaccept(NULL, &out, sizeof(out), &in, sizeof(in)) != sizeof(in))
+			_exit(2);
+		if (in == UINT32_MAX)
+			break;
+	}
+	/* Deliver the last reply without waiting for another call. */
+	out = 0;
+	m.out = &out;
+	m.outlen = sizeof(out);
+	m.in = &in;
+	m.inlen = sizeof(in);
+	if (coacceptv(NULL, NULL, &m, 0, 0) != -1 || errno != ETIMEDOUT)
+		_exit(3);
+	_exit(0);
+}
+
+static int
+caller(void *arg)
+{
+	uint32_t req = 0, rep;
+	void *target;
+
+	(void)arg;
+	CHECK(caprecv(sv[0], &target) == 0);
+	CHECK(cocall(target, &req, sizeof(req), &rep, sizeof(rep)) == sizeof(rep));
+	only_futex_and_exit();
+	for (req = 1; req <= CALLS; req++)
+		if (cocall(target, &req, sizeof(req), &rep, sizeof(rep)) !=
+		    sizeof(rep) || rep != req + 1)
+			_exit(4);
+	req = UINT32_MAX;
+	if (cocall(target, &req, sizeof(req), &rep, sizeof(rep)) != sizeof(rep) ||
+	    rep != 0)
+		_exit(5);
+	_exit(0);
+}
+
+int
+main(void)
+{
+	pid_t s, c;
+	int rs, rc;
+
+#ifndef __x86_64__
+	printf("seccomp filter written for x86_64 only\n");
+	return T_SKIP;
+#endif
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
+	s = t_spawn(service, NULL);
+	c = t_spawn(caller, NULL);
+	rc = t_wait(c);
+	rs = t_wait(s);
+	if (rc == 128 + SIGSYS || rs == 128 + SIGSYS)
+		fprintf(stderr, "%s made a system call other than futex\n",
+		    rc == 128 + SIGSYS ? "the caller" : "the service");
+	CHECK(rc == 0);
+	CHECK(rs == 0);
+	return T_PASS;
+}
