@@ -2,6 +2,7 @@
 # Targets: all (default), test, demo, bench, install, clean.  See README.md.
 include mk/config.mk
 export BUILD CC OPT SANITIZE PREFIX
+MAKEFLAGS += --no-print-directory
 
 PROGDIRS := tools examples test bench
 

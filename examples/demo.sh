@@ -1,0 +1,17 @@
+#!/bin/sh
+# make demo: co-processes calling each other, then the fast path against
+# the kernel path and a pipe.  Usage: examples/demo.sh BUILD_DIR
+set -e
+build=${1:-build}
+COMSG_DIR=$(mktemp -d /tmp/comsg-demo-XXXXXX)
+export COMSG_DIR
+trap 'rm -rf "$COMSG_DIR"' EXIT INT TERM
+
+echo "== A service and a client, as co-processes =="
+echo "\$ hello_service sh -c 'hello_client alice; hello_client bob'"
+"$build/examples/hello_service" sh -c "'$build/examples/hello_client' alice && '$build/examples/hello_client' bob"
+echo
+if [ -x "$build/bench/cocall" ]; then
+	echo "== Round trip: cocall against the kernel path and a pipe =="
+	"$build/bench/cocall" -q -c cocall,cocall_slow,pipe,spin -s 64
+fi
