@@ -177,6 +177,19 @@ int	caprecv(int sockfd, void **capp);
  */
 int	capfree(void *cap);
 
+/*
+ * The pid of the process serving target, as the kernel vouches for it
+ * (the process that registered it).  Errors: EINVAL (not a live target).
+ */
+int	cotargetpid(void *target, pid_t *pidp);
+
+/*
+ * Describe a capability in words for people (tools, logs): its kind, the
+ * descriptors it rests on, and for a target the pid serving it.  At most
+ * size bytes, NUL included, are written to buf.  Errors: EINVAL.
+ */
+int	capdescribe(void *cap, char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -415,5 +416,64 @@ caprecv(int sockfd, void **capp)
 		return -1;
 	}
 	*capp = cap;
+	return 0;
+}
+
+int
+cotargetpid(void *target, pid_t *pidp)
+{
+	struct cap *c = cap_get(target, CAP_TARGET);
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (c == NULL)
+		return -1;
+	if (pidp == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Both ends of a socketpair carry the credentials of the process
+	 * that made it: the service, in coregister(). */
+	if (getsockopt(c->fd[0], SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return -1;
+	*pidp = cr.pid;
+	return 0;
+}
+
+int
+capdescribe(void *cap, char *buf, size_t size)
+{
+	struct cap *c = cap_get(cap, 0);
+	struct stat st;
+	const char *what = "descriptor";
+	pid_t pid;
+
+	if (c == NULL)
+		return -1;
+	if (buf == NULL || size == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (c->kind == CAP_TARGET) {
+		if (cotargetpid(cap, &pid) < 0)
+			pid = -1;
+		snprintf(buf, size, "target of pid %d%s (gate fd %d, doorbell fd %d)",
+		    (int)pid, c->server != NULL ? ", served here" : "",
+		    c->fd[0], c->fd[1]);
+		return 0;
+	}
+	if (fstat(c->fd[0], &st) == 0) {
+		if (S_ISSOCK(st.st_mode))
+			what = "socket";
+		else if (S_ISFIFO(st.st_mode))
+			what = "pipe";
+		else if (S_ISREG(st.st_mode))
+			what = "file";
+		else if (S_ISDIR(st.st_mode))
+			what = "directory";
+		else if (S_ISCHR(st.st_mode))
+			what = "device";
+	}
+	snprintf(buf, size, "%s (fd %d)", what, c->fd[0]);
 	return 0;
 }

@@ -1,0 +1,62 @@
+/*
+ * What the co-process tools share: reading the vector, asking a service
+ * for its answerback, escaping bytes for display, and running a service
+ * (clocks, binds, copong) over a command.
+ */
+#ifndef COMSG_TOOLUTIL_H
+#define COMSG_TOOLUTIL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <comsg/capv.h>
+#include <comsg/cocall.h>
+
+/* Exit codes, like the BSD tools: 0 fine, 1 failed, 2 bad usage. */
+#define EXIT_USAGE	2
+
+/* The capability in slot index of our vector, or NULL. */
+void	*tool_slot(int index);
+
+/* Ask the service behind cap for its answerback (op 0) into buf. */
+int	 tool_answerback(void *cap, bool slow, char *buf, size_t size);
+
+/* Print n bytes as a C string body: printable ASCII as is, the rest
+ * escaped (\0, \n, \020, ...).  At most max characters of output, then
+ * "..." (max 0: no limit). */
+void	 tool_vis(FILE *f, const void *p, size_t n, size_t max);
+
+/* Parse a non-negative decimal slot number, or -1. */
+int	 tool_slotarg(const char *s);
+
+/* A service in the style of clocks(1): a target at a slot of the vector,
+ * handed to a command that runs as our child. */
+struct service {
+	const char	*name;		/* "clocks" */
+	int		 slot;		/* CAPV_CLOCKS */
+	bool		 slow;		/* -k: accept through the kernel */
+	bool		 verbose;	/* -v: log each call */
+	bool		 nosandbox;	/* -C */
+	char		*const *argv;	/* command to run */
+	/* Describe the service (after "name(1), pid N, "). */
+	void		(*describe)(struct service *, char *buf, size_t size);
+	/* Answer one request (other than op 0; it is checked to hold at
+	 * least a capv_t): fill out, return its length. */
+	size_t		(*handle)(struct service *, const void *in, size_t len,
+			    void **caps, int ncaps, void *out, size_t room);
+	const int	*syscalls;	/* extra system calls the sandbox allows */
+	void		*arg;
+};
+
+/* Run it: returns the command's exit status, or 1 if the service failed. */
+int	 service_run(struct service *s);
+
+/* Enter the sandbox: only what serving calls needs, plus extra (-1 ended). */
+int	 tool_sandbox(const int *extra);
+
+/* The path of a helper file installed next to the tools (a preload
+ * library), or NULL. */
+const char *tool_libpath(const char *file, char *buf, size_t size);
+
+#endif
