@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -22,6 +23,16 @@ static pthread_mutex_t cap_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 void cap_lock(void) { pthread_mutex_lock(&cap_mutex); }
 void cap_unlock(void) { pthread_mutex_unlock(&cap_mutex); }
+
+/* The library's start-up lives here, in the file every entry point needs,
+ * so that a static link always has it: fork handlers, and the vector this
+ * process inherited. */
+__attribute__((constructor)) static void
+comsg_init(void)
+{
+	thread_init();
+	capv_init();
+}
 
 int
 cap_nfds(enum cap_kind kind)
@@ -86,7 +97,7 @@ cap_alloc(enum cap_kind kind)
 		memset(c, 0, sizeof(*c));
 		c->gen = gen;
 		c->kind = kind;	/* reserves the slot until published */
-		c->fd[0] = c->fd[1] = c->gate_rx = c->name_fd = -1;
+		c->fd[0] = c->fd[1] = c->listen_fd = c->name_fd = -1;
 	}
 	cap_unlock();
 	if (c == NULL)
@@ -102,7 +113,7 @@ cap_publish(struct cap *c)
 }
 
 /* A new capability over descriptors this process made (trusted); fds are
- * taken over.  The doorbell of a target is mapped here. */
+ * taken over, also on failure. */
 struct cap *
 cap_new(enum cap_kind kind, const int *fds)
 {
@@ -110,62 +121,56 @@ cap_new(enum cap_kind kind, const int *fds)
 	int i, n = cap_nfds(kind);
 
 	c = cap_alloc(kind);
-	if (c == NULL)
-		goto fail;
+	if (c == NULL) {
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		return NULL;
+	}
 	for (i = 0; i < n; i++)
 		c->fd[i] = fds[i];
-	if (kind == CAP_TARGET) {
-		void *p = mmap(NULL, sizeof(struct bell_shm),
-		    PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
-		if (p == MAP_FAILED) {
-			cap_lock();
-			c->kind = 0;
-			cap_unlock();
-			goto fail;
-		}
-		c->bell = p;
-	}
 	return cap_publish(c);
-fail:
-	for (i = 0; i < n; i++)
-		close(fds[i]);
-	return NULL;
 }
 
-/* A capability over descriptors received from elsewhere (hostile): check
- * that they are what the kind says before using them.  fds are taken over. */
-struct cap *
-cap_import(enum cap_kind kind, const int *fds)
+/* Do fds hold what a capability of this kind rests on?  A target: a
+ * socket (the O_PATH descriptor of a listening socket) and a sealed memfd
+ * of a doorbell's size. */
+static bool
+cap_fds_valid(enum cap_kind kind, const int *fds)
 {
-	int type, n = cap_nfds(kind), i;
-	socklen_t len = sizeof(type);
+	int n = cap_nfds(kind), i, seals;
 	struct stat st;
 
 	if (n < 0)
-		goto bad;
+		return false;
 	for (i = 0; i < n; i++)
 		if (fds[i] < 0 || fcntl(fds[i], F_GETFD) < 0)
-			goto bad;
-	if (kind == CAP_TARGET) {
-		int seals;
+			return false;
+	if (kind != CAP_TARGET)
+		return true;
+	if (fstat(fds[0], &st) < 0 || !S_ISSOCK(st.st_mode))
+		return false;
+	seals = fcntl(fds[1], F_GET_SEALS);
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
+	    (F_SEAL_SHRINK | F_SEAL_GROW))
+		return false;
+	return fstat(fds[1], &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size == sizeof(struct bell_shm);
+}
 
-		if (getsockopt(fds[0], SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-		    type != SOCK_SEQPACKET)
-			goto bad;
-		if (getsockopt(fds[0], SOL_SOCKET, SO_DOMAIN, &type, &len) < 0 ||
-		    type != AF_UNIX)
-			goto bad;
-		seals = fcntl(fds[1], F_GET_SEALS);
-		if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
-		    (F_SEAL_SHRINK | F_SEAL_GROW))
-			goto bad;
-		if (fstat(fds[1], &st) < 0 || !S_ISREG(st.st_mode) ||
-		    st.st_size != sizeof(struct bell_shm))
-			goto bad;
-	}
-	return cap_new(kind, fds);
-bad:
-	for (i = 0; i < n && n > 0; i++)
+/*
+ * A capability over descriptors received from elsewhere (hostile): check
+ * that they are what the kind says before using them.  The descriptors are
+ * taken over on success; on failure they are closed if owned (ours to
+ * close), and left alone otherwise (inherited numbers we were told about).
+ */
+struct cap *
+cap_import(enum cap_kind kind, const int *fds, bool owned)
+{
+	int i, n = cap_nfds(kind);
+
+	if (cap_fds_valid(kind, fds))
+		return cap_new(kind, fds);
+	for (i = 0; owned && i < n; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	errno = EINVAL;
@@ -185,8 +190,6 @@ cap_release(struct cap *c)
 	for (i = 0; i < 2; i++)
 		if (c->fd[i] >= 0)
 			close(c->fd[i]);
-	if (c->bell != NULL)
-		munmap(c->bell, sizeof(struct bell_shm));
 	c->kind = 0;
 	cap_unlock();
 }
@@ -292,15 +295,17 @@ cap_recvmsg(int sock, struct iovec *iov, int iovcnt, int *fds, int *nfds,
 
 /*
  * Turn descriptors received with a message into capabilities, as the
- * message's kinds say.  The descriptors are consumed whatever happens.
- * Capabilities beyond room are released.  Returns the number stored in
- * caps, or -1 (EINVAL) if the descriptors do not match the kinds.
+ * message's kinds say.  The descriptors are consumed whatever happens.  A
+ * capability that does not check out is NULL in its position; those
+ * beyond room are released.  Returns the number of positions filled
+ * (min(ncaps, room)), or -1 (EINVAL) if the descriptors do not match the
+ * kinds at all.
  */
-HIDDEN int
+int
 cap_unpack(const uint8_t *kinds, int ncaps, int *fds, int nfds,
     void **caps, int room)
 {
-	int i, used = 0, want = 0, got = 0;
+	int i, used = 0, want = 0;
 
 	for (i = 0; i < ncaps; i++) {
 		int n = cap_nfds(kinds[i]);
@@ -312,17 +317,15 @@ cap_unpack(const uint8_t *kinds, int ncaps, int *fds, int nfds,
 	if (want != nfds)
 		goto bad;
 	for (i = 0; i < ncaps; i++) {
-		struct cap *c = cap_import(kinds[i], fds + used);
+		struct cap *c = cap_import(kinds[i], fds + used, true);
 
 		used += cap_nfds(kinds[i]);
-		if (c == NULL)
-			continue;	/* a bad capability spoils only itself */
-		if (got < room)
-			caps[got++] = c;
-		else
+		if (i < room)
+			caps[i] = c;
+		else if (c != NULL)
 			cap_release(c);
 	}
-	return got;
+	return ncaps < room ? ncaps : room;
 bad:
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -399,19 +402,15 @@ caprecv(int sockfd, void **capp)
 	n = cap_recvmsg(sockfd, &iov, 1, fds, &nfds, &trunc, 0);
 	if (n < 0)
 		return -1;
-	if (n == 0) {
-		errno = ECONNRESET;
-		return -1;
-	}
 	if (trunc || n != sizeof(w) || w.magic != WIRE_CAP ||
 	    w.version != WIRE_VERSION || w.kind > UINT8_MAX) {
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
-		errno = EINVAL;
+		errno = n == 0 ? ECONNRESET : EINVAL;
 		return -1;
 	}
 	kind = (uint8_t)w.kind;
-	if (cap_unpack(&kind, 1, fds, nfds, &cap, 1) != 1) {
+	if (cap_unpack(&kind, 1, fds, nfds, &cap, 1) != 1 || cap == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -425,6 +424,7 @@ cotargetpid(void *target, pid_t *pidp)
 	struct cap *c = cap_get(target, CAP_TARGET);
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
+	int s;
 
 	if (c == NULL)
 		return -1;
@@ -432,12 +432,57 @@ cotargetpid(void *target, pid_t *pidp)
 		errno = EINVAL;
 		return -1;
 	}
-	/* Both ends of a socketpair carry the credentials of the process
-	 * that made it: the service, in coregister(). */
-	if (getsockopt(c->fd[0], SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+	/* A connected socket carries the credentials its listener had: the
+	 * service's.  The service drops this empty connection unread. */
+	s = gate_connect(c);
+	if (s < 0)
 		return -1;
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+		close(s);
+		return -1;
+	}
+	close(s);
 	*pidp = cr.pid;
 	return 0;
+}
+
+/*
+ * A new connection to target c's gate: a socket of ours, connected through
+ * the O_PATH descriptor of the service's listening socket (whose name is
+ * gone from the file system, so this descriptor is the only way to it).
+ * Non-blocking.  Errors: ENOLINK (nobody listens: the service is gone),
+ * EAGAIN (its backlog is full), EINVAL (c was released meanwhile).
+ */
+int
+gate_connect(struct cap *c)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int s, r, e;
+
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return -1;
+	/* Under the lock: the descriptor number must still be c's. */
+	cap_lock();
+	if (c->magic != CAP_LIVE || c->kind != CAP_TARGET) {
+		cap_unlock();
+		close(s);
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d",
+	    c->fd[0]);
+	do
+		r = connect(s, (struct sockaddr *)&sun, sizeof(sun));
+	while (r < 0 && errno == EINTR);
+	e = errno;
+	cap_unlock();
+	if (r < 0) {
+		close(s);
+		errno = (e == ECONNREFUSED || e == ENOENT) ? ENOLINK : e;
+		return -1;
+	}
+	return s;
 }
 
 int

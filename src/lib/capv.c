@@ -56,6 +56,17 @@ capv_encode(void **capv, int capc)
 	return s;
 }
 
+static bool
+in_vector(void **v, int n, struct cap *c)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == c)
+			return true;
+	return false;
+}
+
 /* A decimal number in [0, max] at *sp, advancing *sp; -1 if none. */
 static long
 parse_num(const char **sp, long max)
@@ -77,15 +88,18 @@ parse_num(const char **sp, long max)
 /*
  * Parse a COMSG_CAPV value (untrusted: it comes from whoever ran us) into
  * a new malloc'd vector.  getfd turns each descriptor number into one of
- * ours (or -1); entries that do not parse or whose descriptors are not what
- * they claim leave their slot empty.  Returns 0, or -1 (ENOMEM).
+ * ours (or -1); owned says whether those are ours to close when they do
+ * not check out.  Parsing stops at the first malformed entry; an entry
+ * whose descriptors are not what it claims leaves its slot empty.
+ * Returns 0, or -1 (ENOMEM, or getfd's error when it sets fail).
  */
 int
 capv_decode(const char *s, int *capcp, void ***capvp,
-    int (*getfd)(int fd, void *arg), void *arg)
+    int (*getfd)(int fd, void *arg), void *arg, bool owned)
 {
+	struct { long fd[2]; struct cap *c; } seen[CAPV_MAX];
 	void **v = NULL;
-	int n = 0;
+	int n = 0, nseen = 0;
 
 	*capcp = 0;
 	*capvp = NULL;
@@ -106,49 +120,68 @@ capv_decode(const char *s, int *capcp, void ***capvp,
 			break;
 		s++;
 		nf = cap_nfds(kind);
-		for (i = 0; i < nf; i++) {
+		for (i = 0; i < nf; i++)
 			if (*s++ != ':' || (fdn[i] = parse_num(&s, INT_MAX)) < 0)
 				goto out;
-		}
 		if (*s == ',')
 			s++;
 		else if (*s != '\0')
 			break;
-		/* The same capability in two slots: share it. */
-		for (j = 0; j < n && c == NULL; j++) {
-			struct cap *o = v[j];
-
-			if (o != NULL && o->kind == kind && o->fd[0] == fdn[0] &&
-			    (nf < 2 || o->fd[1] == fdn[1]))
-				c = o;
-		}
-		if (c == NULL) {
-			for (i = 0; i < nf; i++)
+		/* The same descriptors in two slots: one capability, shared.
+		 * Compare the numbers as written, before getfd maps them. */
+		for (j = 0; j < nseen && c == NULL; j++)
+			if (seen[j].fd[0] == fdn[0] && seen[j].fd[1] == fdn[1])
+				c = seen[j].c;
+		if (c == NULL && nseen < CAPV_MAX) {
+			for (i = 0; i < nf; i++) {
 				fds[i] = getfd((int)fdn[i], arg);
-			c = cap_import(kind, fds);	/* closes them if bad */
+				if (fds[i] < 0 && errno == EPERM) {
+					for (j = 0; owned && j < i; j++)
+						close(fds[j]);
+					goto fail;
+				}
+			}
+			c = cap_import(kind, fds, owned);
 			if (c != NULL)
 				cap_set_inherit(c, true);
+			seen[nseen].fd[0] = fdn[0];
+			seen[nseen].fd[1] = fdn[1];
+			seen[nseen++].c = c;
 		}
-		if (c != NULL && slot >= n) {
+		if (c == NULL)
+			continue;
+		if (slot >= n) {
 			void **p = realloc(v, (slot + 1) * sizeof(*p));
 
 			if (p == NULL) {
-				cap_release(c);
-				free(v);
 				errno = ENOMEM;
-				return -1;
+				goto fail;
 			}
 			memset(p + n, 0, (slot + 1 - n) * sizeof(*p));
 			v = p;
 			n = (int)slot + 1;
 		}
-		if (c != NULL)
-			v[slot] = c;
+		v[slot] = c;	/* a repeated slot: the last one wins */
 	}
 out:
+	/* A slot written twice may have left a capability in no slot. */
+	for (int j = 0; j < nseen; j++)
+		if (seen[j].c != NULL && !in_vector(v, n, seen[j].c))
+			cap_release(seen[j].c);
 	*capcp = n;
 	*capvp = v;
 	return 0;
+fail:
+	{
+		int e = errno, j;
+
+		for (j = 0; j < nseen; j++)
+			if (seen[j].c != NULL && owned)
+				cap_release(seen[j].c);
+		free(v);
+		errno = e;
+	}
+	return -1;
 }
 
 static int
@@ -164,18 +197,15 @@ capv_init(void)
 	const char *s = getenv("COMSG_CAPV");
 
 	if (s != NULL)
-		(void)capv_decode(s, &capv_n, &capv_vec, own_fd, NULL);
+		(void)capv_decode(s, &capv_n, &capv_vec, own_fd, NULL, false);
 	/* Never NULL, so that capvset() can tell the process's own vector
 	 * from any other array, also while it is empty. */
 	if (capv_vec == NULL)
 		capv_vec = calloc(1, sizeof(void *));
 }
 
-void
-capv_atfork_child(void)
-{
-	pthread_mutex_init(&capv_mutex, NULL);
-}
+void capv_lock(void) { pthread_mutex_lock(&capv_mutex); }
+void capv_unlock(void) { pthread_mutex_unlock(&capv_mutex); }
 
 /* Make the environment say what the vector holds, for children to come. */
 static int
@@ -189,17 +219,6 @@ capv_export(void)
 	r = s[0] ? setenv("COMSG_CAPV", s, 1) : unsetenv("COMSG_CAPV");
 	free(s);
 	return r;
-}
-
-static bool
-in_vector(void **v, int n, struct cap *c)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (v[i] == c)
-			return true;
-	return false;
 }
 
 int
@@ -288,12 +307,19 @@ struct other {
 	int pidfd;
 };
 
+/* A copy of another process's descriptor.  Refused (no ptrace rights):
+ * EPERM, which fails the whole fetch rather than leave a slot empty. */
 static int
 other_fd(int fd, void *arg)
 {
 	struct other *o = arg;
+	int r = (int)syscall(SYS_pidfd_getfd, o->pidfd, fd, 0);
 
-	return (int)syscall(SYS_pidfd_getfd, o->pidfd, fd, 0);
+	if (r < 0 && errno != EPERM && errno != EACCES)
+		errno = EBADF;	/* closed since: the slot stays empty */
+	else if (r < 0)
+		errno = EPERM;
+	return r;
 }
 
 /* The value of var in a NUL-separated environment block, or NULL. */
@@ -326,7 +352,7 @@ other_domain(const char *env, size_t len, uid_t uid, char *buf, size_t size)
 	else if (x != NULL && x[0] == '/')
 		snprintf(buf, size, "%s/comsg", x);
 	else
-		snprintf(buf, size, "/tmp/comsg-%u", (unsigned)uid);
+		snprintf(buf, size, "/tmp/comsg-%u", (unsigned)uid);	/* as domain_dir() */
 }
 
 /* Fetch the vector of another member of our domain: its environment says
@@ -335,6 +361,7 @@ other_domain(const char *env, size_t len, uid_t uid, char *buf, size_t size)
 static int
 fetch_other(pid_t pid, int *capcp, void ***capvp)
 {
+	/* capcp NULL: only check that pid is a member of our domain. */
 	char path[64], mine[4096], theirs[4096], *env = NULL;
 	struct other o = { -1 };
 	const char *s;
@@ -383,9 +410,14 @@ fetch_other(pid_t pid, int *capcp, void ***capvp)
 		errno = ESRCH;
 		goto out;
 	}
+	if (capcp == NULL) {
+		r = 0;
+		goto out;
+	}
 	o.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (o.pidfd < 0) {
-		errno = errno == EPERM ? EPERM : ESRCH;
+		if (errno == ESRCH || errno == EINVAL)
+			errno = ESRCH;
 		goto out;
 	}
 	s = env_lookup(env, len, "COMSG_CAPV");
@@ -394,7 +426,7 @@ fetch_other(pid_t pid, int *capcp, void ***capvp)
 
 		if (copy == NULL)
 			goto out;
-		r = capv_decode(copy, capcp, capvp, other_fd, &o);
+		r = capv_decode(copy, capcp, capvp, other_fd, &o, true);
 		free(copy);
 	} else {
 		*capcp = 0;
@@ -432,18 +464,10 @@ coexecvpc(pid_t pid, const char *file, char *const argv[], void **capv,
 	} else if (capv == NULL) {
 		capvfetch(&capc, &capv);
 	}
-	if (pid != 0 && pid != getpid() && fetched == NULL) {
-		/* A given vector, in pid's domain: it must be ours. */
-		int n;
-		void **v;
-
-		if (fetch_other(pid, &n, &v) < 0)
-			return -1;
-		for (i = 0; i < n; i++)
-			if (v[i] != NULL && !in_vector(v, i, v[i]))
-				cap_release(v[i]);
-		free(v);
-	}
+	/* A given vector, and another pid: it must still be of our domain. */
+	if (pid != 0 && pid != getpid() && fetched == NULL &&
+	    fetch_other(pid, NULL, NULL) < 0)
+		return -1;
 	enc = capv_encode(capv, capc);
 	if (enc == NULL)
 		goto fail;

@@ -1,9 +1,10 @@
 /*
  * The service's side of cocall: an accepting thread owns its targets'
- * gates, the channels its callers set up through them, and a doorbell
- * every caller can ring.  coaccept replies to the previous call, then
- * scans the channels for the next request: spinning, then sleeping on the
- * doorbell.  Callers are identified by cookies vouched for by the kernel.
+ * gates (listening sockets), the channels its callers set up through them,
+ * and a doorbell every caller can ring.  coaccept replies to the previous
+ * call, then scans the channels for the next request: spinning while that
+ * pays, then sleeping on the doorbell.  Callers are identified by cookies
+ * vouched for by the kernel.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -19,6 +20,8 @@
 
 /* Idle acceptors look for callers that died this often. */
 #define REAP_MS		1000
+/* Connections accepted whose first message has not come yet, at most. */
+#define PENDING_MAX	64
 
 struct svc_chan {
 	struct chan_shm	*shm;
@@ -27,6 +30,12 @@ struct svc_chan {
 	struct cap	*target;
 	struct caller	*caller;
 	struct svc_chan	*caller_next;	/* the caller's other channels */
+};
+
+struct pending {
+	int		 sock;
+	struct cap	*target;
+	pid_t		 pid;		/* who connected (the kernel's word) */
 };
 
 struct acceptor {
@@ -42,6 +51,9 @@ struct acceptor {
 	struct svc_chan	*pending;	/* the call to reply to */
 	uint32_t	 pending_seq;
 	bool		 pending_socket;
+	struct pending	 conns[PENDING_MAX];	/* accepted, not yet set up */
+	int		 nconns;
+	struct spin	 spin;
 };
 
 /*
@@ -62,6 +74,17 @@ struct caller {
 static struct caller callers[CALLER_MAX];
 static int callers_hi;
 static pthread_mutex_t callers_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+void callers_lock(void) { pthread_mutex_lock(&callers_mutex); }
+void callers_unlock(void) { pthread_mutex_unlock(&callers_mutex); }
+
+/* In a child after fork the callers are the parent's. */
+void
+callers_atfork_child(void)
+{
+	memset(callers, 0, sizeof(callers));
+	callers_hi = 0;
+}
 
 static struct caller *
 caller_attach(pid_t pid, pid_t tid, struct svc_chan *ch)
@@ -149,8 +172,8 @@ cogetpid(void *cookie, pid_t *pidp)
 	c = caller_get(cookie);
 	if (c == NULL || c->chans == NULL)
 		errno = EINVAL;
-	/* The caller made the socketpair, so the kernel's peer credentials
-	 * of our end are the caller's. */
+	/* The kernel's peer credentials of a connection we accepted are
+	 * those of the process that connected. */
 	else if (getsockopt(c->chans->sock, SOL_SOCKET, SO_PEERCRED, &cr,
 	    &len) == 0) {
 		*pidp = cr.pid;
@@ -255,8 +278,8 @@ chan_remove(struct acceptor *a, int i)
 	free(ch);
 }
 
-/* Stop serving c: its channels hang up, its gate closes, so its callers
- * get ENOLINK. */
+/* Stop serving c: its channels hang up, its gate stops listening, so its
+ * callers get ENOLINK. */
 void
 acceptor_remove_target(struct acceptor *a, struct cap *c)
 {
@@ -265,14 +288,19 @@ acceptor_remove_target(struct acceptor *a, struct cap *c)
 	for (i = a->nchans - 1; i >= 0; i--)
 		if (a->chans[i]->target == c)
 			chan_remove(a, i);
+	for (i = a->nconns - 1; i >= 0; i--)
+		if (a->conns[i].target == c) {
+			close(a->conns[i].sock);
+			a->conns[i] = a->conns[--a->nconns];
+		}
 	for (i = 0; i < a->ntargets; i++)
 		if (a->targets[i] == c) {
 			a->targets[i] = a->targets[--a->ntargets];
 			break;
 		}
-	if (c->gate_rx >= 0)
-		close(c->gate_rx);
-	c->gate_rx = -1;
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
+	c->listen_fd = -1;
 	c->server = NULL;
 }
 
@@ -307,119 +335,127 @@ ack(int sock, int status)
 }
 
 /*
- * Take one connect from target c's gate, if one is queued.  The message,
- * its descriptors and the shared pages are all the caller's to forge:
- * check each, and let a bad one cost only itself.  Returns false when the
- * gate is empty.
+ * Set up the channel a new connection asks for, if its first message has
+ * come: returns false if not yet.  The message, its descriptor and the
+ * shared pages are all the caller's to forge: check each, and let a bad
+ * one cost only itself.  The caller's pid is the kernel's word (the peer
+ * credentials of the connection); only its thread id is its claim.
  */
 static bool
-connect_one(struct acceptor *a, struct cap *c)
+connect_one(struct acceptor *a, int sock, struct cap *c)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int) * WIRE_MAXFDS) +
-				    CMSG_SPACE(sizeof(struct ucred))];
-	} cm;
 	struct wire_connect w;
 	struct iovec iov = { &w, sizeof(w) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
-	struct ucred cred = { 0, 0, 0 }, peer;
+	struct ucred peer;
 	socklen_t len = sizeof(peer);
-	int fds[WIRE_MAXFDS], nfds = 0, i, type;
+	int fds[WIRE_MAXFDS], nfds = 0, i, status = 0;
 	struct svc_chan *ch = NULL;
-	struct cmsghdr *h;
-	bool have_cred = false;
 	void *shm = NULL;
+	bool trunc;
 	ssize_t n;
 
-	n = recvmsg(c->gate_rx, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return errno == EINTR;
-	if (n == 0)
+	n = cap_recvmsg(sock, &iov, 1, fds, &nfds, &trunc, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return false;
-	for (h = CMSG_FIRSTHDR(&mh); h != NULL; h = CMSG_NXTHDR(&mh, h)) {
-		if (h->cmsg_level != SOL_SOCKET)
-			continue;
-		if (h->cmsg_type == SCM_RIGHTS) {
-			int k, cnt = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-
-			for (k = 0; k < cnt; k++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(h) + k * sizeof(int), sizeof(fd));
-				if (nfds < WIRE_MAXFDS)
-					fds[nfds++] = fd;
-				else
-					close(fd);
-			}
-		} else if (h->cmsg_type == SCM_CREDENTIALS &&
-		    h->cmsg_len >= CMSG_LEN(sizeof(cred))) {
-			memcpy(&cred, CMSG_DATA(h), sizeof(cred));
-			have_cred = true;
-		}
-	}
-	if (n != sizeof(w) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    nfds != 2 || !have_cred || w.magic != WIRE_CONNECT ||
+	if (n != sizeof(w) || trunc || nfds != 1 || w.magic != WIRE_CONNECT ||
 	    w.version != WIRE_VERSION || w.chan_size != sizeof(struct chan_shm) ||
 	    w.tid <= 0)
 		goto bad;
-	/* fds[1] must be a UNIX seqpacket socket made by the process that
-	 * sent the connect: then its peer credentials name the caller. */
-	if (getsockopt(fds[1], SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-	    type != SOCK_SEQPACKET)
-		goto bad;
-	len = sizeof(peer);
-	if (getsockopt(fds[1], SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0 ||
-	    peer.pid != cred.pid)
+	/* pid 0: a process outside our pid namespace, which we cannot tell
+	 * apart from others. */
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0 ||
+	    peer.pid <= 0)
 		goto bad;
 	if (memfd_sealed_map(fds[0], sizeof(struct chan_shm), &shm) < 0)
 		goto bad;
-	close(fds[0]);
-	fds[0] = -1;
+	status = ENOMEM;
 	if (a->nchans == a->chans_room) {
 		int room = a->chans_room ? 2 * a->chans_room : 8;
 		struct svc_chan **p = realloc(a->chans, room * sizeof(*p));
 
 		if (p == NULL)
-			goto refuse;
+			goto bad;
 		a->chans = p;
 		a->chans_room = room;
 	}
 	ch = calloc(1, sizeof(*ch));
 	if (ch == NULL)
-		goto refuse;
+		goto bad;
 	ch->shm = shm;
-	ch->sock = fds[1];
+	ch->sock = sock;
 	ch->target = c;
 	ch->served = LOAD_ACQ(&ch->shm->req_seq);
-	if (caller_attach(cred.pid, w.tid, ch) == NULL)
-		goto refuse;
+	if (caller_attach(peer.pid, w.tid, ch) == NULL)
+		goto bad;
 	if (a->flags_set)
 		STORE_RLX(&ch->shm->service_sleeping, 1);
 	a->chans[a->nchans++] = ch;
-	ack(ch->sock, 0);
+	close(fds[0]);
+	ack(sock, 0);
 	return true;
-refuse:
-	ack(fds[1], ENOMEM);
 bad:
 	free(ch);
 	if (shm != NULL)
 		munmap(shm, sizeof(struct chan_shm));
 	for (i = 0; i < nfds; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+		close(fds[i]);
+	if (status != 0)
+		ack(sock, status);
+	close(sock);
 	return true;
 }
 
+/* Too many connections that said nothing yet: drop one of the process
+ * that has the most, so that one process flooding the gate crowds out
+ * only itself. */
+static void
+pending_evict(struct acceptor *a)
+{
+	int i, j, best = 0, most = 0;
+
+	for (i = 0; i < a->nconns; i++) {
+		int n = 0;
+
+		for (j = 0; j < a->nconns; j++)
+			n += a->conns[j].pid == a->conns[i].pid;
+		if (n > most) {
+			most = n;
+			best = i;
+		}
+	}
+	close(a->conns[best].sock);
+	a->conns[best] = a->conns[--a->nconns];
+}
+
+/* Accept the connections waiting at our gates, and set up the channels of
+ * those whose first message has come. */
 static void
 connect_all(struct acceptor *a)
 {
 	int i, before = a->nchans;
 
-	for (i = 0; i < a->ntargets; i++)
-		while (connect_one(a, a->targets[i]))
-			;
+	for (i = a->nconns - 1; i >= 0; i--)
+		if (connect_one(a, a->conns[i].sock, a->conns[i].target))
+			a->conns[i] = a->conns[--a->nconns];
+	for (i = 0; i < a->ntargets; i++) {
+		struct cap *c = a->targets[i];
+		struct ucred peer;
+		socklen_t len = sizeof(peer);
+		int s;
+
+		while ((s = accept4(c->listen_fd, NULL, NULL,
+		    SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+			/* An honest caller sends its first message before it
+			 * rings: usually it is there already. */
+			if (connect_one(a, s, c))
+				continue;
+			if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
+				peer.pid = 0;
+			if (a->nconns == PENDING_MAX)
+				pending_evict(a);
+			a->conns[a->nconns++] = (struct pending){ s, c, peer.pid };
+		}
+	}
 	if (a->nchans != before)
 		reap(a);
 }
@@ -453,39 +489,53 @@ set_sleeping(struct acceptor *a, uint32_t v)
 	a->flags_set = v != 0;
 }
 
-/* Deliver the reply to the pending call.  Never blocks: a caller that
- * does not read its socket loses only its own reply. */
+/* Publish a reply (or a refusal, error != 0) to call seq on ch: bytes and
+ * capabilities on the socket when via_socket, then the sequence number in
+ * shared memory, waking the caller if it sleeps.  Never blocks: a caller
+ * that does not read its socket loses only its own reply. */
 static void
-reply(struct acceptor *a, const struct comsg *m, struct cap *const *caps)
+publish(struct svc_chan *ch, uint32_t seq, bool via_socket,
+    const struct comsg *m, struct cap *const *caps, int error)
 {
-	struct svc_chan *ch = a->pending;
-	struct chan_shm *s;
-	bool via_socket;
+	struct chan_shm *s = ch->shm;
 
-	a->pending = NULL;
-	if (ch == NULL)
-		return;
-	s = ch->shm;
-	via_socket = a->pending_socket || m->noutcaps > 0;
 	if (via_socket) {
-		if (msg_send_call(ch->sock, a->pending_seq, m->out, m->outlen,
-		    caps, m->noutcaps, 0) < 0)
+		if (msg_send_call(ch->sock, seq, error ? NULL : m->out,
+		    error ? 0 : m->outlen, caps, error ? 0 : m->noutcaps,
+		    error, 0) < 0)
 			return;
-	} else {
+	} else if (!error) {
 		memcpy(s->rep, m->out, m->outlen);
 	}
-	STORE_RLX(&s->rep_len, (uint32_t)m->outlen);
-	STORE_RLX(&s->rep_flags, via_socket ? CHAN_VIA_SOCKET : 0);
+	STORE_RLX(&s->rep_len, error ? (uint32_t)error : (uint32_t)m->outlen);
+	STORE_RLX(&s->rep_flags, (via_socket ? CHAN_VIA_SOCKET : 0) |
+	    (error ? CHAN_ERROR : 0));
 	/* Release: bytes, length, flags before the sequence number. */
-	STORE_REL(&s->rep_seq, a->pending_seq);
+	STORE_REL(&s->rep_seq, seq);
 	/* Dekker with the caller going to sleep (wait_reply_shm()). */
 	FENCE();
 	if (LOAD_RLX(&s->caller_sleeping))
 		futex_wake(&s->rep_seq);
 }
 
-/* Take the request on ch into m; false if it was a lie (a request said to
- * be on the socket that is not there, a length out of bounds). */
+/* Deliver the reply to the pending call, if any: through the kernel when
+ * the call came that way, carries capabilities, or we accept slowly. */
+static void
+reply(struct acceptor *a, const struct comsg *m, struct cap *const *caps,
+    bool slow)
+{
+	struct svc_chan *ch = a->pending;
+
+	a->pending = NULL;
+	if (ch != NULL)
+		publish(ch, a->pending_seq,
+		    slow || a->pending_socket || m->noutcaps > 0, m, caps, 0);
+}
+
+/* Take the request on ch into m.  If it cannot be taken (a lie: a request
+ * said to be on the socket that is not there, a length out of bounds; or
+ * capabilities we have no room for), the caller gets an error instead and
+ * we return false. */
 static bool
 take(struct acceptor *a, struct svc_chan *ch, struct comsg *m, ssize_t *lenp)
 {
@@ -493,26 +543,32 @@ take(struct acceptor *a, struct svc_chan *ch, struct comsg *m, ssize_t *lenp)
 	uint32_t seq = LOAD_ACQ(&s->req_seq);
 	uint32_t flags = LOAD_RLX(&s->req_flags);
 	uint32_t len = LOAD_RLX(&s->req_len);
+	bool via_socket = (flags & CHAN_VIA_SOCKET) != 0;
 	int room = m->nincaps;
 	ssize_t n;
 
 	ch->served = seq;
-	if (flags & CHAN_VIA_SOCKET) {
+	if (via_socket) {
 		n = msg_recv_call(ch->sock, seq, m->in, m->inlen, m->incaps,
 		    &room, 0, NULL, NULL);
-		if (n < 0)
+		if (n < 0) {
+			publish(ch, seq, true, m, NULL,
+			    errno == EMFILE ? EMFILE : EPROTO);
 			return false;
+		}
 		m->nincaps = room;
 	} else {
-		if (len > COCALL_MAXLEN)
+		if (len > COCALL_MAXLEN) {
+			publish(ch, seq, false, m, NULL, EPROTO);
 			return false;
+		}
 		memcpy(m->in, s->req, len < m->inlen ? len : m->inlen);
 		m->nincaps = 0;
 		n = len;
 	}
 	a->pending = ch;
 	a->pending_seq = seq;
-	a->pending_socket = (flags & CHAN_VIA_SOCKET) != 0;
+	a->pending_socket = via_socket;
 	*lenp = n;
 	return true;
 }
@@ -527,6 +583,7 @@ coacceptv(void **cookiep, uint64_t *labelp, struct comsg *m, int flags,
 	int64_t deadline = -1;
 	unsigned spins, budget;
 	int i;
+
 
 	if (m == NULL || (flags & ~COCALL_SLOW) != 0 ||
 	    (m->out == NULL && m->outlen > 0) ||
@@ -548,37 +605,46 @@ coacceptv(void **cookiep, uint64_t *labelp, struct comsg *m, int flags,
 		return -1;
 	if ((a = acceptor_get(t)) == NULL)
 		return -1;
-	reply(a, m, outcaps);
+	reply(a, m, outcaps, (flags & COCALL_SLOW) != 0);
 	if (a->ntargets == 0) {
 		errno = ESRCH;
 		return -1;
 	}
 	if (timeout_ms > 0)
 		deadline = now_ms() + timeout_ms;
-	budget = (flags & COCALL_SLOW) ? 0 : spin_budget();
+	budget = (flags & COCALL_SLOW) ? 0 : spin_start(&a->spin);
 	spins = 0;
 	for (;;) {
-		struct svc_chan *ch = find_request(a);
+		struct svc_chan *ch;
 		uint32_t ring, conn;
 		ssize_t len;
 		int slice;
 
+		/* New callers first: a busy service must not starve them.
+		 * The word changes rarely, so this load is nearly free. */
+		conn = LOAD_RLX(&a->bell->connects);
+		if (conn != a->connects_seen) {
+			a->connects_seen = conn;
+			connect_all(a);
+		}
+		ch = find_request(a);
 		if (ch != NULL) {
 			if (a->flags_set)
 				set_sleeping(a, 0);
-			if (!take(a, ch, m, &len))
+			if (!take(a, ch, m, &len)) {
+				if (deadline >= 0 && now_ms() >= deadline) {
+					errno = ETIMEDOUT;
+					return -1;
+				}
 				continue;
+			}
+			if (budget > 0)
+				spin_done(&a->spin, spins >= budget);
 			if (cookiep != NULL)
 				*cookiep = ch->caller;
 			if (labelp != NULL)
 				*labelp = ch->target->label;
 			return len;
-		}
-		conn = LOAD_RLX(&a->bell->connects);
-		if (conn != a->connects_seen) {
-			a->connects_seen = conn;
-			connect_all(a);
-			continue;
 		}
 		if (spins < budget) {
 			spins++;
@@ -608,10 +674,17 @@ coacceptv(void **cookiep, uint64_t *labelp, struct comsg *m, int flags,
 			errno = ETIMEDOUT;
 			return -1;
 		}
+		spins = budget;		/* this wait ended asleep */
 		if (futex_wait(&a->bell->ring, ring, slice) < 0 &&
 		    errno == ETIMEDOUT) {
-			/* Idle for a while: a good time to find the dead. */
+			/* Idle for a while: a good time to find the dead, and
+			 * connects whose ring someone undid. */
 			reap(a);
+			connect_all(a);
+		} else if (find_request(a) == NULL) {
+			/* Woken for nothing we can see: maybe a connect whose
+			 * ring was rewound. */
+			connect_all(a);
 		}
 	}
 }
@@ -661,6 +734,8 @@ acceptor_thread_exit(struct acceptor *a)
 	}
 	while (a->nchans > 0)
 		chan_remove(a, a->nchans - 1);
+	while (a->nconns > 0)
+		close(a->conns[--a->nconns].sock);
 	acceptor_free(a);
 }
 
@@ -671,9 +746,8 @@ acceptor_atfork_child(struct acceptor *a)
 {
 	int i;
 
-	pthread_mutex_init(&callers_mutex, NULL);
-	memset(callers, 0, sizeof(callers));
-	callers_hi = 0;
+	for (i = 0; i < a->nconns; i++)
+		close(a->conns[i].sock);
 	for (i = 0; i < a->nchans; i++) {
 		munmap(a->chans[i]->shm, sizeof(struct chan_shm));
 		close(a->chans[i]->sock);
@@ -682,9 +756,9 @@ acceptor_atfork_child(struct acceptor *a)
 	for (i = 0; i < a->ntargets; i++) {
 		struct cap *c = a->targets[i];
 
-		if (c->gate_rx >= 0)
-			close(c->gate_rx);
-		c->gate_rx = -1;
+		if (c->listen_fd >= 0)
+			close(c->listen_fd);
+		c->listen_fd = -1;
 		c->server = NULL;
 	}
 	acceptor_free(a);

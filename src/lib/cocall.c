@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -20,6 +21,7 @@ static void
 chan_close(struct caller_chan *ch)
 {
 	munmap(ch->shm, sizeof(struct chan_shm));
+	munmap(ch->bell, sizeof(struct bell_shm));
 	close(ch->sock);
 	free(ch);
 }
@@ -34,17 +36,27 @@ bell_ring(struct bell_shm *bell, bool connect)
 	futex_wake(&bell->ring);
 }
 
-static int
-errno_from_send(int e)
+/* Is c served by the calling thread (through whichever handle)?  Its
+ * doorbell is then this thread's own. */
+static bool
+served_here(struct cothread *t, struct cap *c)
 {
-	return (e == EPIPE || e == ECONNREFUSED || e == ECONNRESET ||
-	    e == ENOTCONN) ? ENOLINK : e;
+	struct stat a, b;
+
+	if (t->acc == NULL)
+		return false;
+	if (c->server == t->acc)
+		return true;
+	return fstat(c->fd[1], &a) == 0 &&
+	    fstat(acceptor_bell_fd(t->acc), &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 /*
- * Set up this thread's channel to target c: a sealed memfd for the shared
- * pages and a socketpair for the slow path and liveness, sent through the
- * gate; then wait for the service to accept it.
+ * Set up this thread's channel to target c: connect to its gate, map its
+ * doorbell (our own mapping: the capability may be released while we
+ * call), and send the shared pages, a sealed memfd; then wait for the
+ * service to accept.
  */
 static struct caller_chan *
 chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
@@ -52,40 +64,57 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 	struct wire_connect w = { WIRE_CONNECT, WIRE_VERSION, t->tid,
 	    sizeof(struct chan_shm) };
 	struct wire_accept ack;
-	struct caller_chan *ch = NULL;
-	int memfd = -1, sv[2] = { -1, -1 }, bufsz = 4 * COCALL_MAXLEN, e;
-	void *shm = MAP_FAILED;
+	struct caller_chan *ch;
+	int memfd = -1, e, bufsz = 4 * COCALL_MAXLEN;
+	ssize_t n;
 
+	if (served_here(t, c)) {
+		errno = EDEADLK;
+		return NULL;
+	}
 	ch = calloc(1, sizeof(*ch));
 	if (ch == NULL)
+		return NULL;
+	ch->sock = -1;
+	ch->shm = MAP_FAILED;
+	ch->bell = mmap(NULL, sizeof(struct bell_shm), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, c->fd[1], 0);
+	if (ch->bell == MAP_FAILED)
 		goto fail;
+	/* A full backlog means the service has not drained its gate: ring,
+	 * give it a moment, try again. */
+	while ((ch->sock = gate_connect(c)) < 0) {
+		if (errno != EAGAIN)
+			goto fail;
+		bell_ring(ch->bell, true);
+		if (deadline_left(deadline, 1) < 0) {
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+		poll(NULL, 0, 1);
+	}
+	(void)setsockopt(ch->sock, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 	memfd = memfd_create("comsg-chan", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (memfd < 0 || ftruncate(memfd, sizeof(struct chan_shm)) < 0 ||
 	    fcntl(memfd, F_ADD_SEALS,
 	    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto fail;
-	shm = mmap(NULL, sizeof(struct chan_shm), PROT_READ | PROT_WRITE,
+	ch->shm = mmap(NULL, sizeof(struct chan_shm), PROT_READ | PROT_WRITE,
 	    MAP_SHARED, memfd, 0);
-	if (shm == MAP_FAILED)
+	if (ch->shm == MAP_FAILED)
 		goto fail;
-	ch->shm = shm;
 	ch->shm->magic = CHAN_MAGIC;
 	ch->shm->version = SHM_VERSION;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		goto fail;
-	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
-	(void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
-	if (msg_send_fds(c->fd[0], &w, sizeof(w), (int[]){ memfd, sv[1] }, 2,
-	    deadline) < 0) {
-		errno = errno_from_send(errno);
+	if (msg_send_fds(ch->sock, &w, sizeof(w), &memfd, 1, deadline) < 0) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			errno = ENOLINK;
 		goto fail;
 	}
 	close(memfd);
-	close(sv[1]);
-	memfd = sv[1] = -1;
-	bell_ring(c->bell, true);
+	memfd = -1;
+	bell_ring(ch->bell, true);
 	for (;;) {
-		struct pollfd pfd = { .fd = sv[0], .events = POLLIN };
+		struct pollfd pfd = { .fd = ch->sock, .events = POLLIN };
 		int slice = deadline_left(deadline, 50), r;
 
 		if (slice < 0) {
@@ -99,36 +128,37 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 			break;
 		/* Not seen yet: the service may have slept through a ring
 		 * that someone else undid.  Ring again. */
-		bell_ring(c->bell, true);
+		bell_ring(ch->bell, true);
 	}
-	e = (int)recv(sv[0], &ack, sizeof(ack), 0);
-	if (e == 0 || (e < 0 && errno == ECONNRESET)) {
+	n = recv(ch->sock, &ack, sizeof(ack), MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno == ECONNRESET)) {
 		errno = ENOLINK;
 		goto fail;
 	}
-	if (e != sizeof(ack) || ack.magic != WIRE_ACCEPT ||
+	if (n != sizeof(ack) || ack.magic != WIRE_ACCEPT ||
 	    ack.version != WIRE_VERSION) {
 		errno = EPROTO;
 		goto fail;
 	}
 	if (ack.status != 0) {
-		errno = (ack.status > 0 && ack.status < 4096) ? ack.status : EPROTO;
+		/* The service's word: believe only what a refusal can mean. */
+		errno = (ack.status == EMFILE || ack.status == ENFILE ||
+		    ack.status == ENOMEM) ? ack.status : EPROTO;
 		goto fail;
 	}
 	ch->target = c;
 	ch->gen = c->gen;
-	ch->sock = sv[0];
 	return ch;
 fail:
 	e = errno;
-	if (shm != MAP_FAILED)
-		munmap(shm, sizeof(struct chan_shm));
+	if (ch->shm != MAP_FAILED)
+		munmap(ch->shm, sizeof(struct chan_shm));
+	if (ch->bell != MAP_FAILED)
+		munmap(ch->bell, sizeof(struct bell_shm));
 	if (memfd >= 0)
 		close(memfd);
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
+	if (ch->sock >= 0)
+		close(ch->sock);
 	free(ch);
 	errno = e;
 	return NULL;
@@ -152,8 +182,9 @@ chan_for(struct cothread *t, struct cap *c, int64_t deadline)
 	return ch;
 }
 
-/* Forget a channel whose service is gone, so that a later call through a
- * target of the same name reconnects. */
+/* Let go of a channel: its service is gone, or a call on it timed out
+ * (its late reply must not be taken for the next call's).  The next call
+ * through the same capability sets up a new one. */
 static void
 chan_drop(struct cothread *t, struct caller_chan *ch)
 {
@@ -162,19 +193,22 @@ chan_drop(struct cothread *t, struct caller_chan *ch)
 }
 
 /* Wait until the service published the reply to seq in shared memory:
- * spin, then sleep on rep_seq, checking that the service lives. */
+ * spin while that pays, then sleep on rep_seq, checking that the service
+ * lives. */
 static int
-wait_reply_shm(struct caller_chan *ch, uint32_t seq, unsigned spins,
-    int64_t deadline)
+wait_reply_shm(struct caller_chan *ch, uint32_t seq, int64_t deadline)
 {
 	struct chan_shm *s = ch->shm;
-	unsigned i;
+	unsigned i, spins = spin_start(&ch->spin);
 
 	for (i = 0; i < spins; i++) {
-		if (LOAD_ACQ(&s->rep_seq) == seq)
+		if (LOAD_ACQ(&s->rep_seq) == seq) {
+			spin_done(&ch->spin, false);
 			return 0;
+		}
 		cpu_relax();
 	}
+	spin_done(&ch->spin, true);
 	for (;;) {
 		uint32_t v;
 		int slice;
@@ -202,11 +236,23 @@ wait_reply_shm(struct caller_chan *ch, uint32_t seq, unsigned spins,
 			/* The service may have missed our ring (someone
 			 * else can rewind the doorbell): ring again. */
 			if (LOAD_RLX(&s->service_sleeping))
-				bell_ring(ch->target->bell, false);
+				bell_ring(ch->bell, false);
 		}
 	}
 	STORE_RLX(&s->caller_sleeping, 0);
 	return 0;
+}
+
+/* The errno a service may report for a call it could not take; anything
+ * else it says is a protocol error. */
+static int
+service_errno(uint32_t e)
+{
+	switch (e) {
+	case EMFILE: case ENFILE: case ENOMEM: case EMSGSIZE: case EPROTO:
+		return (int)e;
+	}
+	return EPROTO;
 }
 
 ssize_t
@@ -243,7 +289,7 @@ cocallv(void *target, struct comsg *m, int flags, int timeout_ms)
 	if ((t = cothread_get()) == NULL)
 		return -1;
 	if (c->server != NULL && c->server == t->acc) {
-		errno = EDEADLK;
+		errno = EDEADLK;	/* the rest is checked at connect */
 		return -1;
 	}
 	if (timeout_ms >= 0)
@@ -257,11 +303,14 @@ cocallv(void *target, struct comsg *m, int flags, int timeout_ms)
 	via_socket = (flags & COCALL_SLOW) || m->noutcaps > 0;
 	if (via_socket) {
 		if (msg_send_call(ch->sock, seq, m->out, m->outlen, outcaps,
-		    m->noutcaps, deadline) < 0) {
-			if (errno == EPIPE || errno == ECONNRESET) {
+		    m->noutcaps, 0, deadline) < 0) {
+			int e = errno;
+
+			if (e == EPIPE || e == ECONNRESET || e == ENOLINK)
+				e = ENOLINK;
+			if (e == ENOLINK || e == ETIMEDOUT)
 				chan_drop(t, ch);
-				errno = ENOLINK;
-			}
+			errno = e;
 			return -1;
 		}
 	} else {
@@ -275,31 +324,47 @@ cocallv(void *target, struct comsg *m, int flags, int timeout_ms)
 	/* Dekker with the service going to sleep (see coaccept.c). */
 	FENCE();
 	if (LOAD_RLX(&s->service_sleeping))
-		bell_ring(c->bell, false);
+		bell_ring(ch->bell, false);
 
 	if (flags & COCALL_SLOW) {
 		len = msg_recv_call(ch->sock, seq, m->in, m->inlen, m->incaps,
-		    &m->nincaps, deadline, c->bell, &s->service_sleeping);
-	} else {
-		if (wait_reply_shm(ch, seq, spin_budget(), deadline) < 0)
+		    &m->nincaps, deadline, ch->bell, &s->service_sleeping);
+		if (len == MSG_PEER_ERROR) {
+			errno = service_errno((uint32_t)errno);
 			len = -1;
-		else if ((rflags = LOAD_RLX(&s->rep_flags)) & CHAN_VIA_SOCKET)
-			len = msg_recv_call(ch->sock, seq, m->in, m->inlen,
-			    m->incaps, &m->nincaps, deadline, c->bell,
-			    &s->service_sleeping);
-		else {
-			len = LOAD_RLX(&s->rep_len);
-			if (len > COCALL_MAXLEN) {
-				errno = EPROTO;
-				return -1;
-			}
+		}
+	} else if (wait_reply_shm(ch, seq, deadline) < 0) {
+		len = -1;
+	} else if ((rflags = LOAD_RLX(&s->rep_flags)) & CHAN_ERROR) {
+		errno = service_errno(LOAD_RLX(&s->rep_len));
+		len = -1;
+	} else if (rflags & CHAN_VIA_SOCKET) {
+		len = msg_recv_call(ch->sock, seq, m->in, m->inlen, m->incaps,
+		    &m->nincaps, deadline, ch->bell, &s->service_sleeping);
+		if (len == MSG_PEER_ERROR) {
+			errno = service_errno((uint32_t)errno);
+			len = -1;
+		}
+	} else {
+		len = LOAD_RLX(&s->rep_len);
+		if (len > COCALL_MAXLEN) {
+			errno = EPROTO;
+			len = -1;
+		} else {
 			memcpy(m->in, s->rep, (size_t)len < m->inlen ?
 			    (size_t)len : m->inlen);
 			m->nincaps = 0;
 		}
 	}
-	if (len < 0 && errno == ENOLINK)
+	/* A channel whose service is gone, or whose call timed out (its late
+	 * reply must not meet the next call), is not used again. */
+	if (len < 0 && (errno == ENOLINK || errno == ETIMEDOUT ||
+	    errno == EPROTO)) {
+		int e = errno;
+
 		chan_drop(t, ch);
+		errno = e;
+	}
 	return len;
 }
 

@@ -17,12 +17,18 @@ domain_dir(char *buf, size_t size)
 	const char *d = getenv("COMSG_DIR"), *x;
 	int n;
 
-	if (d != NULL && d[0] != '\0')
+	if (d != NULL && d[0] != '\0') {
+		/* Relative, the domain would change with the directory. */
+		if (d[0] != '/') {
+			errno = EINVAL;
+			return -1;
+		}
 		n = snprintf(buf, size, "%s", d);
+	}
 	else if ((x = getenv("XDG_RUNTIME_DIR")) != NULL && x[0] == '/')
 		n = snprintf(buf, size, "%s/comsg", x);
 	else
-		n = snprintf(buf, size, "/tmp/comsg-%u", (unsigned)getuid());
+		n = snprintf(buf, size, "/tmp/comsg-%u", (unsigned)geteuid());
 	if (n < 0 || (size_t)n >= size) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -50,15 +56,16 @@ private_dir(const char *dir)
 	return 0;
 }
 
+/* The domain's subdirectory sub ("names", "gates"), created if needed. */
 int
-domain_names_dir(char *buf, size_t size)
+domain_subdir(const char *sub, char *buf, size_t size)
 {
 	char dir[4096];
 	int n;
 
 	if (domain_dir(dir, sizeof(dir)) < 0 || private_dir(dir) < 0)
 		return -1;
-	n = snprintf(buf, size, "%s/names", dir);
+	n = snprintf(buf, size, "%s/%s", dir, sub);
 	if (n < 0 || (size_t)n >= size) {
 		errno = ENAMETOOLONG;
 		return -1;

@@ -22,7 +22,8 @@
 /* ---- capabilities (cap.c) ---- */
 
 enum cap_kind {
-	CAP_TARGET = 1,		/* fd[0] gate (client end), fd[1] doorbell memfd */
+	CAP_TARGET = 1,		/* fd[0] gate (O_PATH to a listening socket),
+				   fd[1] doorbell memfd */
 	CAP_FD = 2,		/* fd[0] the wrapped descriptor */
 };
 
@@ -37,10 +38,9 @@ struct cap {
 	uint32_t	 gen;		/* bumped when freed: stale channels notice */
 	enum cap_kind	 kind;
 	int		 fd[2];		/* -1 where unused */
-	struct bell_shm	*bell;		/* target: the mapped doorbell */
 	/* targets this process serves (set by coregister, owner thread only) */
 	struct acceptor	*server;	/* serving thread's state, NULL if none */
-	int		 gate_rx;	/* service's end of the gate */
+	int		 listen_fd;	/* the gate's listening socket */
 	uint64_t	 label;
 	int		 name_fd;	/* listening name socket, or -1 */
 	char		 name[COCALL_NAMEMAX + 1];
@@ -50,7 +50,8 @@ HIDDEN int	 cap_nfds(enum cap_kind kind);
 HIDDEN struct cap *cap_get(void *p, enum cap_kind kind);	/* NULL: EINVAL set */
 HIDDEN int	 cap_index(const struct cap *c);
 HIDDEN struct cap *cap_new(enum cap_kind kind, const int *fds);	/* takes fds */
-HIDDEN struct cap *cap_import(enum cap_kind kind, const int *fds);
+HIDDEN struct cap *cap_import(enum cap_kind kind, const int *fds, bool owned);
+HIDDEN int	 gate_connect(struct cap *c);
 HIDDEN void	 cap_release(struct cap *c);
 HIDDEN int	 cap_set_inherit(struct cap *c, bool inherit);
 HIDDEN int	 cap_sendmsg(int sock, const void *hdr, size_t hdrlen,
@@ -66,7 +67,7 @@ HIDDEN void	 cap_unlock(void);
 /* ---- domain (domain.c) ---- */
 
 HIDDEN int	 domain_dir(char *buf, size_t size);	/* the domain's directory */
-HIDDEN int	 domain_names_dir(char *buf, size_t size);	/* created if needed */
+HIDDEN int	 domain_subdir(const char *sub, char *buf, size_t size);
 HIDDEN bool	 name_valid(const char *name);
 
 /* ---- names (names.c) ---- */
@@ -74,24 +75,41 @@ HIDDEN bool	 name_valid(const char *name);
 HIDDEN int	 names_publish(struct cap *c, const char *name);
 HIDDEN void	 names_withdraw(struct cap *c);
 HIDDEN void	 names_atfork_child(void);
+HIDDEN void	 names_lock(void);
+HIDDEN void	 names_unlock(void);
 
 /* ---- capability vector (capv.c) ---- */
 
 HIDDEN void	 capv_init(void);
-HIDDEN void	 capv_atfork_child(void);
+HIDDEN void	 capv_lock(void);
+HIDDEN void	 capv_unlock(void);
 HIDDEN void	 capv_forget(struct cap *c);
 HIDDEN char	*capv_encode(void **capv, int capc);	/* malloc'd */
 HIDDEN int	 capv_decode(const char *s, int *capcp, void ***capvp,
-		    int (*getfd)(int fd, void *arg), void *arg);
+		    int (*getfd)(int fd, void *arg), void *arg, bool owned);
 
 /* ---- calls (cocall.c, coaccept.c) ---- */
+
+/*
+ * Adaptive spinning: spin while it pays (the peer answers within the
+ * budget, so it runs on another CPU); after a few waits that ended asleep,
+ * stop spinning and probe again now and then.  On one CPU, never spin.
+ */
+struct spin {
+	uint8_t		 misses;	/* waits in a row that ended asleep */
+	uint8_t		 probe;
+};
+HIDDEN unsigned	 spin_start(struct spin *s);	/* iterations to spin now */
+HIDDEN void	 spin_done(struct spin *s, bool slept);
 
 struct caller_chan {
 	struct cap	*target;
 	uint32_t	 gen;		/* target->gen when connected */
 	struct chan_shm	*shm;
-	int		 sock;		/* caller's end of the private socket */
+	struct bell_shm	*bell;		/* our own mapping of the doorbell */
+	int		 sock;		/* our connection to the gate */
 	uint32_t	 seq;		/* last request number sent */
+	struct spin	 spin;
 };
 
 struct cothread {
@@ -109,16 +127,21 @@ HIDDEN int	 acceptor_add_target(struct acceptor *a, struct cap *c);
 HIDDEN void	 acceptor_remove_target(struct acceptor *a, struct cap *c);
 HIDDEN void	 acceptor_thread_exit(struct acceptor *a);
 HIDDEN void	 acceptor_atfork_child(struct acceptor *a);
+HIDDEN void	 callers_lock(void);
+HIDDEN void	 callers_unlock(void);
+HIDDEN void	 callers_atfork_child(void);
 HIDDEN int	 acceptor_bell_fd(struct acceptor *a);
 
 /* Spin budget, calibrated once: pause iterations worth about SPIN_NS. */
 HIDDEN unsigned	 spin_budget(void);
+HIDDEN void	 thread_init(void);
 
 /* ---- small system helpers (sys.c) ---- */
 
 HIDDEN int	 futex_wait(uint32_t *word, uint32_t val, int timeout_ms);
 HIDDEN void	 futex_wake(uint32_t *word);
 HIDDEN int64_t	 now_ms(void);
+HIDDEN int	 mono_clock(struct timespec *ts);	/* never interposed */
 HIDDEN int	 deadline_left(int64_t deadline, int slice_ms);	/* -1: passed */
 HIDDEN bool	 sock_hungup(int sock);
 HIDDEN int	 memfd_sealed_map(int fd, size_t size, void **mapp);

@@ -68,7 +68,7 @@ msg_send_fds(int sock, const void *hdr, size_t len, const int *fds, int nfds,
 
 int
 msg_send_call(int sock, uint32_t seq, const void *buf, size_t len,
-    struct cap *const *caps, int ncaps, int64_t deadline)
+    struct cap *const *caps, int ncaps, int error, int64_t deadline)
 {
 	struct wire_call w;
 	int i;
@@ -77,7 +77,8 @@ msg_send_call(int sock, uint32_t seq, const void *buf, size_t len,
 	w.magic = WIRE_CALL;
 	w.seq = seq;
 	w.len = (uint32_t)len;
-	w.ncaps = (uint32_t)ncaps;
+	w.ncaps = (uint16_t)ncaps;
+	w.error = (uint16_t)error;
 	for (i = 0; i < ncaps; i++)
 		w.kinds[i] = (uint8_t)caps[i]->kind;
 	for (;;) {
@@ -91,12 +92,16 @@ msg_send_call(int sock, uint32_t seq, const void *buf, size_t len,
 	}
 }
 
+/* Stale messages skipped in one receive, at most: past that, the peer is
+ * flooding us and gets EPROTO. */
+#define STALE_MAX	16
+
 ssize_t
 msg_recv_call(int sock, uint32_t seq, void *buf, size_t room, void **caps,
     int *ncapsp, int64_t deadline, struct bell_shm *bell,
     const uint32_t *sleeping)
 {
-	int capsroom = *ncapsp;
+	int capsroom = *ncapsp, stale = 0;
 
 	*ncapsp = 0;
 	for (;;) {
@@ -106,39 +111,48 @@ msg_recv_call(int sock, uint32_t seq, void *buf, size_t room, void **caps,
 		bool trunc;
 		ssize_t n;
 
+		/* A caller waits first (one system call fewer when the reply
+		 * is not there yet); the service only takes what is queued. */
+		if (deadline != 0 &&
+		    msg_wait(sock, POLLIN, deadline, bell, sleeping) < 0)
+			return -1;
 		n = cap_recvmsg(sock, iov, room ? 2 : 1, fds, &nfds, &trunc,
 		    MSG_DONTWAIT | MSG_TRUNC);
-		if (n < 0 && errno == EAGAIN) {
-			if (msg_wait(sock, POLLIN, deadline, bell, sleeping) < 0)
-				return -1;
+		if (n < 0 && errno == EAGAIN && deadline != 0)
 			continue;
-		}
 		if (n < 0) {
 			if (errno == ECONNRESET)
 				errno = ENOLINK;
 			return -1;
 		}
-		if (n == 0) {
-			errno = ENOLINK;
-			return -1;
-		}
 		/* With MSG_TRUNC, n is the message's real length. */
-		if ((size_t)n < sizeof(w) || w.magic != WIRE_CALL ||
+		if (n == 0 || (size_t)n < sizeof(w) || w.magic != WIRE_CALL ||
 		    w.len > COCALL_MAXLEN || w.len != (size_t)n - sizeof(w) ||
 		    w.ncaps > COCALL_MAXCAPS || w.seq != seq) {
-			/* Stale (a call that timed out) or malformed. */
 			for (i = 0; i < nfds; i++)
 				close(fds[i]);
-			if (w.seq != seq && (size_t)n >= sizeof(w) &&
-			    w.magic == WIRE_CALL)
+			if (n == 0) {
+				errno = ENOLINK;
+				return -1;
+			}
+			/* Stale: the reply to a call that timed out. */
+			if ((size_t)n >= sizeof(w) && w.magic == WIRE_CALL &&
+			    w.seq != seq && ++stale <= STALE_MAX)
 				continue;
 			errno = EPROTO;
 			return -1;
 		}
+		if (w.error != 0) {
+			for (i = 0; i < nfds; i++)
+				close(fds[i]);
+			errno = w.error;
+			return MSG_PEER_ERROR;
+		}
 		got = cap_unpack(w.kinds, (int)w.ncaps, fds, nfds, caps,
 		    capsroom);
 		if (got < 0) {
-			errno = EPROTO;
+			/* Descriptors lost on the way: we are out of them. */
+			errno = trunc ? EMFILE : EPROTO;
 			return -1;
 		}
 		*ncapsp = got;

@@ -7,15 +7,18 @@
 
 #include "internal.h"
 
+#define MSG_PEER_ERROR	(-2)
+
 /* Send hdr with raw descriptors (which stay the caller's), waiting for
  * room until deadline (-1: none). */
 HIDDEN int	msg_send_fds(int sock, const void *hdr, size_t len,
 		    const int *fds, int nfds, int64_t deadline);
 
-/* Send request or reply seq: len bytes of buf and ncaps capabilities.
- * deadline 0: do not wait for room (EAGAIN). */
+/* Send request or reply seq: len bytes of buf and ncaps capabilities, or
+ * (a reply) the errno of a call that could not be taken.  deadline 0: do
+ * not wait for room (EAGAIN). */
 HIDDEN int	msg_send_call(int sock, uint32_t seq, const void *buf,
-		    size_t len, struct cap *const *caps, int ncaps,
+		    size_t len, struct cap *const *caps, int ncaps, int error,
 		    int64_t deadline);
 
 /*
@@ -23,7 +26,9 @@ HIDDEN int	msg_send_call(int sock, uint32_t seq, const void *buf,
  * buf, capabilities into caps (room *ncapsp, count stored back).  Returns
  * the message's full length.  deadline 0: take only what is already queued
  * (EAGAIN otherwise).  While waiting, ring bell again if *sleeping says the
- * service sleeps.  Errors: ENOLINK (peer gone), ETIMEDOUT, EPROTO.
+ * service sleeps.  Errors: ENOLINK (peer gone), ETIMEDOUT, EPROTO, EMFILE
+ * (descriptors lost for want of room); MSG_PEER_ERROR with errno set to
+ * the error a reply reports (raw: the caller decides what to believe).
  */
 HIDDEN ssize_t	msg_recv_call(int sock, uint32_t seq, void *buf, size_t room,
 		    void **caps, int *ncapsp, int64_t deadline,

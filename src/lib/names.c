@@ -25,13 +25,16 @@ static int names_n, names_room;
 static int names_wakefd = -1;		/* eventfd: the list changed */
 static bool names_running;
 
+void names_lock(void) { pthread_mutex_lock(&names_mutex); }
+void names_unlock(void) { pthread_mutex_unlock(&names_mutex); }
+
 static int
 name_addr(const char *name, struct sockaddr_un *sun)
 {
 	char dir[sizeof(sun->sun_path)];
 	int n;
 
-	if (domain_names_dir(dir, sizeof(dir)) < 0)
+	if (domain_subdir("names", dir, sizeof(dir)) < 0)
 		return -1;
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
@@ -47,16 +50,29 @@ name_addr(const char *name, struct sockaddr_un *sun)
 static void *
 names_thread(void *arg)
 {
+	struct pollfd *pfd = NULL;
+	struct cap **who = NULL;
+	int room = 0;
+
 	(void)arg;
 	for (;;) {
-		struct pollfd pfd[1 + 256];
-		struct cap *who[1 + 256];
 		int i, n = 1;
 		uint64_t v;
 
 		pthread_mutex_lock(&names_mutex);
+		if (names_n + 1 > room) {
+			struct pollfd *p = realloc(pfd, (names_n + 1) * sizeof(*p));
+			struct cap **w = realloc(who, (names_n + 1) * sizeof(*w));
+
+			if (p != NULL)
+				pfd = p;
+			if (w != NULL)
+				who = w;
+			if (p != NULL && w != NULL)
+				room = names_n + 1;
+		}
 		pfd[0] = (struct pollfd){ .fd = names_wakefd, .events = POLLIN };
-		for (i = 0; i < names_n && n < (int)(sizeof(pfd) / sizeof(pfd[0])); i++) {
+		for (i = 0; i < names_n && n < room; i++) {
 			who[n] = names_caps[i];
 			pfd[n++] = (struct pollfd){ .fd = names_caps[i]->name_fd,
 			    .events = POLLIN };
@@ -145,7 +161,10 @@ name_bind(const char *name)
 	if (bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		if (errno != EADDRINUSE)
 			goto fail;
-		probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		/* Non-blocking: a live owner with a full backlog answers
+		 * EAGAIN at once instead of holding the lock. */
+		probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0);
 		if (probe < 0)
 			goto fail;
 		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
@@ -160,7 +179,10 @@ name_bind(const char *name)
 			goto fail;
 	}
 	if (listen(s, 64) < 0) {
+		int e = errno;
+
 		unlink(sun.sun_path);
+		errno = e;
 		goto fail;
 	}
 	close(lockfd);
@@ -239,7 +261,6 @@ names_atfork_child(void)
 {
 	int i;
 
-	pthread_mutex_init(&names_mutex, NULL);
 	for (i = 0; i < names_n; i++) {
 		close(names_caps[i]->name_fd);
 		names_caps[i]->name_fd = -1;
@@ -287,7 +308,10 @@ colookup(const char *name, void **targetp)
 	r = caprecv(s, &cap);
 	close(s);
 	if (r < 0) {
-		errno = ESRCH;
+		/* Out of descriptors or capabilities is ours to report; any
+		 * other failure means no usable owner. */
+		if (errno != EMFILE && errno != ENFILE && errno != ENOMEM)
+			errno = ESRCH;
 		return -1;
 	}
 	if (cap_get(cap, CAP_TARGET) == NULL) {

@@ -20,6 +20,8 @@
 
 /* rep_flags / req_flags: the bytes (and capabilities) travel on the socket. */
 #define CHAN_VIA_SOCKET	0x1u
+/* rep_flags: the service could not take the call; rep_len is the errno. */
+#define CHAN_ERROR	0x2u
 
 /*
  * The caller's line (offset 0) is written only by the caller, the

@@ -3,7 +3,11 @@
  * deadlines, liveness of a socket, mapping a sealed memfd safely.
  */
 #define _GNU_SOURCE
+#include <elf.h>
 #include <fcntl.h>
+#include <link.h>
+#include <string.h>
+#include <sys/auxv.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
@@ -35,12 +39,86 @@ futex_wake(uint32_t *word)
 	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/*
+ * The monotonic clock, read through the kernel's vDSO directly rather than
+ * through clock_gettime(): a program may interpose clock_gettime() (the
+ * clocks(1) preload library does, with a cocall), and the library must not
+ * call itself back in the middle of a call.
+ */
+typedef int (*vdso_gettime_t)(clockid_t, struct timespec *);
+
+static vdso_gettime_t
+vdso_lookup(void)
+{
+	static const char *const names[] = {
+		"__vdso_clock_gettime", "__kernel_clock_gettime",
+	};
+	uintptr_t base = (uintptr_t)getauxval(AT_SYSINFO_EHDR), load = 0;
+	const ElfW(Ehdr) *eh = (const void *)base;
+	const ElfW(Phdr) *ph;
+	const ElfW(Dyn) *dyn = NULL, *d;
+	const ElfW(Sym) *sym = NULL;
+	const char *str = NULL;
+	const ElfW(Word) *hash = NULL;
+	bool have_load = false;
+	size_t i, k;
+
+	if (base == 0)
+		return NULL;
+	ph = (const void *)(base + eh->e_phoff);
+	for (i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type == PT_LOAD && !have_load) {
+			load = base + ph[i].p_offset - ph[i].p_vaddr;
+			have_load = true;
+		} else if (ph[i].p_type == PT_DYNAMIC) {
+			dyn = (const void *)(base + ph[i].p_offset);
+		}
+	}
+	if (!have_load || dyn == NULL)
+		return NULL;
+	for (d = dyn; d->d_tag != DT_NULL; d++) {
+		if (d->d_tag == DT_SYMTAB)
+			sym = (const void *)(load + d->d_un.d_ptr);
+		else if (d->d_tag == DT_STRTAB)
+			str = (const void *)(load + d->d_un.d_ptr);
+		else if (d->d_tag == DT_HASH)
+			hash = (const void *)(load + d->d_un.d_ptr);
+	}
+	if (sym == NULL || str == NULL || hash == NULL)
+		return NULL;
+	/* DT_HASH: nbucket, nchain; nchain is the number of symbols. */
+	for (i = 0; i < hash[1]; i++) {
+		if (ELF64_ST_TYPE(sym[i].st_info) != STT_FUNC ||
+		    sym[i].st_shndx == SHN_UNDEF)
+			continue;
+		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+			if (strcmp(str + sym[i].st_name, names[k]) == 0)
+				return (vdso_gettime_t)(load + sym[i].st_value);
+	}
+	return NULL;
+}
+
+int
+mono_clock(struct timespec *ts)
+{
+	static vdso_gettime_t fn;
+	static bool looked;
+
+	if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {
+		fn = vdso_lookup();
+		__atomic_store_n(&looked, true, __ATOMIC_RELEASE);
+	}
+	if (fn != NULL)
+		return fn(CLOCK_MONOTONIC, ts);
+	return (int)syscall(SYS_clock_gettime, CLOCK_MONOTONIC, ts);
+}
+
 int64_t
 now_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	mono_clock(&ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 

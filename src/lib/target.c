@@ -1,14 +1,66 @@
 /*
- * Targets: coregister() makes one served by the calling thread (a gate
- * socketpair, the thread's doorbell, a label, maybe a name); capfree()
- * releases any capability, and stops serving a target.
+ * Targets: coregister() makes one served by the calling thread (a gate, the
+ * thread's doorbell, a label, maybe a name); capfree() releases any
+ * capability, and stops serving a target.
+ *
+ * The gate is a listening UNIX socket whose name is removed from the file
+ * system as soon as it is made: what remains is an O_PATH descriptor to
+ * it, and only a holder of that descriptor can connect.  Each connection
+ * is private to its caller, so no holder can disturb another's.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+/* Make a gate: the listening socket in *listenp, the O_PATH descriptor to
+ * it returned. */
+static int
+gate_create(int *listenp)
+{
+	static uint32_t counter;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char dir[sizeof(sun.sun_path)];
+	int s, p = -1, n;
+
+	if (domain_subdir("gates", dir, sizeof(dir)) < 0)
+		return -1;
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%d.%u", dir,
+	    (int)getpid(), __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return -1;
+	(void)unlink(sun.sun_path);	/* a leftover of a dead namesake */
+	if (bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    listen(s, SOMAXCONN) < 0)
+		goto fail;
+	/* Connecting needs write permission on the socket's inode: grant it
+	 * to all, since the name goes away and the O_PATH descriptor alone
+	 * decides who can reach it (also another user it is given to). */
+	if (chmod(sun.sun_path, 0666) < 0)
+		goto fail;
+	p = open(sun.sun_path, O_PATH | O_CLOEXEC);
+	if (p < 0)
+		goto fail;
+	unlink(sun.sun_path);
+	*listenp = s;
+	return p;
+fail:
+	n = errno;
+	unlink(sun.sun_path);
+	close(s);
+	errno = n;
+	return -1;
+}
 
 int
 coregister_label(const char *name, uint64_t label, void **targetp)
@@ -16,7 +68,7 @@ coregister_label(const char *name, uint64_t label, void **targetp)
 	struct cothread *t;
 	struct acceptor *a;
 	struct cap *c;
-	int sv[2], fds[2], on = 1;
+	int fds[2], listen_fd, e;
 
 	if (targetp == NULL || (name != NULL && !name_valid(name))) {
 		errno = EINVAL;
@@ -24,43 +76,38 @@ coregister_label(const char *name, uint64_t label, void **targetp)
 	}
 	if ((t = cothread_get()) == NULL || (a = acceptor_get(t)) == NULL)
 		return -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	fds[0] = gate_create(&listen_fd);
+	if (fds[0] < 0)
 		return -1;
-	/* The kernel tells us who sent each connect. */
-	if (setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
-		goto fail_sv;
-	fds[0] = sv[1];
 	fds[1] = fcntl(acceptor_bell_fd(a), F_DUPFD_CLOEXEC, 3);
-	if (fds[1] < 0)
-		goto fail_sv;
-	c = cap_new(CAP_TARGET, fds);	/* takes fds */
-	if (c == NULL) {
-		close(sv[0]);
+	if (fds[1] < 0) {
+		e = errno;
+		close(fds[0]);
+		close(listen_fd);
+		errno = e;
 		return -1;
 	}
-	c->gate_rx = sv[0];
+	c = cap_new(CAP_TARGET, fds);	/* takes fds */
+	if (c == NULL) {
+		close(listen_fd);
+		return -1;
+	}
+	c->listen_fd = listen_fd;
 	c->label = label;
 	if (acceptor_add_target(a, c) < 0)
-		goto fail_cap;
+		goto fail;
 	if (name != NULL && names_publish(c, name) < 0) {
 		acceptor_remove_target(a, c);
-		goto fail_cap;
+		goto fail;
 	}
 	*targetp = c;
 	return 0;
-fail_sv:
-	close(sv[0]);
-	close(sv[1]);
-	return -1;
-fail_cap:
-	{
-		int e = errno;
-
-		if (c->gate_rx >= 0)
-			close(c->gate_rx);
-		cap_release(c);
-		errno = e;
-	}
+fail:
+	e = errno;
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
+	cap_release(c);
+	errno = e;
 	return -1;
 }
 
@@ -86,9 +133,9 @@ capfree(void *cap)
 			errno = EBUSY;
 			return -1;
 		}
-		names_withdraw(c);
 		acceptor_remove_target(t->acc, c);
 	}
+	names_withdraw(c);
 	capv_forget(c);
 	if (t != NULL)
 		caller_forget(t, c);

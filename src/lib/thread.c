@@ -4,7 +4,6 @@
  * the library's start-up.
  */
 #define _GNU_SOURCE
-#include <sched.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -119,8 +118,8 @@ cosetup(int what)
 
 /*
  * Pause iterations worth SPIN_NS, measured once per process; none at all
- * when the process may run on a single CPU, where spinning only delays the
- * peer it waits for.
+ * on a machine with one CPU online, where spinning only delays the peer it
+ * waits for.
  */
 unsigned
 spin_budget(void)
@@ -128,19 +127,18 @@ spin_budget(void)
 	static unsigned budget = UINT32_MAX;
 	unsigned b = __atomic_load_n(&budget, __ATOMIC_RELAXED);
 	struct timespec t0, t1;
-	cpu_set_t set;
 	int64_t ns;
 	unsigned i;
 
 	if (b != UINT32_MAX)
 		return b;
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) < 2) {
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
 		b = 0;
 	} else {
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		mono_clock(&t0);
 		for (i = 0; i < 2000; i++)
 			cpu_relax();
-		clock_gettime(CLOCK_MONOTONIC, &t1);
+		mono_clock(&t1);
 		ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL +
 		    (t1.tv_nsec - t0.tv_nsec);
 		if (ns < 1)
@@ -153,13 +151,40 @@ spin_budget(void)
 	return b;
 }
 
-/* fork(): take the locks so that the child does not inherit one held by a
- * thread it does not have; in the child, drop every thread's channels and
- * served targets, which belong to the parent's threads. */
+/* After this many waits in a row that ended asleep, stop spinning, and
+ * try again once every PROBE_EVERY waits.  Two processes pinned to one CPU
+ * settle on sleeping; on two CPUs spinning keeps paying and goes on. */
+#define MISSES_MAX	4
+#define PROBE_EVERY	32
+
+unsigned
+spin_start(struct spin *s)
+{
+	if (s->misses >= MISSES_MAX && ++s->probe % PROBE_EVERY != 0)
+		return 0;
+	return spin_budget();
+}
+
+void
+spin_done(struct spin *s, bool slept)
+{
+	if (!slept)
+		s->misses = 0;
+	else if (s->misses < MISSES_MAX)
+		s->misses++;
+}
+
+/* fork(): take every lock, in the order the code nests them, so that the
+ * child does not inherit one held by a thread it does not have; in the
+ * child, drop every thread's channels and served targets, which belong to
+ * the parent's threads. */
 static void
 atfork_prepare(void)
 {
 	pthread_mutex_lock(&cothreads_mutex);
+	names_lock();
+	capv_lock();
+	callers_lock();
 	cap_lock();
 }
 
@@ -167,6 +192,9 @@ static void
 atfork_parent(void)
 {
 	cap_unlock();
+	callers_unlock();
+	capv_unlock();
+	names_unlock();
 	pthread_mutex_unlock(&cothreads_mutex);
 }
 
@@ -176,9 +204,9 @@ atfork_child(void)
 	struct cothread *self = cothread_self;
 	int i;
 
-	cap_unlock();
-	pthread_mutex_unlock(&cothreads_mutex);
+	atfork_parent();
 	names_atfork_child();
+	callers_atfork_child();
 	for (i = 0; i < cothreads_n; i++) {
 		struct cothread *t = cothreads[i];
 
@@ -197,12 +225,11 @@ atfork_child(void)
 		self->tid = (pid_t)syscall(SYS_gettid);
 		cothreads[cothreads_n++] = self;
 	}
-	capv_atfork_child();
 }
 
-__attribute__((constructor)) static void
-comsg_init(void)
+/* Called once from the library's constructor (cap.c). */
+void
+thread_init(void)
 {
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-	capv_init();
 }

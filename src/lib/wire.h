@@ -18,17 +18,19 @@
 #define WIRE_CAP	0x70616370u	/* "pcap" */
 #define WIRE_VERSION	1u
 
-/* Caller -> service through the target's gate, with two descriptors: the
- * channel memfd and the service's end of a fresh socketpair. */
+/* Caller -> service, first message on a new connection to the target's
+ * gate, with one descriptor: the channel memfd.  The connection itself is
+ * the channel's socket from then on. */
 struct wire_connect {
 	uint32_t	magic;		/* WIRE_CONNECT */
 	uint32_t	version;
-	int32_t		tid;		/* calling thread, as the caller claims */
+	int32_t		tid;		/* calling thread, as the caller claims
+					   (its process is the kernel's word) */
 	uint32_t	chan_size;	/* sizeof(struct chan_shm) */
 };
 _Static_assert(sizeof(struct wire_connect) == 16, "wire layout");
 
-/* Service -> caller on the new channel's socket: 0 or an errno. */
+/* Service -> caller on the new connection: 0 or an errno. */
 struct wire_accept {
 	uint32_t	magic;		/* WIRE_ACCEPT */
 	uint32_t	version;
@@ -44,10 +46,12 @@ struct wire_call {
 	uint32_t	magic;		/* WIRE_CALL */
 	uint32_t	seq;		/* the request's sequence number */
 	uint32_t	len;		/* <= COCALL_MAXLEN */
-	uint32_t	ncaps;		/* <= COCALL_MAXCAPS */
+	uint16_t	ncaps;		/* <= COCALL_MAXCAPS */
+	uint16_t	error;		/* reply only: the call failed, errno */
 	uint8_t		kinds[COCALL_MAXCAPS];	/* enum cap_kind of each */
 };
 _Static_assert(sizeof(struct wire_call) == 16 + COCALL_MAXCAPS, "wire layout");
+_Static_assert(offsetof(struct wire_call, error) == 14, "wire layout");
 
 /* One capability on any socket (capsend(), names, slot hand-over). */
 struct wire_cap {
