@@ -34,7 +34,7 @@ extern "C" {
 /*
  * Prepare the calling thread to call (COSETUP_COCALL) or to accept
  * (COSETUP_COACCEPT).  Optional: the first cocall or coaccept of a thread
- * does it.  Errors: EINVAL (bad what), ENOMEM.
+ * does it.  Errors: EINVAL (bad what), ENOMEM, EMFILE, ENFILE.
  */
 int	cosetup(int what);
 
@@ -45,9 +45,10 @@ int	cosetup(int what);
  * anonymous target reachable only through the capability.  The capability
  * belongs to the process; it stays valid after the thread exits, and calls
  * through it then fail with ENOLINK.
- * Errors: EINVAL (bad name), EEXIST (name taken by a live owner),
- * ENFILE (capability table full), EMFILE, ENOMEM, EACCES (domain
- * directory not ours).
+ * Errors: EINVAL (bad name; COMSG_DIR not absolute), EEXIST (name taken
+ * by a live owner), ENFILE (capability table full), EMFILE, ENOMEM,
+ * EAGAIN (no thread for answering names), EACCES (domain directory not
+ * ours), ENAMETOOLONG, ENOENT (COMSG_DIR's parent missing).
  */
 int	coregister(const char *name, void **targetp);
 
@@ -63,18 +64,31 @@ int	coregister_label(const char *name, uint64_t label, void **targetp);
  * Look up a target published under name in the domain; on success *targetp
  * is a new capability owned by the caller (release it with capfree()).
  * Errors: EINVAL (bad name), ESRCH (no live target of that name),
- * ENFILE, EMFILE, ENOMEM.
+ * ENFILE, EMFILE, ENOMEM, and those of coregister() about the domain
+ * directory.
  */
 int	colookup(const char *name, void **targetp);
+
+/*
+ * Publish target (any target capability this process holds, served here
+ * or not) under name in the domain, for colookup(), until the capability
+ * is released or the process ends.  Errors: EINVAL (bad name, not a live
+ * target), EBUSY (the capability already has a name), EEXIST, and those
+ * of coregister() about the domain directory.
+ */
+int	copublish(const char *name, void *target);
 
 /*
  * Call target: copy outlen bytes of outbuf to the service, wait for its
  * reply, copy at most inlen bytes of it into inbuf and return the reply's
  * full length (larger than inlen means it was truncated).
+ * The first call of a thread through a target sets up its channel.
  * Errors: EINVAL (target is not a live target capability, or a buffer is
  * NULL with a non-zero length), EMSGSIZE (outlen > COCALL_MAXLEN),
  * ENOLINK (the service is gone, or died during the call), EDEADLK (the
- * target is served by the calling thread), ENOMEM, EMFILE.
+ * target is served by the calling thread), EPROTO (the service broke the
+ * protocol), ENOMEM, EMFILE, ENFILE (here or, for the call's
+ * capabilities, at the service).
  */
 ssize_t	cocall(void *target, const void *outbuf, size_t outlen,
 	    void *inbuf, size_t inlen);
@@ -86,7 +100,9 @@ ssize_t	cocall(void *target, const void *outbuf, size_t outlen,
  * for the next call, copy at most inlen bytes of it into inbuf and return
  * its full length.  *cookiep (if cookiep is not NULL) identifies the
  * calling thread: the same for every call of that thread, different for
- * any two live threads.  Errors: EINVAL (bad buffer), EMSGSIZE
+ * any two live threads.  A request that cannot be taken (malformed, or
+ * carrying capabilities there is no room for) is answered with an error
+ * for its caller and not returned.  Errors: EINVAL (bad buffer), EMSGSIZE
  * (outlen > COCALL_MAXLEN; nothing is delivered), ESRCH (the thread
  * serves no target).
  */
@@ -94,8 +110,9 @@ ssize_t	coaccept(void **cookiep, const void *outbuf, size_t outlen,
 	    void *inbuf, size_t inlen);
 
 /* The same as cocall() and coaccept(), through the kernel: no spinning,
- * data through the private socket.  Either side interoperates with the
- * other's fast or slow variant. */
+ * and what the slow side sends (cocall_slow's request, coaccept_slow's
+ * reply) goes through the private socket.  Either side interoperates with
+ * the other's fast or slow variant. */
 ssize_t	cocall_slow(void *target, const void *outbuf, size_t outlen,
 	    void *inbuf, size_t inlen);
 ssize_t	coaccept_slow(void **cookiep, const void *outbuf, size_t outlen,
@@ -105,9 +122,9 @@ ssize_t	coaccept_slow(void **cookiep, const void *outbuf, size_t outlen,
  * A message with capabilities, for cocallv() and coacceptv(), like L4's
  * typed items: bytes plus a small array of capabilities.  Outgoing
  * capabilities stay owned by the sender (the receiver gets new ones to the
- * same objects).  On return nincaps is the number of capabilities received
- * into incaps, each a new capability owned by the receiver; capabilities
- * beyond the room given are released.
+ * same objects).  On return nincaps is the number of positions of incaps
+ * filled, each a new capability owned by the receiver, or NULL where one
+ * did not check out; capabilities beyond the room given are released.
  */
 struct comsg {
 	const void	*out;		/* bytes to send */
@@ -124,7 +141,8 @@ struct comsg {
 
 /*
  * cocall() with capabilities, flags (COCALL_SLOW) and a timeout in
- * milliseconds (-1: none; 0: fail at once unless the reply is there).
+ * milliseconds (-1: none; 0: fail at once unless the reply is there).  The
+ * timeout covers setting up the channel on a thread's first call.
  * Extra errors: ETIMEDOUT (no reply in time: the call may still be
  * delivered, and its reply is then discarded), EINVAL (more than
  * COCALL_MAXCAPS capabilities, or one that is not live).
@@ -142,10 +160,10 @@ ssize_t	coacceptv(void **cookiep, uint64_t *labelp, struct comsg *msg,
 
 /*
  * The pid of the process of the thread identified by cookie, as the
- * kernel vouches for it (not as the caller claims).  cogetpid() asks the
- * kernel each time; cocachedpid() answers from what the kernel said when
- * that thread connected.  Errors: EINVAL (cookie not a live caller of
- * this process's targets).
+ * kernel vouches for it (not as the caller claims): the process that
+ * connected.  cogetpid() asks the kernel each time (a system call);
+ * cocachedpid() answers from what it said when that thread connected.
+ * Errors: EINVAL (cookie not a live caller of this process's targets).
  */
 int	cogetpid(void *cookie, pid_t *pidp);
 int	cocachedpid(pid_t *pidp, void *cookie);
@@ -171,15 +189,18 @@ int	caprecv(int sockfd, void **capp);
 /*
  * Release a capability of this process: its descriptors are closed and
  * the pointer becomes invalid (EINVAL from then on; like a descriptor
- * number, the address may later name a new capability).  Releasing a
- * target the process serves also stops serving it: its name is withdrawn
- * and its callers get ENOLINK.  Errors: EINVAL.
+ * number, the address may later name a new capability).  Calls through it
+ * in progress in other threads finish.  Releasing a target the calling
+ * thread serves also stops serving it: its name is withdrawn and its
+ * callers get ENOLINK.  Errors: EINVAL, EBUSY (a target another thread
+ * serves: only that thread can stop serving it).
  */
 int	capfree(void *cap);
 
 /*
  * The pid of the process serving target, as the kernel vouches for it
- * (the process that registered it).  Errors: EINVAL (not a live target).
+ * (the process that registered it).  Errors: EINVAL (not a live target),
+ * ENOLINK (nobody serves it any more).
  */
 int	cotargetpid(void *target, pid_t *pidp);
 

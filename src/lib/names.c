@@ -271,6 +271,22 @@ names_atfork_child(void)
 }
 
 int
+copublish(const char *name, void *target)
+{
+	struct cap *c = cap_get(target, CAP_TARGET);
+
+	if (c == NULL || !name_valid(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (c->name_fd >= 0) {
+		errno = EBUSY;
+		return -1;
+	}
+	return names_publish(c, name);
+}
+
+int
 colookup(const char *name, void **targetp)
 {
 	struct sockaddr_un sun;
