@@ -205,6 +205,14 @@ int	capfree(void *cap);
 int	cotargetpid(void *target, pid_t *pidp);
 
 /*
+ * The directory of the calling process's domain ($COMSG_DIR, else
+ * $XDG_RUNTIME_DIR/comsg, else /tmp/comsg-UID), written to buf (at most
+ * size bytes, NUL included); it need not exist yet.  Errors: EINVAL
+ * (COMSG_DIR not absolute), ENAMETOOLONG.
+ */
+int	codomain(char *buf, size_t size);
+
+/*
  * Describe a capability in words for people (tools, logs): its kind, the
  * descriptors it rests on, and for a target the pid serving it.  At most
  * size bytes, NUL included, are written to buf.  Errors: EINVAL.

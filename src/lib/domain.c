@@ -36,6 +36,16 @@ domain_dir(char *buf, size_t size)
 	return 0;
 }
 
+int
+codomain(char *buf, size_t size)
+{
+	if (buf == NULL || size == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return domain_dir(buf, size);
+}
+
 /* Create dir (mode 0700) if missing; refuse one that another user owns or
  * that others can enter, since the names in it are how capabilities are
  * found. */
