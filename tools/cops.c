@@ -243,7 +243,7 @@ inspect(struct member *m, const char *domain, bool all)
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)m->pid);
 	d = opendir(path);
 	while (d != NULL && (e = readdir(d)) != NULL) {
-		char fdpath[300], link[PATH_MAX];
+		char fdpath[sizeof(path) + sizeof(e->d_name) + 1], link[PATH_MAX];
 		unsigned long ino;
 		ssize_t l;
 		const struct usock *u;
