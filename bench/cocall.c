@@ -144,7 +144,6 @@ struct ops {
 static bool want_case[NCASES], want_place[NPLACES];
 static size_t sizes[MAXSIZES];
 static int nsizes, rounds = 40, batch_ms = 20, max_samples = 10000;
-static bool strict_pin;
 
 /* Parent state; children get a copy and use only their pair. */
 static pid_t parent_pid, roudi_pid, iox_pids[2 * NPLACES];
@@ -669,12 +668,9 @@ pin(int ncpu, const int *cpu)
 }
 
 /*
- * Place the process before anything in it uses libcomsg, which decides
- * once per process, at first use, whether to spin: never when the process
- * may run on only one CPU.  On one core that is what we want measured.
- * Across cores a process pinned to its own core would never spin either,
- * although its peer runs elsewhere; so, unless -x, the first use happens
- * with both cores allowed, and the process is pinned right after.
+ * Pin the process to its core before anything in it uses libcomsg, as a
+ * user would; libcomsg adapts its spinning to where its peer turns out to
+ * run.
  */
 static void
 place_self(struct pair *p, int role)
@@ -683,12 +679,6 @@ place_self(struct pair *p, int role)
 	bool uses_comsg = p->kind == C_COCALL || p->kind == C_COCALL_SLOW;
 	int what = role == SERVER ? COSETUP_COACCEPT : COSETUP_COCALL;
 
-	if (uses_comsg && p->place == P_CROSS && !strict_pin) {
-		if (pin(ncpus, cpus) < 0)
-			child_die(p, role, "sched_setaffinity");
-		if (cosetup(what) < 0)
-			child_die(p, role, "cosetup");
-	}
 	if (pin(1, &mine) < 0)
 		child_die(p, role, "sched_setaffinity");
 	if (uses_comsg && cosetup(what) < 0)
@@ -1523,9 +1513,8 @@ report(void)
 	if (ncpus > 1)
 		printf(",%d", cpus[1]);
 	printf("],\"rounds\":%d,\"batch_ms\":%d,\"clock_ns\":%lld,"
-	    "\"strict_pin\":%s,\"socket\":\"SOCK_SEQPACKET\",\"notes\":[",
-	    rounds, batch_ms, (long long)timer_ns,
-	    strict_pin ? "true" : "false");
+	    "\"socket\":\"SOCK_SEQPACKET\",\"notes\":[",
+	    rounds, batch_ms, (long long)timer_ns);
 	for (i = 0; i < nnotes; i++) {
 		if (i > 0)
 			putchar(',');
@@ -1594,8 +1583,6 @@ usage(int status)
 		    "  -r  rounds; each runs every case once, in turn (default 40)\n"
 		    "  -s  message sizes in bytes, comma-separated (default 0,64,4096,65536)\n"
 		    "  -t  milliseconds per case per round (default 20)\n"
-		    "  -x  across cores, pin before the first call (libcomsg then\n"
-		    "      never spins); by default the first call has both cores\n"
 		    "Prints a table, then a last line: \"JSON \" and the results as one\n"
 		    "JSON object.  See docs/performance.md.\n");
 	exit(status);
@@ -1691,7 +1678,7 @@ main(int argc, char **argv)
 	for (i = 0; i < 4; i++)
 		sizes[i] = default_sizes[i];
 	nsizes = 4;
-	while ((ch = getopt(argc, argv, "c:hp:qr:s:t:x")) != -1) {
+	while ((ch = getopt(argc, argv, "c:hp:qr:s:t:")) != -1) {
 		switch (ch) {
 		case 'c':
 			parse_cases(optarg);
@@ -1719,9 +1706,6 @@ main(int argc, char **argv)
 		case 't':
 			batch_ms = parse_int(optarg, 1, 60000);
 			time_set = true;
-			break;
-		case 'x':
-			strict_pin = true;
 			break;
 		default:
 			usage(2);
