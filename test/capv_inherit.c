@@ -24,6 +24,21 @@ check_slot(int slot, int want_capc_max)
 	return T_PASS;
 }
 
+/* Does Yama keep ptrace (and so pidfd_getfd) to descendants here? */
+static bool
+yama_restricts(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
+	int scope = 0;
+
+	if (f != NULL) {
+		if (fscanf(f, "%d", &scope) != 1)
+			scope = 0;
+		fclose(f);
+	}
+	return scope >= 1;
+}
+
 static int
 run(const char *cmd)
 {
@@ -64,9 +79,10 @@ main(int argc, char **argv)
 	self = argv[0];
 	if (argc == 3 && strcmp(argv[1], "check") == 0)
 		return check_slot(atoi(argv[2]), atoi(argv[2]) + 1);
-	if (argc == 2 && strcmp(argv[1], "wait") == 0) {
-		/* A member of the domain that holds its vector until killed. */
-		CHECK(capvfetch(&capc, &capv) == 0 && capc == 9);
+	if (argc == 3 && strcmp(argv[1], "wait") == 0) {
+		/* A member of the domain that holds its vector (of the size
+		 * given) until killed. */
+		CHECK(capvfetch(&capc, &capv) == 0 && capc == atoi(argv[2]));
 		for (;;)
 			pause();
 	}
@@ -128,7 +144,7 @@ main(int argc, char **argv)
 	CHECK(member >= 0);
 	if (member == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(self, self, "wait", (char *)NULL);
+		execl(self, self, "wait", "9", (char *)NULL);
 		_exit(127);
 	}
 	t_children[t_nchildren++] = member;
@@ -143,7 +159,7 @@ main(int argc, char **argv)
 			char *args[] = { (char *)self, "check", "8", NULL };
 
 			coexecvpc(member, self, args, NULL, 0);
-			_exit(errno == ESRCH ? 125 : 126);
+			_exit(errno == ESRCH ? 125 : errno == EPERM ? 124 : 126);
 		}
 		t_children[t_nchildren++] = pid;
 		/* The member may not have reached exec yet (ESRCH: its
@@ -158,12 +174,19 @@ main(int argc, char **argv)
 				char *args[] = { (char *)self, "check", "8", NULL };
 
 				coexecvpc(member, self, args, NULL, 0);
-				_exit(errno == ESRCH ? 125 : 126);
+				_exit(errno == ESRCH ? 125 : errno == EPERM ? 124 : 126);
 			}
 			t_children[t_nchildren++] = pid;
 			rc = t_wait(pid);
 		}
-		CHECK(rc == T_PASS);
+		if (rc == 124 && yama_restricts()) {
+			/* Copying a sibling's descriptors takes ptrace rights,
+			 * which Yama keeps to ancestors here. */
+			fprintf(stderr, "coexecvpc(member): EPERM under Yama "
+			    "ptrace_scope; that part not checked\n");
+		} else {
+			CHECK(rc == T_PASS);
+		}
 	}
 
 	/* Errors: no such process, another domain, another user. */
@@ -184,7 +207,7 @@ main(int argc, char **argv)
 		if (stranger == 0) {
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			setenv("COMSG_DIR", "/tmp/comsg-elsewhere", 1);
-			execl(self, self, "wait", (char *)NULL);
+			execl(self, self, "wait", "0", (char *)NULL);
 			_exit(127);
 		}
 		t_children[t_nchildren++] = stranger;
