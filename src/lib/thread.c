@@ -160,8 +160,10 @@ spin_budget(void)
 unsigned
 spin_start(struct spin *s)
 {
-	if (s->misses >= MISSES_MAX && ++s->probe % PROBE_EVERY != 0)
-		return 0;
+	/* A probe spins briefly: enough to see a peer that answers from
+	 * another CPU, little lost when the peer waits for ours. */
+	if (s->misses >= MISSES_MAX)
+		return ++s->probe % PROBE_EVERY == 0 ? spin_budget() / 8 : 0;
 	return spin_budget();
 }
 
