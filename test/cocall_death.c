@@ -78,8 +78,9 @@ one(int slow, int delay_ms)
 	target = start_service(&k.pid);
 	CHECK(pthread_create(&th, NULL, kill_later, &k) == 0);
 	CHECK_ERR((slow ? cocall_slow : cocall)(target, &out, 1, &in, 1), ENOLINK);
-	elapsed = t_now_ns() - k.killed_at;
+	elapsed = t_now_ns();
 	pthread_join(th, NULL);
+	elapsed -= k.killed_at;
 	CHECK(t_wait(k.pid) == 128 + SIGKILL);
 	fprintf(stderr, "%s path, killed after %d ms: ENOLINK %.1f ms after the kill\n",
 	    slow ? "slow" : "fast", delay_ms, elapsed / 1e6);

@@ -2,7 +2,8 @@
 # Run every test program in a directory, each under a timeout; print one
 # line per test and a summary; exit non-zero if any failed.
 # Usage: test/runtests.sh BUILD_DIR/test [test-name ...]
-# Env: TEST_TIMEOUT (seconds, default 120), TEST_WRAPPER (e.g. valgrind ...).
+# Env: TEST_TIMEOUT (seconds, default 120), TEST_WRAPPER (e.g. valgrind ...),
+# TEST_SKIP (names or patterns not to run, e.g. "tutorial tool_*").
 dir=${1:?usage: runtests.sh TESTDIR [name ...]}
 shift
 timeout=${TEST_TIMEOUT:-120}
@@ -13,6 +14,11 @@ fi
 for name in $names; do
 	t=$dir/$name
 	[ -f "$t" ] && [ -x "$t" ] || continue
+	skipped=
+	for pat in ${TEST_SKIP:-}; do
+		case $name in $pat) skipped=1 ;; esac
+	done
+	[ -n "$skipped" ] && continue
 	log=$(mktemp)
 	start=$(date +%s.%N)
 	timeout -k 5 "$timeout" $TEST_WRAPPER "$t" >"$log" 2>&1

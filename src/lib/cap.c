@@ -249,11 +249,12 @@ cap_sendmsg(int sock, const void *hdr, size_t hdrlen, const void *body,
  * Receive one message into iov, and up to WIRE_MAXFDS descriptors into fds
  * (close-on-exec).  Descriptors beyond that, or in other control messages,
  * are closed.  Returns the byte count (0 at end of stream) with *nfds set;
- * *truncated when the message was longer than iov.
+ * *truncated when the message or its descriptors did not fit, *ctrunc
+ * (if not NULL) when its descriptors did not (we are out of them).
  */
 HIDDEN ssize_t
 cap_recvmsg(int sock, struct iovec *iov, int iovcnt, int *fds, int *nfds,
-    bool *truncated, int flags)
+    bool *truncated, bool *ctrunc, int flags)
 {
 	union {
 		struct cmsghdr	hdr;
@@ -290,6 +291,8 @@ cap_recvmsg(int sock, struct iovec *iov, int iovcnt, int *fds, int *nfds,
 		}
 	}
 	*truncated = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+	if (ctrunc != NULL)
+		*ctrunc = (mh.msg_flags & MSG_CTRUNC) != 0;
 	return n;
 }
 
@@ -399,7 +402,7 @@ caprecv(int sockfd, void **capp)
 		errno = EINVAL;
 		return -1;
 	}
-	n = cap_recvmsg(sockfd, &iov, 1, fds, &nfds, &trunc, 0);
+	n = cap_recvmsg(sockfd, &iov, 1, fds, &nfds, &trunc, NULL, 0);
 	if (n < 0)
 		return -1;
 	if (trunc || n != sizeof(w) || w.magic != WIRE_CAP ||

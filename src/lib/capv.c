@@ -128,10 +128,24 @@ capv_decode(const char *s, int *capcp, void ***capvp,
 		else if (*s != '\0')
 			break;
 		/* The same descriptors in two slots: one capability, shared.
-		 * Compare the numbers as written, before getfd maps them. */
-		for (j = 0; j < nseen && c == NULL; j++)
-			if (seen[j].fd[0] == fdn[0] && seen[j].fd[1] == fdn[1])
+		 * Compare the numbers as written, before getfd maps them.  An
+		 * entry that shares only some of another's is nonsense: its
+		 * slot stays empty. */
+		for (j = 0; j < nseen && c == NULL; j++) {
+			bool same = seen[j].fd[0] == fdn[0] && seen[j].fd[1] == fdn[1];
+			bool overlap = false;
+
+			for (i = 0; i < 2; i++)
+				for (int k = 0; k < 2; k++)
+					if (fdn[i] >= 0 && fdn[i] == seen[j].fd[k])
+						overlap = true;
+			if (same)
 				c = seen[j].c;
+			else if (overlap)
+				break;
+		}
+		if (c == NULL && j < nseen)
+			continue;
 		if (c == NULL && nseen < CAPV_MAX) {
 			for (i = 0; i < nf; i++) {
 				fds[i] = getfd((int)fdn[i], arg);
@@ -164,10 +178,14 @@ capv_decode(const char *s, int *capcp, void ***capvp,
 		v[slot] = c;	/* a repeated slot: the last one wins */
 	}
 out:
-	/* A slot written twice may have left a capability in no slot. */
+	/* A slot written twice may have left a capability in no slot: let it
+	 * go, without closing descriptors that are not ours to close. */
 	for (int j = 0; j < nseen; j++)
-		if (seen[j].c != NULL && !in_vector(v, n, seen[j].c))
+		if (seen[j].c != NULL && !in_vector(v, n, seen[j].c)) {
+			if (!owned)
+				seen[j].c->fd[0] = seen[j].c->fd[1] = -1;
 			cap_release(seen[j].c);
+		}
 	*capcp = n;
 	*capvp = v;
 	return 0;

@@ -354,7 +354,7 @@ connect_one(struct acceptor *a, int sock, struct cap *c)
 	bool trunc;
 	ssize_t n;
 
-	n = cap_recvmsg(sock, &iov, 1, fds, &nfds, &trunc, MSG_DONTWAIT);
+	n = cap_recvmsg(sock, &iov, 1, fds, &nfds, &trunc, NULL, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return false;
 	if (n != sizeof(w) || trunc || nfds != 1 || w.magic != WIRE_CONNECT ||
@@ -505,7 +505,7 @@ publish(struct svc_chan *ch, uint32_t seq, bool via_socket,
 		    error, 0) < 0)
 			return;
 	} else if (!error) {
-		memcpy(s->rep, m->out, m->outlen);
+		copy_bytes(s->rep, m->out, m->outlen);
 	}
 	STORE_RLX(&s->rep_len, error ? (uint32_t)error : (uint32_t)m->outlen);
 	STORE_RLX(&s->rep_flags, (via_socket ? CHAN_VIA_SOCKET : 0) |
@@ -562,7 +562,7 @@ take(struct acceptor *a, struct svc_chan *ch, struct comsg *m, ssize_t *lenp)
 			publish(ch, seq, false, m, NULL, EPROTO);
 			return false;
 		}
-		memcpy(m->in, s->req, len < m->inlen ? len : m->inlen);
+		copy_bytes(m->in, s->req, len < m->inlen ? len : m->inlen);
 		m->nincaps = 0;
 		n = len;
 	}
@@ -589,7 +589,7 @@ coacceptv(void **cookiep, uint64_t *labelp, struct comsg *m, int flags,
 	    (m->out == NULL && m->outlen > 0) ||
 	    (m->in == NULL && m->inlen > 0) ||
 	    m->noutcaps < 0 || m->noutcaps > COCALL_MAXCAPS ||
-	    (m->noutcaps > 0 && m->outcaps == NULL) ||
+	    (m->noutcaps > 0 && m->outcaps == NULL) || m->nincaps < 0 ||
 	    (m->nincaps > 0 && m->incaps == NULL)) {
 		errno = EINVAL;
 		return -1;

@@ -68,17 +68,29 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 	int memfd = -1, e, bufsz = 4 * COCALL_MAXLEN;
 	ssize_t n;
 
-	if (served_here(t, c)) {
-		errno = EDEADLK;
-		return NULL;
-	}
 	ch = calloc(1, sizeof(*ch));
 	if (ch == NULL)
 		return NULL;
 	ch->sock = -1;
 	ch->shm = MAP_FAILED;
+	/* Under the lock: another thread may release c, and its descriptor
+	 * numbers be reused, at any moment. */
+	cap_lock();
+	if (c->magic != CAP_LIVE || c->kind != CAP_TARGET) {
+		cap_unlock();
+		free(ch);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (served_here(t, c)) {
+		cap_unlock();
+		free(ch);
+		errno = EDEADLK;
+		return NULL;
+	}
 	ch->bell = mmap(NULL, sizeof(struct bell_shm), PROT_READ | PROT_WRITE,
 	    MAP_SHARED, c->fd[1], 0);
+	cap_unlock();
 	if (ch->bell == MAP_FAILED)
 		goto fail;
 	/* A full backlog means the service has not drained its gate: ring,
@@ -272,7 +284,7 @@ cocallv(void *target, struct comsg *m, int flags, int timeout_ms)
 	    (m->out == NULL && m->outlen > 0) ||
 	    (m->in == NULL && m->inlen > 0) ||
 	    m->noutcaps < 0 || m->noutcaps > COCALL_MAXCAPS ||
-	    (m->noutcaps > 0 && m->outcaps == NULL) ||
+	    (m->noutcaps > 0 && m->outcaps == NULL) || m->nincaps < 0 ||
 	    (m->nincaps > 0 && m->incaps == NULL)) {
 		errno = EINVAL;
 		return -1;
@@ -314,7 +326,7 @@ cocallv(void *target, struct comsg *m, int flags, int timeout_ms)
 			return -1;
 		}
 	} else {
-		memcpy(s->req, m->out, m->outlen);
+		copy_bytes(s->req, m->out, m->outlen);
 	}
 	STORE_RLX(&s->req_len, (uint32_t)m->outlen);
 	STORE_RLX(&s->req_flags, via_socket ? CHAN_VIA_SOCKET : 0);
@@ -351,7 +363,7 @@ cocallv(void *target, struct comsg *m, int flags, int timeout_ms)
 			errno = EPROTO;
 			len = -1;
 		} else {
-			memcpy(m->in, s->rep, (size_t)len < m->inlen ?
+			copy_bytes(m->in, s->rep, (size_t)len < m->inlen ?
 			    (size_t)len : m->inlen);
 			m->nincaps = 0;
 		}

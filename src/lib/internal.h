@@ -58,7 +58,7 @@ HIDDEN int	 cap_sendmsg(int sock, const void *hdr, size_t hdrlen,
 		    const void *body, size_t bodylen, struct cap *const *caps,
 		    int ncaps, int flags);
 HIDDEN ssize_t	 cap_recvmsg(int sock, struct iovec *iov, int iovcnt, int *fds,
-		    int *nfds, bool *truncated, int flags);
+		    int *nfds, bool *truncated, bool *ctrunc, int flags);
 HIDDEN int	 cap_unpack(const uint8_t *kinds, int ncaps, int *fds, int nfds,
 		    void **caps, int room);
 HIDDEN void	 cap_lock(void);
@@ -145,6 +145,14 @@ HIDDEN int	 mono_clock(struct timespec *ts);	/* never interposed */
 HIDDEN int	 deadline_left(int64_t deadline, int slice_ms);	/* -1: passed */
 HIDDEN bool	 sock_hungup(int sock);
 HIDDEN int	 memfd_sealed_map(int fd, size_t size, void **mapp);
+
+/* memcpy that allows NULL with a zero length (memcpy itself does not). */
+static inline void
+copy_bytes(void *dst, const void *src, size_t n)
+{
+	if (n > 0)
+		__builtin_memcpy(dst, src, n);
+}
 
 static inline void
 cpu_relax(void)

@@ -108,7 +108,7 @@ msg_recv_call(int sock, uint32_t seq, void *buf, size_t room, void **caps,
 		struct wire_call w;
 		struct iovec iov[2] = { { &w, sizeof(w) }, { buf, room } };
 		int fds[WIRE_MAXFDS], nfds, i, got;
-		bool trunc;
+		bool trunc, ctrunc;
 		ssize_t n;
 
 		/* A caller waits first (one system call fewer when the reply
@@ -117,7 +117,7 @@ msg_recv_call(int sock, uint32_t seq, void *buf, size_t room, void **caps,
 		    msg_wait(sock, POLLIN, deadline, bell, sleeping) < 0)
 			return -1;
 		n = cap_recvmsg(sock, iov, room ? 2 : 1, fds, &nfds, &trunc,
-		    MSG_DONTWAIT | MSG_TRUNC);
+		    &ctrunc, MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0 && errno == EAGAIN && deadline != 0)
 			continue;
 		if (n < 0) {
@@ -152,7 +152,7 @@ msg_recv_call(int sock, uint32_t seq, void *buf, size_t room, void **caps,
 		    capsroom);
 		if (got < 0) {
 			/* Descriptors lost on the way: we are out of them. */
-			errno = trunc ? EMFILE : EPROTO;
+			errno = ctrunc ? EMFILE : EPROTO;
 			return -1;
 		}
 		*ncapsp = got;

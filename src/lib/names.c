@@ -24,6 +24,11 @@ static struct cap **names_caps;		/* published targets */
 static int names_n, names_room;
 static int names_wakefd = -1;		/* eventfd: the list changed */
 static bool names_running;
+/* The helper thread's poll set (here rather than on its stack, so that a
+ * child after fork, which has no such thread, still knows of it). */
+static struct pollfd *names_pfd;
+static struct cap **names_who;
+static int names_pfd_room;
 
 void names_lock(void) { pthread_mutex_lock(&names_mutex); }
 void names_unlock(void) { pthread_mutex_unlock(&names_mutex); }
@@ -50,26 +55,34 @@ name_addr(const char *name, struct sockaddr_un *sun)
 static void *
 names_thread(void *arg)
 {
-	struct pollfd *pfd = NULL;
-	struct cap **who = NULL;
-	int room = 0;
-
 	(void)arg;
 	for (;;) {
-		int i, n = 1;
+		struct pollfd *pfd;
+		struct cap **who;
+		int i, n = 1, room;
 		uint64_t v;
 
 		pthread_mutex_lock(&names_mutex);
-		if (names_n + 1 > room) {
-			struct pollfd *p = realloc(pfd, (names_n + 1) * sizeof(*p));
-			struct cap **w = realloc(who, (names_n + 1) * sizeof(*w));
+		if (names_n + 1 > names_pfd_room) {
+			struct pollfd *p = realloc(names_pfd,
+			    (names_n + 1) * sizeof(*p));
+			struct cap **w;
 
 			if (p != NULL)
-				pfd = p;
+				names_pfd = p;
+			w = realloc(names_who, (names_n + 1) * sizeof(*w));
 			if (w != NULL)
-				who = w;
+				names_who = w;
 			if (p != NULL && w != NULL)
-				room = names_n + 1;
+				names_pfd_room = names_n + 1;
+		}
+		pfd = names_pfd;
+		who = names_who;
+		room = names_pfd_room;
+		if (room == 0) {	/* no memory yet: try again shortly */
+			pthread_mutex_unlock(&names_mutex);
+			poll(NULL, 0, 100);
+			continue;
 		}
 		pfd[0] = (struct pollfd){ .fd = names_wakefd, .events = POLLIN };
 		for (i = 0; i < names_n && n < room; i++) {
@@ -205,6 +218,10 @@ names_publish(struct cap *c, const char *name)
 	int s;
 
 	pthread_mutex_lock(&names_mutex);
+	if (c->name_fd >= 0) {
+		errno = EBUSY;		/* one name per capability */
+		goto fail;
+	}
 	if (names_start() < 0)
 		goto fail;
 	if (names_n == names_room) {
@@ -268,6 +285,10 @@ names_atfork_child(void)
 	}
 	names_n = 0;
 	names_running = false;
+	/* The parent's helper reads this one: ours will need its own. */
+	if (names_wakefd >= 0)
+		close(names_wakefd);
+	names_wakefd = -1;
 }
 
 int
@@ -277,10 +298,6 @@ copublish(const char *name, void *target)
 
 	if (c == NULL || !name_valid(name)) {
 		errno = EINVAL;
-		return -1;
-	}
-	if (c->name_fd >= 0) {
-		errno = EBUSY;
 		return -1;
 	}
 	return names_publish(c, name);
@@ -300,14 +317,17 @@ colookup(const char *name, void **targetp)
 	}
 	if (name_addr(name, &sun) < 0)
 		return -1;
-	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	/* Non-blocking: an owner whose backlog is full (stopped, wedged)
+	 * answers EAGAIN at once, and is as good as absent. */
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return -1;
 	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		int e = errno;
 
 		close(s);
-		errno = (e == ENOENT || e == ECONNREFUSED) ? ESRCH : e;
+		errno = (e == ENOENT || e == ECONNREFUSED || e == EAGAIN) ?
+		    ESRCH : e;
 		return -1;
 	}
 	/* The owner answers from its helper thread at once; one that is

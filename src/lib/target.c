@@ -129,7 +129,9 @@ capfree(void *cap)
 	if (c->server != NULL) {
 		/* Only the serving thread may stop serving: the acceptor's
 		 * state is that thread's alone. */
-		if (t == NULL || c->server != t->acc) {
+		if (t == NULL)
+			return -1;
+		if (c->server != t->acc) {
 			errno = EBUSY;
 			return -1;
 		}
