@@ -62,8 +62,6 @@ main(int argc, char **argv)
 		.name = "clocks", .slot = CAPV_CLOCKS, .describe = describe,
 		.handle = handle, .syscalls = extra,
 	};
-	char lib[4096];
-	const char *old;
 	int ch;
 
 	while ((ch = getopt(argc, argv, "+Ckv")) != -1) {
@@ -78,19 +76,8 @@ main(int argc, char **argv)
 		usage();
 	s.argv = argv + optind;
 	/* Preload the client side into the command, after what is there. */
-	if (tool_libpath("libclocks.so", lib, sizeof(lib)) != NULL) {
-		old = getenv("LD_PRELOAD");
-		if (old != NULL && old[0] != '\0' && strstr(old, lib) == NULL) {
-			char both[8192];
-
-			snprintf(both, sizeof(both), "%s:%s", old, lib);
-			setenv("LD_PRELOAD", both, 1);
-		} else if (old == NULL || old[0] == '\0') {
-			setenv("LD_PRELOAD", lib, 1);
-		}
-	} else {
+	if (tool_preload("libclocks.so") < 0)
 		warnx("libclocks.so not found: clock_gettime() is served only "
 		    "to programs that call the service themselves");
-	}
 	return service_run(&s);
 }

@@ -131,6 +131,7 @@ tool_sandbox(const int *extra)
 	struct sock_fprog prog;
 	int n = 0, nsys = 0, i, k;
 	int all[100];
+	long r;
 
 	for (i = 0; sandbox_base[i] >= 0; i++)
 		all[nsys++] = sandbox_base[i];
@@ -155,7 +156,15 @@ tool_sandbox(const int *extra)
 	prog.filter = f;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -1;
-	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+	/* Every thread, the library's own (the names thread) included. */
+	r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+	    SECCOMP_FILTER_FLAG_TSYNC, &prog);
+	if (r > 0) {
+		/* The id of a thread that could not be synchronised. */
+		errno = EBUSY;
+		return -1;
+	}
+	return (int)r;
 #else
 	(void)extra;
 	errno = ENOSYS;
@@ -305,4 +314,24 @@ service_run(struct service *s)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
+}
+
+int
+tool_preload(const char *file)
+{
+	char lib[PATH_MAX], both[2 * PATH_MAX + 2];
+	const char *old = getenv("LD_PRELOAD");
+
+	if (tool_libpath(file, lib, sizeof(lib)) == NULL)
+		return -1;
+	if (old == NULL || old[0] == '\0')
+		return setenv("LD_PRELOAD", lib, 1);
+	if (strstr(old, lib) != NULL)
+		return 0;
+	if ((size_t)snprintf(both, sizeof(both), "%s:%s", old, lib) >=
+	    sizeof(both)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return setenv("LD_PRELOAD", both, 1);
 }

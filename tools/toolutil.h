@@ -52,11 +52,17 @@ struct service {
 /* Run it: returns the command's exit status, or 1 if the service failed. */
 int	 service_run(struct service *s);
 
-/* Enter the sandbox: only what serving calls needs, plus extra (-1 ended). */
+/* Enter the sandbox, every thread of the process: only what serving calls
+ * needs, plus extra (-1 ended); any other system call fails with EPERM. */
 int	 tool_sandbox(const int *extra);
 
 /* The path of a helper file installed next to the tools (a preload
  * library), or NULL. */
 const char *tool_libpath(const char *file, char *buf, size_t size);
+
+/* Add a preload library installed next to the tools (tool_libpath()) to
+ * LD_PRELOAD, after what is there, for the commands we run.  Returns 0,
+ * or -1 if the library is not found. */
+int	 tool_preload(const char *file);
 
 #endif

@@ -44,6 +44,7 @@ struct cap {
 	uint64_t	 label;
 	int		 name_fd;	/* listening name socket, or -1 */
 	char		 name[COCALL_NAMEMAX + 1];
+	char		*name_path;	/* where name_fd is bound (malloc'd) */
 };
 
 HIDDEN int	 cap_nfds(enum cap_kind kind);

@@ -52,10 +52,18 @@ name_addr(const char *name, struct sockaddr_un *sun)
 }
 
 /* Hand the capability of each target whose name socket has a client. */
+static pthread_cond_t names_ready = PTHREAD_COND_INITIALIZER;
+
 static void *
 names_thread(void *arg)
 {
 	(void)arg;
+	/* Running: names_start() may return (a caller may sandbox itself
+	 * next, and a thread still starting could not finish). */
+	pthread_mutex_lock(&names_mutex);
+	names_running = true;
+	pthread_cond_broadcast(&names_ready);
+	pthread_mutex_unlock(&names_mutex);
 	for (;;) {
 		struct pollfd *pfd;
 		struct cap **who;
@@ -147,13 +155,16 @@ names_start(void)
 		errno = err;
 		return -1;
 	}
-	names_running = true;
+	/* Called with names_mutex held; the thread takes it to say it runs. */
+	while (!names_running)
+		pthread_cond_wait(&names_ready, &names_mutex);
 	return 0;
 }
 
-/* Bind the listening socket for name, reclaiming it from a dead owner. */
+/* Bind the listening socket for name, reclaiming it from a dead owner;
+ * *pathp is where (malloc'd). */
 static int
-name_bind(const char *name)
+name_bind(const char *name, char **pathp)
 {
 	struct sockaddr_un sun;
 	char lockpath[sizeof(sun.sun_path) + 16];
@@ -191,7 +202,7 @@ name_bind(const char *name)
 		    bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 			goto fail;
 	}
-	if (listen(s, 64) < 0) {
+	if (listen(s, 64) < 0 || (*pathp = strdup(sun.sun_path)) == NULL) {
 		int e = errno;
 
 		unlink(sun.sun_path);
@@ -233,7 +244,7 @@ names_publish(struct cap *c, const char *name)
 		names_caps = p;
 		names_room = room;
 	}
-	s = name_bind(name);
+	s = name_bind(name, &c->name_path);
 	if (s < 0)
 		goto fail;
 	c->name_fd = s;
@@ -251,7 +262,6 @@ fail:
 void
 names_withdraw(struct cap *c)
 {
-	struct sockaddr_un sun;
 	int i;
 
 	if (c->name_fd < 0)
@@ -262,8 +272,11 @@ names_withdraw(struct cap *c)
 			names_caps[i] = names_caps[--names_n];
 			break;
 		}
-	if (name_addr(c->name, &sun) == 0)
-		unlink(sun.sun_path);
+	/* The path as it was bound: the environment may have changed since,
+	 * and a sandbox may forbid working it out again. */
+	unlink(c->name_path);
+	free(c->name_path);
+	c->name_path = NULL;
 	close(c->name_fd);
 	c->name_fd = -1;
 	c->name[0] = '\0';
@@ -282,9 +295,12 @@ names_atfork_child(void)
 		close(names_caps[i]->name_fd);
 		names_caps[i]->name_fd = -1;
 		names_caps[i]->name[0] = '\0';
+		free(names_caps[i]->name_path);
+		names_caps[i]->name_path = NULL;
 	}
 	names_n = 0;
 	names_running = false;
+	pthread_cond_init(&names_ready, NULL);
 	/* The parent's helper reads this one: ours will need its own. */
 	if (names_wakefd >= 0)
 		close(names_wakefd);
