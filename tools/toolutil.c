@@ -181,6 +181,8 @@ tool_libpath(const char *file, char *buf, size_t size)
 	ssize_t n;
 	size_t i;
 
+	if (buf == NULL || size == 0)
+		return NULL;
 	if (env != NULL && env[0] != '\0') {
 		snprintf(buf, size, "%s/%s", env, file);
 		if (access(buf, R_OK) == 0)
