@@ -12,8 +12,10 @@ export PATH COMSG_DIR
 work=$COMSG_DIR/work
 mkdir "$work"
 pids=
+# Background services run in process groups of their own (setsid), so
+# that the whole tree of each goes, whatever happens.
 cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
+	for p in $pids; do kill -- "-$p" 2>/dev/null; done
 	for p in $pids; do wait "$p" 2>/dev/null; done
 	rm -rf "$COMSG_DIR"
 }
@@ -73,14 +75,14 @@ check "coping still times slot 10" '^coping: capv\[10\]: [0-9.]+ms for 1000 iter
 
 # coregister -f / colookup -f: a capability across two unrelated trees.
 sock=$COMSG_DIR/clocks.sock
-clocks -v coregister -i8 -f "$sock" >"$work/coregister" 2>&1 &
+setsid clocks -v coregister -i8 -f "$sock" >"$work/coregister" 2>&1 &
 pids="$pids $!"
 for i in $(seq 1 500); do [ -S "$sock" ] && break; sleep 0.01; done
 run lookup colookup -f "$sock" -i8 capv
 check "colookup -f brings clocks into an unrelated tree" '^8:	"clocks\(1\), pid [0-9]+, responding to clock_gettime\(\)' "$work/lookup"
 
 # coregister -n / colookup -n: the same through a name of the domain.
-clocks coregister -i8 -n tutorial-clocks >"$work/coregister_n" 2>&1 &
+setsid clocks coregister -i8 -n tutorial-clocks >"$work/coregister_n" 2>&1 &
 pids="$pids $!"
 for i in $(seq 1 500); do [ -S "$COMSG_DIR/names/tutorial-clocks" ] && break; sleep 0.01; done
 run lookup_n colookup -n tutorial-clocks -i8 capv
