@@ -63,6 +63,12 @@ run trace clocks sh -c 'cotrace -v capv'
 check "cotrace -v shows the call" '^cotrace: cocall from pid [0-9]+\[8\] -> pid [0-9]+, received 16, len 16, op 0: "\\020\\0' "$work/trace"
 check "cotrace -v shows the return" '^cotrace: returning answerback to pid [0-9]+\[8\] <- pid [0-9]+$' "$work/trace"
 
+# cops: the members, each with its vector and what it serves.
+run cops clocks cotrace sh -c 'capv >/dev/null; cops'
+check "cops shows clocks serving one target" '^ *[0-9]+ -  +1 +0 +1 +0  clocks cotrace' "$work/cops"
+check "cops shows cotrace holding slot 8 of clocks and serving" '^ *[0-9]+ 8:[0-9]+ +1 +0 +[0-9]+ +1  cotrace sh' "$work/cops"
+check "cops shows itself with slot 8 of cotrace" '^ *[0-9]+ 8:[0-9]+ +0 +0 +0 +0  cops$' "$work/cops"
+
 # coping: one timing line per slot.
 run ping clocks binds sh -c 'coping -ac 1000'
 check "coping times slot 8" '^coping: capv\[8\]: [0-9.]+ms for 1000 iterations, [0-9.]+us each$' "$work/ping"

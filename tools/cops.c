@@ -135,22 +135,6 @@ env_get(const char *env, size_t len, const char *var)
 	return NULL;
 }
 
-/* The domain a process is in, from its environment, as codomain() would
- * compute it there. */
-static void
-domain_of(const char *env, size_t len, uid_t uid, char *buf, size_t size)
-{
-	const char *d = env_get(env, len, "COMSG_DIR");
-	const char *x = env_get(env, len, "XDG_RUNTIME_DIR");
-
-	if (d != NULL && d[0] != '\0')
-		snprintf(buf, size, "%s", d);
-	else if (x != NULL && x[0] == '/')
-		snprintf(buf, size, "%s/comsg", x);
-	else
-		snprintf(buf, size, "/tmp/comsg-%u", (unsigned)uid);
-}
-
 static bool
 under(const char *path, const char *dir)
 {
@@ -224,15 +208,13 @@ inspect(struct member *m, const char *domain, bool all)
 	snprintf(path, sizeof(path), "/proc/%d", (int)m->pid);
 	if (stat(path, &st) < 0 || (st.st_uid != geteuid() && geteuid() != 0))
 		return false;
+	if (codomainof(m->pid, mine, sizeof(mine)) < 0 ||
+	    (!all && strcmp(mine, domain) != 0))
+		return false;
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)m->pid);
 	env = slurp(path, &envlen);
 	if (env == NULL)
 		return false;
-	domain_of(env, envlen, st.st_uid, mine, sizeof(mine));
-	if (!all && strcmp(mine, domain) != 0) {
-		free(env);
-		return false;
-	}
 	snprintf(gates, sizeof(gates), "%s/gates", mine);
 	snprintf(names, sizeof(names), "%s/names", mine);
 	capv = env_get(env, envlen, "COMSG_CAPV");

@@ -213,6 +213,13 @@ int	cotargetpid(void *target, pid_t *pidp);
 int	codomain(char *buf, size_t size);
 
 /*
+ * The same for process pid, as its environment says (the one it started
+ * with).  Errors: ESRCH (no such process), EPERM (its environment may not
+ * be read), EINVAL, ENAMETOOLONG, ENOMEM.
+ */
+int	codomainof(pid_t pid, char *buf, size_t size);
+
+/*
  * Describe a capability in words for people (tools, logs): its kind, the
  * descriptors it rests on, and for a target the pid serving it.  At most
  * size bytes, NUL included, are written to buf.  Errors: EINVAL.

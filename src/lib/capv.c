@@ -340,39 +340,6 @@ other_fd(int fd, void *arg)
 	return r;
 }
 
-/* The value of var in a NUL-separated environment block, or NULL. */
-static const char *
-env_lookup(const char *env, size_t len, const char *var)
-{
-	size_t vl = strlen(var), i = 0;
-
-	while (i < len) {
-		const char *e = env + i;
-		size_t el = strnlen(e, len - i);
-
-		if (el > vl && strncmp(e, var, vl) == 0 && e[vl] == '=')
-			return e + vl + 1;
-		i += el + 1;
-	}
-	return NULL;
-}
-
-/* The domain directory another process would compute from its
- * environment, as domain_dir() does for us. */
-static void
-other_domain(const char *env, size_t len, uid_t uid, char *buf, size_t size)
-{
-	const char *d = env_lookup(env, len, "COMSG_DIR");
-	const char *x = env_lookup(env, len, "XDG_RUNTIME_DIR");
-
-	if (d != NULL && d[0] != '\0')
-		snprintf(buf, size, "%s", d);
-	else if (x != NULL && x[0] == '/')
-		snprintf(buf, size, "%s/comsg", x);
-	else
-		snprintf(buf, size, "/tmp/comsg-%u", (unsigned)uid);	/* as domain_dir() */
-}
-
 /* Fetch the vector of another member of our domain: its environment says
  * which descriptors, and pidfd_getfd() copies them (the kernel checks we
  * may: same user, ptrace rights). */
@@ -380,51 +347,25 @@ static int
 fetch_other(pid_t pid, int *capcp, void ***capvp)
 {
 	/* capcp NULL: only check that pid is a member of our domain. */
-	char path[64], mine[4096], theirs[4096], *env = NULL;
+	char mine[4096], theirs[4096], *env = NULL;
 	struct other o = { -1 };
 	const char *s;
-	struct stat st;
-	size_t len = 0, room = 0;
-	ssize_t n;
-	int fd, r = -1;
+	size_t len = 0;
+	uid_t uid;
+	int r = -1;
 
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	if (stat(path, &st) < 0) {
-		errno = ESRCH;
+	env = proc_environ(pid, &len, &uid);
+	if (env == NULL)
 		return -1;
-	}
-	if (st.st_uid != geteuid()) {
+	if (uid != geteuid()) {
 		errno = EPERM;
-		return -1;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		errno = errno == ENOENT ? ESRCH : EPERM;
-		return -1;
-	}
-	for (;;) {
-		if (len == room) {
-			char *p = realloc(env, room ? 2 * room : 4096);
-
-			if (p == NULL)
-				goto out;
-			env = p;
-			room = room ? 2 * room : 4096;
-		}
-		n = read(fd, env + len, room - len);
-		if (n < 0) {
-			errno = EPERM;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+		goto out;
 	}
 	if (domain_dir(mine, sizeof(mine)) < 0)
 		goto out;
-	other_domain(env, len, st.st_uid, theirs, sizeof(theirs));
-	if (strcmp(mine, theirs) != 0) {
+	if (domain_from(env_lookup(env, len, "COMSG_DIR"),
+	    env_lookup(env, len, "XDG_RUNTIME_DIR"), uid, theirs,
+	    sizeof(theirs)) < 0 || strcmp(mine, theirs) != 0) {
 		errno = ESRCH;
 		goto out;
 	}
@@ -454,7 +395,6 @@ fetch_other(pid_t pid, int *capcp, void ***capvp)
 out:
 	if (o.pidfd >= 0)
 		close(o.pidfd);
-	close(fd);
 	free(env);
 	return r;
 }
