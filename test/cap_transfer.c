@@ -69,19 +69,9 @@ main(void)
 	void *sess[2], *got[COCALL_MAXCAPS], *fdcap, *cap2;
 	struct comsg m = { 0 };
 	int p[2], sv[2], fd;
-	pid_t kid;
 
+	(void)t_service(service, &front);
 	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
-	kid = fork();
-	CHECK(kid >= 0);
-	if (kid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		CHECK(coregister(NULL, &front) == 0);
-		CHECK(capsend(sv[1], front) == 0);
-		_exit(service(NULL));
-	}
-	t_children[t_nchildren++] = kid;
-	CHECK(caprecv(sv[0], &front) == 0);
 
 	/* Two sessions, each a new target with its own label. */
 	for (int i = 0; i < 2; i++) {

@@ -72,9 +72,9 @@ int
 main(int argc, char **argv)
 {
 	void **capv, *target, *other;
-	int capc, sv[2];
+	int capc;
 	char cmd[512];
-	pid_t server, member, stranger;
+	pid_t member, stranger;
 
 	self = argv[0];
 	if (argc == 3 && strcmp(argv[1], "check") == 0)
@@ -91,17 +91,7 @@ main(int argc, char **argv)
 	CHECK(capc == 0 && capv != NULL);
 
 	/* A service in a child; its target comes back over a socket. */
-	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
-	server = fork();
-	CHECK(server >= 0);
-	if (server == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		CHECK(coregister(NULL, &target) == 0);
-		CHECK(capsend(sv[1], target) == 0);
-		_exit(serve(target));
-	}
-	t_children[t_nchildren++] = server;
-	CHECK(caprecv(sv[0], &target) == 0);
+	(void)t_service(serve, &target);
 
 	/* Put it in our own vector at slot 8: children inherit it. */
 	CHECK(capvset(&capc, &capv, 8, target) == 0);

@@ -8,13 +8,13 @@ static struct t_gate late;
 
 /* Hold the first call until told, reply to it late, then echo. */
 static int
-service(void *arg)
+service(void *t)
 {
 	uint32_t in, out = 0;
 	size_t outlen = 0;
 	int calls = 0;
 
-	(void)arg;
+	(void)t;
 	for (;;) {
 		CHECK(coaccept(NULL, &out, outlen, &in, sizeof(in)) == sizeof(in));
 		if (calls++ == 0 || calls == 3)
@@ -31,7 +31,6 @@ main(void)
 	struct comsg m = { 0 };
 	uint32_t req, rep;
 	int64_t t0, el;
-	pid_t kid;
 
 	CHECK(coregister(NULL, &target) == 0);
 	/* Nobody calls: a timed coaccept gives up. */
@@ -44,26 +43,7 @@ main(void)
 	CHECK(capfree(target) == 0);
 
 	t_gate_init(&late);
-	{
-		int sv[2];
-
-		CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
-		kid = fork();
-		CHECK(kid >= 0);
-		if (kid == 0) {
-			void *t;
-
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			CHECK(coregister(NULL, &t) == 0);
-			CHECK(capsend(sv[1], t) == 0);
-			target = t;
-			_exit(service(NULL));
-		}
-		t_children[t_nchildren++] = kid;
-		CHECK(caprecv(sv[0], &target) == 0);
-		close(sv[0]);
-		close(sv[1]);
-	}
+	(void)t_service(service, &target);
 	for (int slow = 0; slow < 2; slow++) {
 		memset(&m, 0, sizeof(m));
 		req = 1 + slow * 10;

@@ -130,6 +130,51 @@ t_spawn(int (*fn)(void *), void *arg)
 	return pid;
 }
 
+/*
+ * Start a service in a child that dies with the test: it registers an
+ * anonymous target, hands it to us over a socket, and runs serve(target).
+ * Returns its pid; *targetp is our capability to the target.
+ */
+static T_UNUSED pid_t
+t_service(int (*serve)(void *target), void **targetp)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		perror("socketpair");
+		t_fail();
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		t_fail();
+	}
+	if (pid == 0) {
+		void *t;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != t_main_pid)
+			_exit(T_FAIL);
+		close(sv[0]);
+		if (coregister(NULL, &t) < 0 || capsend(sv[1], t) < 0) {
+			perror("t_service");
+			_exit(T_FAIL);
+		}
+		close(sv[1]);
+		_exit(serve(t));
+	}
+	if (t_nchildren < (int)(sizeof(t_children) / sizeof(t_children[0])))
+		t_children[t_nchildren++] = pid;
+	close(sv[1]);
+	if (caprecv(sv[0], targetp) < 0) {
+		perror("t_service: caprecv");
+		t_fail();
+	}
+	close(sv[0]);
+	return pid;
+}
+
 /* Wait for a child; returns its exit status, or 128 + signal. */
 static T_UNUSED int
 t_wait(pid_t pid)
