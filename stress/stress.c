@@ -1,0 +1,346 @@
+/*
+ * stress: services and callers calling each other flat out while a driver
+ * kills random ones with SIGKILL and starts them again.  Checked, and
+ * reported as violations: a call that blocks more than 100 ms past the
+ * death of its service; a reply to the wrong call; a call executed twice;
+ * a call acknowledged but never executed; a call to a live service that
+ * takes seconds (a lost wakeup); survivors whose descriptors or memory
+ * grow.  Prints the load held and the kills survived.
+ *
+ *	stress [-t secs] [-s services] [-c callers] [-k kill_ms] [-q]
+ */
+#include <err.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include <comsg/cocall.h>
+
+#define MAX_SVC		16
+#define MAX_CALLER	32
+#define WINDOW		65536		/* executed calls remembered per caller */
+#define DEATH_MS	100		/* invariant 4 */
+#define STALL_MS	2000		/* a live service this slow: lost wakeup */
+
+struct req {
+	uint32_t	id, seq;
+};
+
+struct rep {
+	uint32_t	id, seq, svc, check;
+};
+
+/* Shared by the driver and every child (an anonymous shared mapping made
+ * before the first fork). */
+struct board {
+	volatile int	 stop;
+	uint64_t	 calls;
+	uint64_t	 violations;
+	uint64_t	 kill_ns[MAX_SVC];	/* when the service was last killed */
+	uint32_t	 next_seq[MAX_CALLER];	/* survives a caller's death */
+	uint32_t	 executed[MAX_CALLER][WINDOW];	/* seq + 1, by seq % WINDOW */
+	char		 last[256];		/* the last violation, for the report */
+};
+
+static struct board *b;
+static int nsvc = 4, ncaller = 8;
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+violation(const char *fmt, ...)
+{
+	va_list ap;
+
+	__atomic_add_fetch(&b->violations, 1, __ATOMIC_RELAXED);
+	va_start(ap, fmt);
+	vsnprintf(b->last, sizeof(b->last), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "stress: violation: %s\n", b->last);
+}
+
+static void
+die_with_parent(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(1);
+}
+
+static int
+service(int i)
+{
+	char name[32];
+	void *target;
+	struct req r;
+	struct rep out;
+	size_t outlen = 0;
+
+	die_with_parent();
+	snprintf(name, sizeof(name), "svc-%d", i);
+	/* The name may still be held by our killed predecessor's socket:
+	 * coregister reclaims it once nobody listens. */
+	while (coregister(name, &target) < 0) {
+		if (errno != EEXIST)
+			err(1, "coregister %s", name);
+		usleep(1000);
+	}
+	for (;;) {
+		ssize_t n = coaccept(NULL, &out, outlen, &r, sizeof(r));
+		uint32_t *slot;
+
+		if (n != sizeof(r) || r.id >= (uint32_t)ncaller) {
+			outlen = 0;
+			continue;
+		}
+		slot = &b->executed[r.id][r.seq % WINDOW];
+		if (__atomic_exchange_n(slot, r.seq + 1, __ATOMIC_SEQ_CST) ==
+		    r.seq + 1)
+			violation("call %u.%u executed twice", r.id, r.seq);
+		out = (struct rep){ r.id, r.seq, (uint32_t)i, r.seq * 2654435761u };
+		outlen = sizeof(out);
+	}
+}
+
+static int
+caller(int id)
+{
+	void *cap[MAX_SVC] = { 0 };
+	unsigned rnd = (unsigned)getpid();
+
+	die_with_parent();
+	while (!b->stop) {
+		int s = (int)(rand_r(&rnd) % (unsigned)nsvc);
+		struct req r;
+		struct rep out;
+		uint64_t t0, t1, killed;
+		ssize_t n;
+
+		if (cap[s] == NULL) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "svc-%d", s);
+			if (colookup(name, &cap[s]) < 0) {
+				cap[s] = NULL;
+				continue;	/* being restarted */
+			}
+		}
+		r.id = (uint32_t)id;
+		r.seq = __atomic_fetch_add(&b->next_seq[id], 1, __ATOMIC_RELAXED);
+		t0 = now_ns();
+		n = cocallv(cap[s], &(struct comsg){ .out = &r, .outlen = sizeof(r),
+		    .in = &out, .inlen = sizeof(out) }, 0, 3 * STALL_MS);
+		t1 = now_ns();
+		if (n == sizeof(out)) {
+			if (out.id != r.id || out.seq != r.seq ||
+			    out.check != r.seq * 2654435761u)
+				violation("call %u.%u answered with %u.%u", r.id,
+				    r.seq, out.id, out.seq);
+			else if (__atomic_load_n(&b->executed[id][r.seq % WINDOW],
+			    __ATOMIC_SEQ_CST) != r.seq + 1)
+				violation("call %u.%u acknowledged, not executed",
+				    r.id, r.seq);
+			if (t1 - t0 > (uint64_t)STALL_MS * 1000000)
+				violation("call %u.%u to a live service took %.0f ms",
+				    r.id, r.seq, (t1 - t0) / 1e6);
+			__atomic_add_fetch(&b->calls, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		killed = __atomic_load_n(&b->kill_ns[s], __ATOMIC_SEQ_CST);
+		if (errno == ENOLINK) {
+			/* Killed during our call: we must hear of it soon. */
+			if (killed > t0 && t1 > killed &&
+			    t1 - killed > (uint64_t)DEATH_MS * 1000000)
+				violation("call %u.%u: ENOLINK %.0f ms after the "
+				    "service's death", r.id, r.seq,
+				    (t1 - killed) / 1e6);
+		} else if (errno == ETIMEDOUT && killed < t0) {
+			violation("call %u.%u to a live service timed out", r.id,
+			    r.seq);
+		} else if (errno != ETIMEDOUT) {
+			violation("call %u.%u: %s", r.id, r.seq, strerror(errno));
+		}
+		capfree(cap[s]);
+		cap[s] = NULL;
+	}
+	return 0;
+}
+
+static pid_t
+spawn(int (*fn)(int), int i)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		err(1, "fork");
+	if (pid == 0)
+		_exit(fn(i));
+	return pid;
+}
+
+/* Descriptors and private resident pages of a process (shared pages are
+ * left out: they include the board, which services fill as they go). */
+static void
+usage_of(pid_t pid, int *fds, long *pages)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	FILE *f;
+
+	*fds = 0;
+	*pages = 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(path)) != NULL) {
+		while ((e = readdir(d)) != NULL)
+			*fds += e->d_name[0] != '.';
+		closedir(d);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	if ((f = fopen(path, "r")) != NULL) {
+		long size, resident, shared;
+
+		if (fscanf(f, "%ld %ld %ld", &size, &resident, &shared) == 3)
+			*pages = resident - shared;
+		fclose(f);
+	}
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: stress [-q] [-t secs] [-s services] [-c callers] "
+	    "[-k kill_ms]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	pid_t svc[MAX_SVC], cal[MAX_CALLER];
+	int secs = 30, kill_ms = 50, ch, i, kills = 0, svc_kills = 0;
+	int fds0[MAX_SVC], fds1, quiet = 0;
+	long pages0[MAX_SVC], pages1;
+	char dir[] = "/tmp/comsg-stress-XXXXXX", cmd[64];
+	uint64_t t_start, t_end, calls0;
+	unsigned rnd = (unsigned)time(NULL);
+
+	while ((ch = getopt(argc, argv, "c:k:qs:t:")) != -1) {
+		switch (ch) {
+		case 'c': ncaller = atoi(optarg); break;
+		case 'k': kill_ms = atoi(optarg); break;
+		case 'q': quiet = 1; break;
+		case 's': nsvc = atoi(optarg); break;
+		case 't': secs = atoi(optarg); break;
+		default: usage();
+		}
+	}
+	if (nsvc < 1 || nsvc > MAX_SVC || ncaller < 1 || ncaller > MAX_CALLER ||
+	    secs < 1 || kill_ms < 1 || optind != argc)
+		usage();
+	if (mkdtemp(dir) == NULL)
+		err(1, "mkdtemp");
+	setenv("COMSG_DIR", dir, 1);
+	b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (b == MAP_FAILED)
+		err(1, "mmap");
+	for (i = 0; i < nsvc; i++)
+		svc[i] = spawn(service, i);
+	for (i = 0; i < ncaller; i++)
+		cal[i] = spawn(caller, i);
+
+	/* Warm up, then the survivors' figures at rest: services that will
+	 * live to the end are those we never kill (the first half). */
+	usleep(500000);
+	for (i = 0; i < nsvc; i++)
+		usage_of(svc[i], &fds0[i], &pages0[i]);
+	t_start = now_ns();
+	calls0 = b->calls;
+	fprintf(stderr, "stress: %d services, %d callers, a kill every %d ms, "
+	    "%d s\n", nsvc, ncaller, kill_ms, secs);
+	while (now_ns() - t_start < (uint64_t)secs * 1000000000u) {
+		int v = (int)(rand_r(&rnd) % (unsigned)(nsvc + ncaller));
+		int st;
+
+		usleep((useconds_t)kill_ms * 1000);
+		/* Half the services are never killed: they are the survivors
+		 * whose descriptors and memory are checked. */
+		if (v < nsvc && v < nsvc / 2)
+			continue;
+		if (v < nsvc) {
+			__atomic_store_n(&b->kill_ns[v], now_ns(), __ATOMIC_SEQ_CST);
+			kill(svc[v], SIGKILL);
+			waitpid(svc[v], &st, 0);
+			svc[v] = spawn(service, v);
+			svc_kills++;
+		} else {
+			v -= nsvc;
+			kill(cal[v], SIGKILL);
+			waitpid(cal[v], &st, 0);
+			cal[v] = spawn(caller, v);
+		}
+		kills++;
+		if (!quiet && kills % 50 == 0)
+			fprintf(stderr, "stress: %d kills, %llu calls\n", kills,
+			    (unsigned long long)b->calls);
+	}
+	t_end = now_ns();
+
+	/* Quiet: no more kills; let every caller connect anew once (a new
+	 * connect makes a service reap its dead callers), then stop. */
+	for (i = 0; i < ncaller; i++) {
+		kill(cal[i], SIGKILL);
+		waitpid(cal[i], NULL, 0);
+		cal[i] = spawn(caller, i);
+	}
+	usleep(1500000);	/* the services' idle reaping tick, and more */
+	b->stop = 1;
+	for (i = 0; i < ncaller; i++)
+		waitpid(cal[i], NULL, 0);
+	usleep(1500000);	/* idle: the services reap their callers */
+	for (i = 0; i < nsvc / 2; i++) {
+		usage_of(svc[i], &fds1, &pages1);
+		if (fds1 > fds0[i])
+			violation("service %d: %d descriptors, %d at rest before",
+			    i, fds1, fds0[i]);
+		if (pages1 > pages0[i] + 256)
+			violation("service %d: %ld resident pages, %ld before", i,
+			    pages1, pages0[i]);
+	}
+	for (i = 0; i < nsvc; i++) {
+		kill(svc[i], SIGKILL);
+		waitpid(svc[i], NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		warnx("could not remove %s", dir);
+
+	printf("stress: %.0f calls/s held over %d s, %d kills survived "
+	    "(%d services, %d callers), %llu violations\n",
+	    (b->calls - calls0) / ((t_end - t_start) / 1e9), secs, kills,
+	    svc_kills, kills - svc_kills, (unsigned long long)b->violations);
+	printf("JSON {\"bench\":\"stress\",\"seconds\":%d,\"services\":%d,"
+	    "\"callers\":%d,\"kill_ms\":%d,\"calls_per_s\":%.0f,\"kills\":%d,"
+	    "\"service_kills\":%d,\"violations\":%llu}\n", secs, nsvc, ncaller,
+	    kill_ms, (b->calls - calls0) / ((t_end - t_start) / 1e9), kills,
+	    svc_kills, (unsigned long long)b->violations);
+	return b->violations == 0 ? 0 : 1;
+}
