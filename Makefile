@@ -1,12 +1,13 @@
 # comsg: co-processes, cocall and capabilities on Linux.
-# Targets: all (default), test, demo, bench, install, clean.  See README.md.
+# Targets: all (default), test, demo, bench, stress, fuzz, install, clean.
+# See README.md.
 include mk/config.mk
 export BUILD CC OPT SANITIZE PREFIX
 MAKEFLAGS += --no-print-directory
 
-PROGDIRS := tools examples test bench
+PROGDIRS := tools examples test bench stress
 
-.PHONY: all lib progs test demo bench install clean
+.PHONY: all lib progs test demo bench stress fuzz install clean
 
 all: progs
 
@@ -24,6 +25,16 @@ demo: all
 
 bench: all
 	@bench/run.sh $(BUILD)
+
+# Fault injection: services and callers killed at random under load.
+STRESS_SECONDS ?= 30
+stress: all
+	@$(BUILD)/stress/stress -t $(STRESS_SECONDS)
+
+# libFuzzer harnesses, built with clang into build-fuzz: each runs for
+# FUZZ_SECONDS (default 60); fails if one finds a crash.  See fuzz/Makefile.
+fuzz:
+	+@$(MAKE) -C fuzz run
 
 install: all
 	$(MAKE) -C src/lib install
