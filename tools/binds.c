@@ -125,7 +125,7 @@ handle(struct service *s, const void *in, size_t len, void **caps, int ncaps,
 	(void)room;
 	memset(rep, 0, sizeof(*rep));
 	rep->len = sizeof(*rep);
-	rep->op = -req->op;
+	rep->op = tool_reply_op(req->op);
 	if (req->op != CAPV_BINDS_BIND) {
 		e = EOPNOTSUPP;
 		snprintf(what, sizeof(what), "op %d", req->op);

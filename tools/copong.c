@@ -37,7 +37,7 @@ handle(struct service *s, const void *in, size_t len, void **caps, int ncaps,
 	if (len > room)
 		len = room;
 	memcpy(out, in, len);
-	((capv_t *)out)->op = -((const capv_t *)in)->op;
+	((capv_t *)out)->op = tool_reply_op(((const capv_t *)in)->op);
 	return len;
 }
 

@@ -228,7 +228,7 @@ main(int argc, char **argv)
 			warn("capv[%d]", slot);
 			memset(e, 0, sizeof(*e));
 			e->len = sizeof(*e);
-			e->op = -op;
+			e->op = tool_reply_op(op);
 			e->error = -1;
 			e->errno_ = errno;
 			outlen = sizeof(*e);

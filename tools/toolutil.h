@@ -16,6 +16,14 @@
 /* Exit codes, like the BSD tools: 0 fine, 1 failed, 2 bad usage. */
 #define EXIT_USAGE	2
 
+/* The op of a reply to a request of op op: minus it, without overflow (a
+ * hostile INT_MIN stays INT_MIN). */
+static inline int
+tool_reply_op(int op)
+{
+	return (int)(0u - (unsigned)op);
+}
+
 /* The capability in slot index of our vector, or NULL. */
 void	*tool_slot(int index);
 

@@ -151,7 +151,9 @@ capv_decode(const char *s, int *capcp, void ***capvp,
 				fds[i] = getfd((int)fdn[i], arg);
 				if (fds[i] < 0 && errno == EPERM) {
 					for (j = 0; owned && j < i; j++)
-						close(fds[j]);
+						if (fds[j] >= 0)
+							close(fds[j]);
+					errno = EPERM;
 					goto fail;
 				}
 			}
