@@ -1,13 +1,13 @@
 # comsg: co-processes, cocall and capabilities on Linux.
-# Targets: all (default), test, demo, bench, stress, fuzz, install, clean.
-# See README.md.
+# Targets: all (default), test, demo, bench, stress, fuzz, model, install,
+# clean.  See README.md.
 include mk/config.mk
 export BUILD CC OPT SANITIZE PREFIX
 MAKEFLAGS += --no-print-directory
 
 PROGDIRS := tools examples test bench stress
 
-.PHONY: all lib progs test demo bench stress fuzz install clean
+.PHONY: all lib progs test demo bench stress fuzz model install clean
 
 all: progs
 
@@ -25,6 +25,10 @@ demo: all
 
 bench: all
 	@bench/run.sh $(BUILD)
+
+# The Promela models of the cocall handshake (model/, needs spin).
+model:
+	@model/run.sh
 
 # Fault injection: services and callers killed at random under load.
 STRESS_SECONDS ?= 30

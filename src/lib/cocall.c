@@ -239,17 +239,17 @@ wait_reply_shm(struct caller_chan *ch, uint32_t seq, int64_t deadline)
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		if (futex_wait(&s->rep_seq, v, slice) < 0 && errno == ETIMEDOUT) {
-			if (sock_hungup(ch->sock)) {
-				STORE_RLX(&s->caller_sleeping, 0);
-				errno = ENOLINK;
-				return -1;
-			}
-			/* The service may have missed our ring (someone
-			 * else can rewind the doorbell): ring again. */
-			if (LOAD_RLX(&s->service_sleeping))
-				bell_ring(ch->bell, false);
+		if (futex_wait(&s->rep_seq, v, slice) < 0 && errno == ETIMEDOUT &&
+		    sock_hungup(ch->sock)) {
+			STORE_RLX(&s->caller_sleeping, 0);
+			errno = ENOLINK;
+			return -1;
 		}
+		/* Back without the reply (a timeout, a signal): the service
+		 * may have missed our ring, since anyone can rewind the
+		 * doorbell.  Ring again. */
+		if (LOAD_ACQ(&s->rep_seq) != seq && LOAD_RLX(&s->service_sleeping))
+			bell_ring(ch->bell, false);
 	}
 	STORE_RLX(&s->caller_sleeping, 0);
 	return 0;

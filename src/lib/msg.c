@@ -33,7 +33,9 @@ msg_wait(int sock, short events, int64_t deadline, struct bell_shm *bell,
 			errno = ENOLINK;
 			return -1;
 		}
-		if (r == 0 && bell != NULL && LOAD_RLX(sleeping)) {
+		/* A timeout or a signal: ring again, in case the ring that
+		 * would have woken the service was rewound. */
+		if (bell != NULL && LOAD_RLX(sleeping)) {
 			__atomic_add_fetch(&bell->ring, 1, __ATOMIC_SEQ_CST);
 			futex_wake(&bell->ring);
 		}

@@ -1,0 +1,120 @@
+#!/bin/sh
+# Check the Promela models of cocall with spin: every run must pass, and the
+# broken variants must fail the way they should (the model still has teeth).
+# Usage: model/run.sh [-k] (-k: keep going after a failure).  Builds under
+# $BUILD/model (default build/model).  Exit 0: all as expected; 1: not.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=${BUILD:-$top/build}/model
+keep=0
+[ "${1:-}" = -k ] && keep=1
+
+if ! command -v spin >/dev/null 2>&1; then
+	echo "model: spin not found: apt-get install spin" >&2
+	exit 1
+fi
+cc=${PAN_CC:-gcc}
+command -v "$cc" >/dev/null 2>&1 || cc=cc
+mkdir -p "$work" || exit 1
+
+nrun=0
+nbad=0
+total_states=0
+t_all=$(date +%s)
+
+# check NAME EXPECT MODEL MODE SPIN-FLAGS...
+#   EXPECT: pass, or the pan message a broken variant must produce
+#   MODE:   safety (assertions, invalid end states) or ltl (acceptance
+#           cycles of the model's LTL property, under weak fairness)
+check() {
+	name=$1 expect=$2 model=$3 mode=$4
+	shift 4
+	dir=$work/$name
+	rm -rf "$dir" && mkdir -p "$dir" || exit 1
+	case $mode in
+	safety)	ccflags="-DSAFETY -DNOCLAIM"; panflags="" ;;
+	ltl)	ccflags=""; panflags="-a -f" ;;
+	esac
+	t0=$(date +%s.%N)
+	if ! (cd "$dir" && spin "$@" -a "$top/model/$model" >spin.out 2>&1); then
+		cat "$dir/spin.out" >&2
+		echo "model: $name: spin -a failed" >&2
+		exit 1
+	fi
+	if ! (cd "$dir" && $cc -O2 -DCOLLAPSE -DMEMLIM=8192 $ccflags \
+	    -o pan pan.c >cc.out 2>&1); then
+		cat "$dir/cc.out" >&2
+		echo "model: $name: compiling pan failed" >&2
+		exit 1
+	fi
+	(cd "$dir" && ./pan -m2000000 -w24 $panflags >pan.out 2>&1)
+	t1=$(date +%s.%N)
+	out=$dir/pan.out
+	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$out" | tail -n 1)
+	states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' "$out")
+	trans=$(sed -n 's/^ *\([0-9.e+]*\) transitions.*/\1/p' "$out")
+	states=$(printf '%.0f' "${states:-0}")
+	trans=$(printf '%.0f' "${trans:-0}")
+	secs=$(echo "$t0 $t1" | awk '{ printf "%.1f", $2 - $1 }')
+	nrun=$((nrun + 1))
+	total_states=$((total_states + states))
+	result=ok
+	if [ -z "$errors" ] || grep -q "max search depth too small" "$out" ||
+	    grep -q "out of memory" "$out"; then
+		result="FAILED (incomplete search, see $out)"
+	elif [ "$expect" = pass ]; then
+		[ "$errors" -eq 0 ] ||
+		    result="FAILED: $(grep '^pan:1:' "$out" | head -n 1)"
+	elif [ "$errors" -eq 0 ]; then
+		result="FAILED: no '$expect' found"
+	elif grep -q "^pan:1: $expect" "$out"; then
+		result="ok (found: $expect)"
+	else
+		result="FAILED: $(grep '^pan:1:' "$out" | head -n 1)"
+	fi
+	printf '%-34s %10s %11s %7ss  %s\n' "$name" "$states" "$trans" \
+	    "$secs" "$result"
+	case $result in
+	FAILED*)
+		nbad=$((nbad + 1))
+		trail=$(ls "$dir"/*.trail 2>/dev/null | head -n 1)
+		[ -n "$trail" ] && echo "  trail: (cd $dir && spin $* -t -p" \
+		    "-g -l $top/model/$model)"
+		[ $keep = 1 ] || finish
+		;;
+	esac
+}
+
+finish() {
+	t_end=$(date +%s)
+	echo "model: $nrun runs, $nbad failed, $total_states states in all," \
+	    "$((t_end - t_all)) s"
+	[ $nbad -eq 0 ] || exit 1
+	exit 0
+}
+
+printf '%-34s %10s %11s %8s  %s\n' run states transitions time result
+# No lost wakeup: without timeouts, nothing may be stuck but the idle
+# service (invalid end state = a caller asleep that nobody will wake).
+check cocall-n2-safety	pass cocall.pml safety -DNCHAN=2 -DCALLS=3 -DTIMEOUTS=0
+check cocall-n3-safety	pass cocall.pml safety -DNCHAN=3 -DCALLS=1 -DTIMEOUTS=0
+# Timeouts, signals and re-rings: still exactly once, right replies.
+check cocall-n2-timeouts-safety pass cocall.pml safety \
+	-DNCHAN=2 -DCALLS=3 -DTIMEOUTS=1
+# Every call completes, under weak fairness.
+check cocall-n2-ltl	pass cocall.pml ltl -DNCHAN=2 -DCALLS=2 -DTIMEOUTS=0
+check cocall-n2-timeouts-ltl pass cocall.pml ltl -DNCHAN=2 -DCALLS=2 -DTIMEOUTS=1
+# A hostile caller: the honest one's calls are answered right, and complete.
+check ring-safety	pass ring.pml safety -DCALLS=3 -DTIMEOUTS=1
+check ring-ltl		pass ring.pml ltl -DCALLS=2 -DTIMEOUTS=1
+# The model has teeth: each of these must fail.
+check broken-norescan	"invalid end state" cocall.pml safety \
+	-DNCHAN=2 -DCALLS=2 -DTIMEOUTS=0 -DBROKEN_NORESCAN
+check broken-nofence	"invalid end state" cocall.pml safety \
+	-DNCHAN=2 -DCALLS=2 -DTIMEOUTS=0 -DBROKEN_NOFENCE
+check broken-ringmod	"invalid end state" cocall.pml safety \
+	-DNCHAN=2 -DCALLS=3 -DTIMEOUTS=0 -DRINGMOD=3
+check broken-ring-notimeouts "acceptance cycle" ring.pml ltl \
+	-DCALLS=2 -DTIMEOUTS=0
+finish
