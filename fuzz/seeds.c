@@ -1,0 +1,633 @@
+/*
+ * Writes the seed corpora of the harnesses (make -C fuzz seeds): small
+ * valid and nearly valid inputs in each harness's input format, built
+ * from the real structures of wire.h, shm.h and capv.h.
+ *
+ * usage: seeds DIR   (writes DIR/<harness>/<name>)
+ */
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "comsg/capv.h"
+#include "comsg/cocall.h"
+#include "shm.h"
+#include "wire.h"
+
+/* The kinds of descriptors, as fuzz.h numbers them. */
+enum { GATE, BELL, CHAN, PIPE, NUL, MEMFD, SEALED, SOCK };
+/* enum cap_kind, as internal.h numbers it. */
+enum { K_TARGET = 1, K_FD = 2 };
+
+static const char *dir;
+
+struct buf {
+	unsigned char	b[1 << 18];
+	size_t		n;
+};
+
+static void
+put(struct buf *b, const void *p, size_t n)
+{
+	memcpy(b->b + b->n, p, n);
+	b->n += n;
+}
+
+static void
+u8(struct buf *b, unsigned v)
+{
+	unsigned char c = (unsigned char)v;
+
+	put(b, &c, 1);
+}
+
+static void
+u16(struct buf *b, unsigned v)
+{
+	u8(b, v & 0xff);
+	u8(b, v >> 8);
+}
+
+static void
+u32(struct buf *b, uint32_t v)
+{
+	put(b, &v, 4);
+}
+
+/* A message record of fz_send(): descriptors, length, bytes. */
+static void
+rec(struct buf *b, const char *fds, const void *p, size_t n)
+{
+	size_t i, k = strlen(fds);
+
+	u8(b, (unsigned)k);
+	for (i = 0; i < k; i++)
+		u8(b, (unsigned)(fds[i] - '0'));
+	u16(b, (unsigned)n);
+	put(b, p, n);
+}
+
+static void
+save(const char *harness, const char *name, const struct buf *b)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, harness);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, harness, name);
+	f = fopen(path, "w");
+	if (f == NULL || fwrite(b->b, 1, b->n, f) != b->n || fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+}
+
+static struct buf *
+fresh(void)
+{
+	static struct buf b;
+
+	b.n = 0;
+	return &b;
+}
+
+static struct wire_call
+call(uint32_t seq, uint32_t len, int ncaps, const uint8_t *kinds, int error)
+{
+	struct wire_call w;
+
+	memset(&w, 0, sizeof(w));
+	w.magic = WIRE_CALL;
+	w.seq = seq;
+	w.len = len;
+	w.ncaps = (uint16_t)ncaps;
+	w.error = (uint16_t)error;
+	if (ncaps > 0)
+		memcpy(w.kinds, kinds, ncaps);
+	return w;
+}
+
+/* A wire_call and its body as one record. */
+static void
+callrec(struct buf *b, const char *fds, struct wire_call w, const char *body)
+{
+	unsigned char m[sizeof(w) + 256];
+	size_t n = strlen(body);
+
+	memcpy(m, &w, sizeof(w));
+	memcpy(m + sizeof(w), body, n);
+	rec(b, fds, m, sizeof(w) + n);
+}
+
+static void
+seed_capv_env(void)
+{
+	/* n % 8: 0 gate, 1 doorbell, 2 pipe, 3 /dev/null, 4 memfd,
+	 * 5 sealed memfd of the wrong size, 6 closed, 7 EPERM. */
+	static const char *s[][2] = {
+		{ "target", "8=t:8:9" },
+		{ "fd", "10=f:11" },
+		{ "both", "8=t:8:9,10=f:11" },
+		{ "clocks-binds", "8=t:16:17,10=t:24:25,11=f:27" },
+		{ "shared", "8=t:8:9,9=t:8:9" },
+		{ "overlap", "8=t:16:17,9=f:16" },
+		{ "repeat-slot", "8=f:11,8=f:12" },
+		{ "bad-target", "8=t:9:8" },
+		{ "closed", "8=t:14:9,9=f:14" },
+		{ "eperm", "8=t:8:15" },
+		/* found by fuzzing: EBADF then EPERM in one entry */
+		{ "eperm-after-ebadf", "8=t:14:7" },
+		{ "max-slot", "255=f:3" },
+		{ "slot-range", "256=f:3" },
+		{ "fd-max", "8=f:2147483647" },
+		{ "fd-over", "8=f:2147483648" },
+		{ "short", "8=t:8" },
+		{ "trailing", "8=f:11," },
+		{ "kind", "8=x:1" },
+		{ "junk", "8=f:11;9=f:3" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+		struct buf *b = fresh();
+
+		put(b, s[i][1], strlen(s[i][1]));
+		save("capv_env", s[i][0], b);
+	}
+}
+
+static void
+seed_wire_call(void)
+{
+	static const uint8_t fd1[] = { K_FD }, tg1[] = { K_TARGET },
+	    two[] = { K_TARGET, K_FD }, bad[] = { 7 };
+	/* mode: rooms 65536 and 8; bit 0 the caller's side */
+	struct buf *b;
+	int side;
+
+	for (side = 0; side < 2; side++) {
+		const char *sfx = side ? "-caller" : "-service";
+		char name[64];
+
+#define SAVE(n) (snprintf(name, sizeof(name), "%s%s", n, sfx), \
+		save("wire_call", name, b))
+		b = fresh();
+		u8(b, 0xfc | side);
+		u32(b, 1);
+		callrec(b, "", call(1, 5, 0, NULL, 0), "hello");
+		SAVE("bytes");
+
+		b = fresh();
+		u8(b, 0xfc | side);
+		u32(b, 1);
+		callrec(b, "4", call(1, 2, 1, fd1, 0), "fd");
+		SAVE("fd-cap");
+
+		b = fresh();
+		u8(b, 0xfc | side);
+		u32(b, 1);
+		callrec(b, "014", call(1, 0, 2, two, 0), "");
+		SAVE("target-and-fd");
+
+		b = fresh();
+		u8(b, 0x1c | side);		/* no room for capabilities */
+		u32(b, 1);
+		callrec(b, "01", call(1, 0, 1, tg1, 0), "");
+		SAVE("no-room");
+
+		b = fresh();
+		u8(b, 0xfc | side);
+		u32(b, 7);
+		callrec(b, "", call(6, 4, 0, NULL, 0), "late");
+		callrec(b, "4", call(5, 0, 1, fd1, 0), "");
+		callrec(b, "", call(7, 4, 0, NULL, 0), "mine");
+		SAVE("stale");
+
+		b = fresh();
+		u8(b, 0xfc | side);
+		u32(b, 1);
+		callrec(b, "", call(1, 0, 0, NULL, EPROTO), "");
+		SAVE("error");
+
+		b = fresh();
+		u8(b, 0x0c | side);		/* 16 bytes of room */
+		u32(b, 1);
+		callrec(b, "44", call(1, 9, 1, fd1, 0), "truncated");
+		SAVE("kinds-fds-mismatch");
+
+		b = fresh();
+		u8(b, 0xfc | side);
+		u32(b, 1);
+		callrec(b, "", call(1, 9, 1, bad, 0), "bad kind");
+		SAVE("bad-kind");
+
+		b = fresh();
+		u8(b, 0xfe | side);		/* SO_PASSCRED */
+		u32(b, 1);
+		callrec(b, "4444444444444444444", call(1, 0, 8,
+		    (const uint8_t *)"\2\2\2\2\2\2\2\2", 0), "");
+		SAVE("many-fds");
+
+		b = fresh();
+		u8(b, 0xfc | side);
+		u32(b, 1);
+		rec(b, "", "call", 4);
+		SAVE("short");
+#undef SAVE
+	}
+}
+
+static void
+seed_caprecv(void)
+{
+	struct wire_cap w = { WIRE_CAP, WIRE_VERSION, K_FD, 0 };
+	struct wire_cap t = { WIRE_CAP, WIRE_VERSION, K_TARGET, 0 };
+	struct buf *b;
+	int type;
+
+	for (type = 0; type < 3; type++) {
+		const char *names[] = { "seqpacket", "stream", "dgram" };
+		char name[64];
+
+		b = fresh();
+		u8(b, type);
+		rec(b, "4", &w, sizeof(w));
+		snprintf(name, sizeof(name), "fd-%s", names[type]);
+		save("caprecv", name, b);
+
+		b = fresh();
+		u8(b, type);
+		rec(b, "01", &t, sizeof(t));
+		rec(b, "7", &w, sizeof(w));
+		snprintf(name, sizeof(name), "target-then-fd-%s", names[type]);
+		save("caprecv", name, b);
+	}
+	b = fresh();
+	u8(b, 4);		/* SO_PASSCRED */
+	rec(b, "3", &w, sizeof(w));
+	save("caprecv", "passcred", b);
+
+	b = fresh();
+	u8(b, 0);
+	rec(b, "10", &t, sizeof(t));
+	save("caprecv", "target-fds-swapped", b);
+
+	b = fresh();
+	u8(b, 0);
+	w.version = 2;
+	rec(b, "4", &w, sizeof(w));
+	w.version = WIRE_VERSION;
+	w.kind = 300;
+	rec(b, "4", &w, sizeof(w));
+	w.kind = K_FD;
+	rec(b, "", &w, sizeof(w));
+	rec(b, "44", &w, sizeof(w));
+	rec(b, "4", &w, sizeof(w) - 1);
+	save("caprecv", "malformed", b);
+}
+
+static void
+seed_connect(void)
+{
+	struct wire_connect w = { WIRE_CONNECT, WIRE_VERSION, 77,
+	    sizeof(struct chan_shm) };
+	struct buf *b;
+
+	b = fresh();
+	u8(b, 0x08);
+	rec(b, "2", &w, sizeof(w));
+	save("connect", "good-and-call", b);
+
+	b = fresh();
+	u8(b, 0x00);
+	rec(b, "2", &w, sizeof(w));
+	save("connect", "good", b);
+
+	b = fresh();
+	u8(b, 0x09);
+	rec(b, "2", &w, sizeof(w));
+	save("connect", "pending-then-good", b);
+
+	b = fresh();
+	u8(b, 0x18);
+	rec(b, "2", &w, sizeof(w));
+	save("connect", "no-ring", b);
+
+	b = fresh();
+	u8(b, 0x2a);
+	rec(b, "2", &w, sizeof(w));
+	rec(b, "2", &w, sizeof(w));
+	save("connect", "two-then-shutdown", b);
+
+	b = fresh();
+	u8(b, 0x04);
+	rec(b, "2", &w, sizeof(w));
+	save("connect", "closed", b);
+
+	b = fresh();
+	u8(b, 0x01);
+	save("connect", "silent", b);
+
+	b = fresh();
+	u8(b, 0x49);		/* flood first, then pending, then good */
+	rec(b, "2", &w, sizeof(w));
+	save("connect", "flood-then-good", b);
+
+	b = fresh();
+	u8(b, 0x08);
+	rec(b, "1", &w, sizeof(w));
+	save("connect", "doorbell-as-channel", b);
+
+	b = fresh();
+	u8(b, 0x08);
+	rec(b, "5", &w, sizeof(w));
+	save("connect", "unsealed", b);
+
+	b = fresh();
+	u8(b, 0x08);
+	rec(b, "22", &w, sizeof(w));
+	save("connect", "two-fds", b);
+
+	b = fresh();
+	u8(b, 0x08);
+	w.chan_size = 4096;
+	rec(b, "6", &w, sizeof(w));
+	save("connect", "small-channel", b);
+
+	b = fresh();
+	u8(b, 0x08);
+	w.chan_size = sizeof(struct chan_shm);
+	w.tid = 0;
+	rec(b, "2", &w, sizeof(w));
+	save("connect", "tid-0", b);
+
+	b = fresh();
+	u8(b, 0x08);
+	w.tid = 77;
+	w.version = 2;
+	rec(b, "2", &w, sizeof(w));
+	save("connect", "version-2", b);
+}
+
+/* The caller's (or service's) line of struct chan_shm, 128 bytes. */
+static void
+line(struct buf *b, uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3,
+    uint32_t w4)
+{
+	unsigned char z[128];
+	uint32_t w[5] = { w0, w1, w2, w3, w4 };
+
+	memset(z, 0, sizeof(z));
+	memcpy(z, w, sizeof(w));
+	put(b, z, sizeof(z));
+}
+
+static void
+seed_chan_state(void)
+{
+	static const uint8_t fd1[] = { K_FD };
+	struct buf *b;
+
+	/* The service's side: flags, room, caller's line, req[]. */
+	b = fresh();
+	u8(b, 0x00);
+	u8(b, 0);
+	line(b, CHAN_MAGIC, SHM_VERSION, 1, 5, 0);
+	u16(b, 5);
+	put(b, "hello", 5);
+	save("chan_state", "svc-fast", b);
+
+	b = fresh();
+	u8(b, 0x14);		/* honest caller on the socket; ring */
+	u8(b, 0);
+	line(b, CHAN_MAGIC, SHM_VERSION, 1, 5, CHAN_VIA_SOCKET);
+	u16(b, 0);
+	callrec(b, "", call(1, 5, 0, NULL, 0), "hello");
+	save("chan_state", "svc-socket", b);
+
+	b = fresh();
+	u8(b, 0x88);		/* accept slowly, reply with a capability */
+	u8(b, 1);
+	line(b, CHAN_MAGIC, SHM_VERSION, 1, 2, CHAN_VIA_SOCKET);
+	u16(b, 0);
+	callrec(b, "4", call(1, 2, 1, fd1, 0), "fd");
+	save("chan_state", "svc-socket-cap", b);
+
+	b = fresh();
+	u8(b, 0x00);
+	u8(b, 0);
+	line(b, CHAN_MAGIC, SHM_VERSION, 9, COCALL_MAXLEN + 1, 0);
+	u16(b, 0);
+	save("chan_state", "svc-too-long", b);
+
+	b = fresh();
+	u8(b, 0x00);
+	u8(b, 0);
+	line(b, CHAN_MAGIC, SHM_VERSION, 1, 5, CHAN_VIA_SOCKET);
+	u16(b, 0);
+	save("chan_state", "svc-socket-missing", b);
+
+	b = fresh();
+	u8(b, 0x22);		/* service's line too; 16 bytes of room */
+	u8(b, 0);
+	line(b, 0, 0, 3, 40, 0xffffffff);
+	line(b, 3, 0, 0, 1, 0);
+	u16(b, 40);
+	put(b, "forty bytes of request for sixteen bytes", 40);
+	save("chan_state", "svc-scribble", b);
+
+	b = fresh();
+	u8(b, 0x00);
+	u8(b, 0);
+	line(b, CHAN_MAGIC, SHM_VERSION, 0, 5, 0);
+	u16(b, 0);
+	save("chan_state", "svc-idle", b);
+
+	/* The caller's side: flags, service's line (rep_seq relative),
+	 * rep[], the service's messages (seq relative). */
+	b = fresh();
+	u8(b, 0x01);
+	line(b, 0, 4, 0, 0, 0);
+	u16(b, 4);
+	put(b, "pong", 4);
+	save("chan_state", "call-fast", b);
+
+	b = fresh();
+	u8(b, 0x01);
+	line(b, 0, 0, CHAN_VIA_SOCKET, 0, 0);
+	u16(b, 0);
+	callrec(b, "", call(0, 4, 0, NULL, 0), "pong");
+	save("chan_state", "call-socket", b);
+
+	b = fresh();
+	u8(b, 0x0b);		/* slowly; room for one capability */
+	line(b, 0, 0, CHAN_VIA_SOCKET, 0, 0);
+	u16(b, 0);
+	callrec(b, "4", call(0, 2, 1, fd1, 0), "fd");
+	save("chan_state", "call-slow-cap", b);
+
+	b = fresh();
+	u8(b, 0x05);		/* with a capability */
+	line(b, 0, EPROTO, CHAN_ERROR, 0, 0);
+	u16(b, 0);
+	save("chan_state", "call-error", b);
+
+	b = fresh();
+	u8(b, 0x41);		/* 16 bytes of room */
+	line(b, 0, COCALL_MAXLEN + 1, 0, 0, 0);
+	u16(b, 0);
+	save("chan_state", "call-too-long", b);
+
+	b = fresh();
+	u8(b, 0x01);
+	line(b, 1, 4, 0, 1, 0);
+	u16(b, 4);
+	put(b, "late", 4);
+	save("chan_state", "call-wrong-seq", b);
+
+	b = fresh();
+	u8(b, 0x03);
+	line(b, 0, 0, 0, 0, 0);
+	u16(b, 0);
+	callrec(b, "", call((uint32_t)-1, 4, 0, NULL, 0), "late");
+	callrec(b, "", call(0, 0, 0, NULL, EMFILE), "");
+	save("chan_state", "call-slow-stale-error", b);
+}
+
+static void
+seed_capv_msgs(void)
+{
+	capv_clocks_t c = { sizeof(c), CAPV_CLOCKS_GETTIME, CLOCK_MONOTONIC };
+	capv_t ab = { sizeof(ab), CAPV_ANSWERBACK };
+	struct buf *b;
+	int svc;
+
+	for (svc = 0; svc < 2; svc++) {
+		const char *nm = svc ? "binds" : "clocks";
+		char name[64];
+
+		b = fresh();
+		u8(b, svc);
+		put(b, &ab, sizeof(ab));
+		snprintf(name, sizeof(name), "%s-answerback", nm);
+		save("capv_msgs", name, b);
+
+		b = fresh();
+		u8(b, svc | 0x10);
+		put(b, "op?", 3);
+		snprintf(name, sizeof(name), "%s-short", nm);
+		save("capv_msgs", name, b);
+
+		b = fresh();
+		u8(b, svc);
+		ab.op = 7;
+		put(b, &ab, sizeof(ab));
+		ab.op = CAPV_ANSWERBACK;
+		snprintf(name, sizeof(name), "%s-unknown-op", nm);
+		save("capv_msgs", name, b);
+
+		/* found by fuzzing: the reply's op, -op, overflowed */
+		b = fresh();
+		u8(b, svc);
+		ab.op = INT_MIN;
+		put(b, &ab, sizeof(ab));
+		ab.op = CAPV_ANSWERBACK;
+		snprintf(name, sizeof(name), "%s-op-int-min", nm);
+		save("capv_msgs", name, b);
+	}
+
+	b = fresh();
+	u8(b, 0);
+	put(b, &c, sizeof(c));
+	save("capv_msgs", "clocks-monotonic", b);
+
+	b = fresh();
+	u8(b, 0x10);
+	c.clock_id = CLOCK_REALTIME;
+	put(b, &c, sizeof(c));
+	save("capv_msgs", "clocks-realtime-slow", b);
+
+	b = fresh();
+	u8(b, 0);
+	c.clock_id = 12345;
+	put(b, &c, sizeof(c));
+	save("capv_msgs", "clocks-bad-id", b);
+
+	b = fresh();
+	u8(b, 0);
+	c.len = 8;
+	put(b, &c, sizeof(c));
+	save("capv_msgs", "clocks-bad-len", b);
+
+	{
+		capv_binds_t r;
+		struct sockaddr_in *sin = (struct sockaddr_in *)&r.addr;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&r.addr;
+
+		memset(&r, 0, sizeof(r));
+		r.len = sizeof(r);
+		r.op = CAPV_BINDS_BIND;
+		r.addrlen = sizeof(*sin);
+		sin->sin_family = AF_INET;
+		b = fresh();
+		u8(b, 1 | 1 << 1);	/* a UDP socket */
+		put(b, &r, sizeof(r));
+		save("capv_msgs", "binds-inet", b);
+
+		b = fresh();
+		u8(b, 1 | 5 << 1);	/* two of them */
+		put(b, &r, sizeof(r));
+		save("capv_msgs", "binds-two-caps", b);
+
+		b = fresh();
+		u8(b, 1 | 4 << 1);	/* a pipe */
+		put(b, &r, sizeof(r));
+		save("capv_msgs", "binds-pipe", b);
+
+		b = fresh();
+		u8(b, 1);		/* nothing */
+		put(b, &r, sizeof(r));
+		save("capv_msgs", "binds-no-cap", b);
+
+		memset(&r.addr, 0, sizeof(r.addr));
+		r.addrlen = sizeof(*sin6);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(8080);
+		b = fresh();
+		u8(b, 1 | 2 << 1 | 0x10);	/* TCP/IPv6, slowly */
+		put(b, &r, sizeof(r));
+		save("capv_msgs", "binds-inet6", b);
+
+		r.addrlen = 2;
+		r.addr.ss_family = AF_UNIX;
+		b = fresh();
+		u8(b, 1 | 3 << 1);	/* a UNIX socket */
+		put(b, &r, sizeof(r));
+		save("capv_msgs", "binds-unix", b);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: seeds DIR\n");
+		return 2;
+	}
+	dir = argv[1];
+	mkdir(dir, 0755);
+	seed_capv_env();
+	seed_wire_call();
+	seed_caprecv();
+	seed_connect();
+	seed_chan_state();
+	seed_capv_msgs();
+	return 0;
+}
