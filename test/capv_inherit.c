@@ -71,7 +71,7 @@ serve(void *target)
 int
 main(int argc, char **argv)
 {
-	void **capv, *target, *other;
+	void **capv, *target, *bogus[1];
 	int capc;
 	char cmd[512];
 	pid_t member, stranger;
@@ -190,7 +190,8 @@ main(int argc, char **argv)
 		waitpid(gone, NULL, 0);
 		CHECK_ERR(coexecvpc(gone, "true", args, NULL, 0), ESRCH);
 		CHECK_ERR(coexecvpc(0, "true", args, NULL, -1), EINVAL);
-		CHECK_ERR(coexecvpc(0, "true", args, (void **)&other, 1), EINVAL);
+		bogus[0] = &capc;	/* an address, not a capability */
+		CHECK_ERR(coexecvpc(0, "true", args, bogus, 1), EINVAL);
 
 		stranger = fork();
 		CHECK(stranger >= 0);

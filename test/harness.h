@@ -98,13 +98,16 @@ __attribute__((constructor)) static void
 t_init(void)
 {
 	t_main_pid = getpid();
-	if (getenv("COMSG_TEST_KEEPDIR") == NULL) {
+	/* A test program that a test runs again (a child in another mode)
+	 * stays in the domain of the test that ran it, which cleans up. */
+	if (getenv("COMSG_TEST_DIR") == NULL) {
 		snprintf(t_dir, sizeof(t_dir), "/tmp/comsg-test-XXXXXX");
 		if (mkdtemp(t_dir) == NULL) {
 			perror("mkdtemp");
 			exit(T_FAIL);
 		}
 		setenv("COMSG_DIR", t_dir, 1);
+		setenv("COMSG_TEST_DIR", t_dir, 1);
 	}
 	atexit(t_cleanup);
 }

@@ -38,8 +38,6 @@ tr_init(void)
 	if (access(path, X_OK) < 0)
 		return -1;
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	/* Our children share our domain instead of making their own. */
-	setenv("COMSG_TEST_KEEPDIR", "1", 1);
 	/* Under AddressSanitizer: the tools preload their libraries ahead of
 	 * its runtime, and a tool in its seccomp sandbox cannot run the leak
 	 * check at exit (it needs system calls the sandbox refuses). */
