@@ -438,3 +438,16 @@ fz_target_new(int *gate_fdp)
 	*gate_fdp = ((struct cap *)t)->fd[0];
 	return t;
 }
+
+/* The start-up of a harness that needs nothing of its own; a harness that
+ * does defines its own LLVMFuzzerInitialize(), which takes precedence. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+__attribute__((weak)) int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fz_init();
+	fz_fd_baseline();
+	return 0;
+}

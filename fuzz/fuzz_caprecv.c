@@ -25,17 +25,6 @@ static const int types[] = { SOCK_SEQPACKET, SOCK_STREAM, SOCK_DGRAM,
 /* EAGAIN: the socket is empty (we made it non-blocking). */
 static const int errs[] = { EINVAL, ECONNRESET, EAGAIN };
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_init();
-	fz_fd_baseline();
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -118,17 +118,6 @@ settle(void **v, int n)
 	free(v);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_init();
-	fz_fd_baseline();
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

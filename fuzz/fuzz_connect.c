@@ -70,17 +70,6 @@ expect_reply(struct fz_caller *c, const char *rep)
 	    "reply to \"%s\" wrong", rep);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_init();
-	fz_fd_baseline();
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -28,17 +28,6 @@ static const int caprooms[] = { 0, 1, 2, 3, 4, 5, 6, 8 };
 static const int errs[] = { ENOLINK, ETIMEDOUT, EPROTO, EMFILE, EAGAIN };
 static uint8_t buf[65536];
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_init();
-	fz_fd_baseline();
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
