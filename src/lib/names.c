@@ -23,7 +23,8 @@ static pthread_mutex_t names_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct cap **names_caps;		/* published targets */
 static int names_n, names_room;
 static int names_wakefd = -1;		/* eventfd: the list changed */
-static bool names_running;
+static bool names_started;		/* the helper thread was created */
+static bool names_running;		/* ...and runs */
 /* The helper thread's poll set (here rather than on its stack, so that a
  * child after fork, which has no such thread, still knows of it). */
 static struct pollfd *names_pfd;
@@ -135,8 +136,11 @@ names_start(void)
 	sigset_t all, old;
 	int err;
 
-	if (names_running)
-		return 0;
+	/* Called with names_mutex held, which pthread_cond_wait() below lets
+	 * go of: another caller may come in meanwhile, and must wait for the
+	 * same thread rather than start a second one. */
+	if (names_started)
+		goto wait;
 	if (names_wakefd < 0) {
 		names_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (names_wakefd < 0)
@@ -155,7 +159,9 @@ names_start(void)
 		errno = err;
 		return -1;
 	}
-	/* Called with names_mutex held; the thread takes it to say it runs. */
+	names_started = true;
+wait:
+	/* The thread takes the mutex to say it runs. */
 	while (!names_running)
 		pthread_cond_wait(&names_ready, &names_mutex);
 	return 0;
@@ -299,7 +305,7 @@ names_atfork_child(void)
 		names_caps[i]->name_path = NULL;
 	}
 	names_n = 0;
-	names_running = false;
+	names_started = names_running = false;
 	pthread_cond_init(&names_ready, NULL);
 	/* The parent's helper reads this one: ours will need its own. */
 	if (names_wakefd >= 0)
