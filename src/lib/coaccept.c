@@ -22,6 +22,10 @@
 #define REAP_MS		1000
 /* Connections accepted whose first message has not come yet, at most. */
 #define PENDING_MAX	64
+/* Channels one process may hold to one accepting thread, at most: a
+ * process opening channels without end exhausts only its own share of the
+ * service's descriptors. */
+#define CHANS_PER_PID	256
 
 struct svc_chan {
 	struct chan_shm	*shm;
@@ -334,6 +338,16 @@ ack(int sock, int status)
 	(void)send(sock, &w, sizeof(w), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+static int
+chans_of(struct acceptor *a, pid_t pid)
+{
+	int i, n = 0;
+
+	for (i = 0; i < a->nchans; i++)
+		n += a->chans[i]->caller->pid == pid;
+	return n;
+}
+
 /*
  * Set up the channel a new connection asks for, if its first message has
  * come: returns false if not yet.  The message, its descriptor and the
@@ -368,6 +382,12 @@ connect_one(struct acceptor *a, int sock, struct cap *c)
 		goto bad;
 	if (memfd_sealed_map(fds[0], sizeof(struct chan_shm), &shm) < 0)
 		goto bad;
+	if (chans_of(a, peer.pid) >= CHANS_PER_PID) {
+		status = EMFILE;
+		reap(a);	/* some may be dead already */
+		if (chans_of(a, peer.pid) >= CHANS_PER_PID)
+			goto bad;
+	}
 	status = ENOMEM;
 	if (a->nchans == a->chans_room) {
 		int room = a->chans_room ? 2 * a->chans_room : 8;
