@@ -100,15 +100,12 @@ main(void)
 	CHECK(codomain(dir, sizeof(dir)) == 0);
 	snprintf(gates, sizeof(gates), "%s/gates", dir);
 	snprintf(other, sizeof(other), "%s-outside", dir);
-	kid = fork();
-	CHECK(kid >= 0);
+	kid = t_fork();
 	if (kid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		setenv("COMSG_DIR", other, 1);
 		capvfetch(&capc, &capv);
 		_exit(outsider(gates));
 	}
-	t_children[t_nchildren++] = kid;
 	CHECK(t_wait(kid) == T_PASS);
 	{
 		char cmd[sizeof(other) + 16];

@@ -42,15 +42,12 @@ yama_restricts(void)
 static int
 run(const char *cmd)
 {
-	pid_t pid = fork();
+	pid_t pid = t_fork();
 
-	CHECK(pid >= 0);
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
-	t_children[t_nchildren++] = pid;
 	return t_wait(pid);
 }
 
@@ -116,57 +113,48 @@ main(int argc, char **argv)
 		CHECK(capvset(&n, &v, 3, target) == 0 && n == 4);
 		CHECK_ERR(capvset(&n, &v, CAPV_MAX, target), EINVAL);
 		CHECK_ERR(capvset(&n, &v, 1, (void *)v), EINVAL);
-		pid = fork();
-		CHECK(pid >= 0);
+		pid = t_fork();
 		if (pid == 0) {
 			char *args[] = { (char *)self, "check", "3", NULL };
 
 			coexecvpc(0, self, args, v, n);
 			_exit(126);
 		}
-		t_children[t_nchildren++] = pid;
 		CHECK(t_wait(pid) == T_PASS);
 		free(v);
 	}
 
 	/* coexecvpc borrowing another member's vector. */
-	member = fork();
-	CHECK(member >= 0);
+	member = t_fork();
 	if (member == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl(self, self, "wait", "9", (char *)NULL);
 		_exit(127);
 	}
-	t_children[t_nchildren++] = member;
 	/* Drop slot 8 from our own vector first, so the slot can only come
 	 * from the member. */
 	CHECK(capvset(&capc, &capv, 8, NULL) == 0);
 	{
-		pid_t pid = fork();
+		pid_t pid = t_fork();
 
-		CHECK(pid >= 0);
 		if (pid == 0) {
 			char *args[] = { (char *)self, "check", "8", NULL };
 
 			coexecvpc(member, self, args, NULL, 0);
 			_exit(errno == ESRCH ? 125 : errno == EPERM ? 124 : 126);
 		}
-		t_children[t_nchildren++] = pid;
 		/* The member may not have reached exec yet (ESRCH: its
 		 * environment is still ours) -- retry until it did. */
 		int rc = t_wait(pid);
 
 		for (int tries = 0; rc == 125 && tries < 500; tries++) {
 			usleep(10000);
-			pid = fork();
-			CHECK(pid >= 0);
+			pid = t_fork();
 			if (pid == 0) {
 				char *args[] = { (char *)self, "check", "8", NULL };
 
 				coexecvpc(member, self, args, NULL, 0);
 				_exit(errno == ESRCH ? 125 : errno == EPERM ? 124 : 126);
 			}
-			t_children[t_nchildren++] = pid;
 			rc = t_wait(pid);
 		}
 		if (rc == 124 && yama_restricts()) {
@@ -182,26 +170,22 @@ main(int argc, char **argv)
 	/* Errors: no such process, another domain, another user. */
 	{
 		char *args[] = { "true", NULL };
-		pid_t gone = fork();
+		pid_t gone = t_fork();
 
-		CHECK(gone >= 0);
 		if (gone == 0)
 			_exit(0);
-		waitpid(gone, NULL, 0);
+		t_wait(gone);
 		CHECK_ERR(coexecvpc(gone, "true", args, NULL, 0), ESRCH);
 		CHECK_ERR(coexecvpc(0, "true", args, NULL, -1), EINVAL);
 		bogus[0] = &capc;	/* an address, not a capability */
 		CHECK_ERR(coexecvpc(0, "true", args, bogus, 1), EINVAL);
 
-		stranger = fork();
-		CHECK(stranger >= 0);
+		stranger = t_fork();
 		if (stranger == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			setenv("COMSG_DIR", "/tmp/comsg-elsewhere", 1);
 			execl(self, self, "wait", "0", (char *)NULL);
 			_exit(127);
 		}
-		t_children[t_nchildren++] = stranger;
 		/* Once it has exec'd, its environment names another domain. */
 		for (int tries = 0; tries < 500; tries++) {
 			errno = 0;
@@ -223,17 +207,14 @@ main(int argc, char **argv)
 		}
 		CHECK_ERR(coexecvpc(stranger, "true", args, NULL, 0), ESRCH);
 		if (getuid() == 0) {
-			pid_t nobody = fork();
+			pid_t nobody = t_fork();
 
-			CHECK(nobody >= 0);
 			if (nobody == 0) {
-				prctl(PR_SET_PDEATHSIG, SIGKILL);
 				if (setuid(65534) < 0)
 					_exit(1);
 				for (;;)
 					pause();
 			}
-			t_children[t_nchildren++] = nobody;
 			for (int tries = 0; tries < 500; tries++) {
 				struct stat st;
 				char path[64];

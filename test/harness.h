@@ -112,9 +112,19 @@ t_init(void)
 	atexit(t_cleanup);
 }
 
-/* Run fn(arg) in a child that dies with the test; returns its pid. */
+/* Remember a child, so that it is killed if the test ends early. */
+static T_UNUSED void
+t_track(pid_t pid)
+{
+	if (pid > 0 &&
+	    t_nchildren < (int)(sizeof(t_children) / sizeof(t_children[0])))
+		t_children[t_nchildren++] = pid;
+}
+
+/* fork() a child that dies with the test: 0 in the child, its pid (tracked)
+ * in the parent. */
 static T_UNUSED pid_t
-t_spawn(int (*fn)(void *), void *arg)
+t_fork(void)
 {
 	pid_t pid = fork();
 
@@ -126,10 +136,20 @@ t_spawn(int (*fn)(void *), void *arg)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != t_main_pid)
 			_exit(T_FAIL);
-		_exit(fn(arg));
+		return 0;
 	}
-	if (t_nchildren < (int)(sizeof(t_children) / sizeof(t_children[0])))
-		t_children[t_nchildren++] = pid;
+	t_track(pid);
+	return pid;
+}
+
+/* Run fn(arg) in a child that dies with the test; returns its pid. */
+static T_UNUSED pid_t
+t_spawn(int (*fn)(void *), void *arg)
+{
+	pid_t pid = t_fork();
+
+	if (pid == 0)
+		_exit(fn(arg));
 	return pid;
 }
 
@@ -148,17 +168,10 @@ t_service(int (*serve)(void *target), void **targetp)
 		perror("socketpair");
 		t_fail();
 	}
-	pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		t_fail();
-	}
+	pid = t_fork();
 	if (pid == 0) {
 		void *t;
 
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != t_main_pid)
-			_exit(T_FAIL);
 		close(sv[0]);
 		if (coregister(NULL, &t) < 0 || capsend(sv[1], t) < 0) {
 			perror("t_service");
@@ -167,8 +180,6 @@ t_service(int (*serve)(void *target), void **targetp)
 		close(sv[1]);
 		_exit(serve(t));
 	}
-	if (t_nchildren < (int)(sizeof(t_children) / sizeof(t_children[0])))
-		t_children[t_nchildren++] = pid;
 	close(sv[1]);
 	if (caprecv(sv[0], targetp) < 0) {
 		perror("t_service: caprecv");

@@ -42,7 +42,7 @@ start_member(char *const prefix[], const char *const env[], pid_t *startedp)
 	close(p[1]);
 	CHECK(read(p[0], &got, sizeof(got)) == sizeof(got));
 	close(p[0]);
-	tr_track(got);
+	t_track(got);
 	return got;
 }
 
@@ -67,7 +67,7 @@ start_nobody(void)
 		for (;;)
 			pause();
 	}
-	tr_track(pid);
+	t_track(pid);
 	t_gate_wait(&g);
 	return pid;
 }

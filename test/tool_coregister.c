@@ -22,7 +22,7 @@ start_pair(const char *flag, const char *where, pid_t *regp, int *fdp)
 	CHECK_OUT(tr_expect(*fdp, "coregister: pid ", line, sizeof(line)) == 0,
 	    line);
 	CHECK(sscanf(line, "coregister: pid %d:", &reg) == 1);
-	tr_track(reg);
+	t_track(reg);
 	/* It says what it hands out: the service's answerback. */
 	snprintf(want, sizeof(want), "\"clocks(1), pid %d, ", (int)clocks);
 	CHECK_OUT(strstr(line, want) != NULL, line);

@@ -76,15 +76,6 @@ tr_tool(const char *name)
 	return paths[n++];
 }
 
-/* Remember a process to kill at the end (a grandchild we learnt of). */
-static T_UNUSED void
-tr_track(pid_t pid)
-{
-	if (pid > 0 &&
-	    t_nchildren < (int)(sizeof(t_children) / sizeof(t_children[0])))
-		t_children[t_nchildren++] = pid;
-}
-
 /*
  * Start argv (argv[0] a path) with stdout and stderr into a pipe whose read
  * end goes to *fdp (fdp NULL: our own output), the environment changed by
@@ -101,15 +92,8 @@ tr_start(char *const argv[], const char *const env[], int *fdp)
 		perror("pipe");
 		t_fail();
 	}
-	pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		t_fail();
-	}
+	pid = t_fork();
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != t_main_pid)
-			_exit(T_FAIL);
 		if (fdp != NULL && (dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0))
 			_exit(126);
 		for (i = 0; env != NULL && env[i] != NULL; i++) {
@@ -126,7 +110,6 @@ tr_start(char *const argv[], const char *const env[], int *fdp)
 		fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	tr_track(pid);
 	if (fdp != NULL) {
 		close(p[1]);
 		*fdp = p[0];

@@ -207,10 +207,10 @@ cap_set_inherit(struct cap *c, bool inherit)
 	return 0;
 }
 
-/* Send hdr and body as one message, with the descriptors of caps. */
+/* Send hdr and body as one message, with descriptors (which stay ours). */
 int
-cap_sendmsg(int sock, const void *hdr, size_t hdrlen, const void *body,
-    size_t bodylen, struct cap *const *caps, int ncaps, int flags)
+fd_sendmsg(int sock, const void *hdr, size_t hdrlen, const void *body,
+    size_t bodylen, const int *fds, int nfds, int flags)
 {
 	union {
 		struct cmsghdr	hdr;
@@ -221,11 +221,7 @@ cap_sendmsg(int sock, const void *hdr, size_t hdrlen, const void *body,
 		{ .iov_base = (void *)body, .iov_len = bodylen },
 	};
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = bodylen ? 2 : 1 };
-	int fds[WIRE_MAXFDS], nfds = 0, i, j;
 
-	for (i = 0; i < ncaps; i++)
-		for (j = 0; j < cap_nfds(caps[i]->kind); j++)
-			fds[nfds++] = caps[i]->fd[j];
 	if (nfds > 0) {
 		memset(&cm, 0, sizeof(cm));
 		mh.msg_control = cm.buf;
@@ -243,6 +239,19 @@ cap_sendmsg(int sock, const void *hdr, size_t hdrlen, const void *body,
 		if (errno != EINTR)
 			return -1;
 	}
+}
+
+/* The same, with the descriptors of caps. */
+int
+cap_sendmsg(int sock, const void *hdr, size_t hdrlen, const void *body,
+    size_t bodylen, struct cap *const *caps, int ncaps, int flags)
+{
+	int fds[WIRE_MAXFDS], nfds = 0, i, j;
+
+	for (i = 0; i < ncaps; i++)
+		for (j = 0; j < cap_nfds(caps[i]->kind); j++)
+			fds[nfds++] = caps[i]->fd[j];
+	return fd_sendmsg(sock, hdr, hdrlen, body, bodylen, fds, nfds, flags);
 }
 
 /*

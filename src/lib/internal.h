@@ -55,6 +55,9 @@ HIDDEN struct cap *cap_import(enum cap_kind kind, const int *fds, bool owned);
 HIDDEN int	 gate_connect(struct cap *c);
 HIDDEN void	 cap_release(struct cap *c);
 HIDDEN int	 cap_set_inherit(struct cap *c, bool inherit);
+HIDDEN int	 fd_sendmsg(int sock, const void *hdr, size_t hdrlen,
+		    const void *body, size_t bodylen, const int *fds, int nfds,
+		    int flags);
 HIDDEN int	 cap_sendmsg(int sock, const void *hdr, size_t hdrlen,
 		    const void *body, size_t bodylen, struct cap *const *caps,
 		    int ncaps, int flags);

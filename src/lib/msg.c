@@ -46,19 +46,8 @@ int
 msg_send_fds(int sock, const void *hdr, size_t len, const int *fds, int nfds,
     int64_t deadline)
 {
-	struct cap c[2];
-	struct cap *cp[2];
-	int i;
-
-	/* Reuse cap_sendmsg by dressing the descriptors as descriptor caps. */
-	for (i = 0; i < nfds && i < 2; i++) {
-		memset(&c[i], 0, sizeof(c[i]));
-		c[i].kind = CAP_FD;
-		c[i].fd[0] = fds[i];
-		cp[i] = &c[i];
-	}
 	for (;;) {
-		if (cap_sendmsg(sock, hdr, len, NULL, 0, cp, nfds,
+		if (fd_sendmsg(sock, hdr, len, NULL, 0, fds, nfds,
 		    MSG_DONTWAIT) == 0)
 			return 0;
 		if (errno != EAGAIN)
