@@ -5,7 +5,7 @@ include mk/config.mk
 export BUILD CC OPT SANITIZE PREFIX
 MAKEFLAGS += --no-print-directory
 
-PROGDIRS := tools examples test bench stress
+PROGDIRS := src/comsgd tools examples test bench stress
 
 .PHONY: all lib progs test demo bench stress fuzz model install clean
 
@@ -43,6 +43,7 @@ fuzz:
 install: all
 	$(MAKE) -C src/lib install
 	$(MAKE) -C tools install
+	$(MAKE) -C src/comsgd install
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man2 \
 		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/

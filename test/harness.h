@@ -80,6 +80,16 @@ t_cleanup(void)
 		return;
 	t_kill_children();
 	if (t_dir[0] != '\0') {
+		void *k;
+		pid_t pid;
+
+		/* A comsgd the test's coports started serves only its
+		 * domain: it goes with it. */
+		if (colookup("comsgd", &k) == 0) {
+			if (cotargetpid(k, &pid) == 0)
+				kill(pid, SIGKILL);
+			capfree(k);
+		}
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "could not remove %s\n", t_dir);

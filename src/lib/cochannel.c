@@ -1,0 +1,438 @@
+/*
+ * COCHANNEL: a ring per sending process and port (coport_shm.h).  Its
+ * sender alone can write it, every receiver can read it and claim its
+ * records by CAS; so a send-only holder sees no other sender's messages,
+ * and a receive-only holder cannot put any in.  No system call while
+ * neither side has to sleep.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "coport_int.h"
+
+/* Copy n bytes out of (or into) a ring of mask + 1 bytes at position pos. */
+static void
+ring_read(void *dst, const uint8_t *data, uint32_t mask, uint64_t pos, size_t n)
+{
+	size_t off = (size_t)(pos & mask), first = (size_t)mask + 1 - off;
+
+	if (first >= n) {
+		copy_bytes(dst, data + off, n);
+	} else {
+		copy_bytes(dst, data + off, first);
+		copy_bytes((uint8_t *)dst + first, data, n - first);
+	}
+}
+
+static void
+ring_write(uint8_t *data, uint32_t mask, uint64_t pos, const void *src, size_t n)
+{
+	size_t off = (size_t)(pos & mask), first = (size_t)mask + 1 - off;
+
+	if (first >= n) {
+		copy_bytes(data + off, src, n);
+	} else {
+		copy_bytes(data + off, src, first);
+		copy_bytes(data, (const uint8_t *)src + first, n - first);
+	}
+}
+
+/* Make our ring for this port and give it to comsgd, which hands it to
+ * the receivers.  Under tx_lock. */
+static int
+tx_make(struct port_obj *o)
+{
+	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_ADDRING,
+	    .handle = o->hold };
+	size_t maplen = PAGE + o->ring_size;
+	struct tx_ring *t = calloc(1, sizeof(*t));
+	void *caps[2] = { NULL, NULL }, *p = MAP_FAILED, *c = MAP_FAILED;
+	int pfd = -1, cfd = -1, e;
+	struct corp rp;
+
+	if (t == NULL)
+		return -1;
+	pfd = memfd_create("cochannel-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	cfd = memfd_create("cochannel-cons", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (pfd < 0 || cfd < 0 || ftruncate(pfd, (off_t)maplen) < 0 ||
+	    ftruncate(cfd, PAGE) < 0)
+		goto fail;
+	p = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, pfd, 0);
+	c = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
+	if (p == MAP_FAILED || c == MAP_FAILED)
+		goto fail;
+	t->prod = p;
+	t->data = (uint8_t *)p + PAGE;
+	t->cons = c;
+	t->maplen = maplen;
+	t->mask = o->ring_size - 1;
+	t->prod->magic = RING_MAGIC;
+	t->prod->version = COPORT_SHM_VERSION;
+	t->prod->size = o->ring_size;
+	/* From here on no one can map the ring writable: our mapping is
+	 * the only way to write it.  Neither memfd can change size (a
+	 * shrunk file would fault its readers). */
+	if (fcntl(pfd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK |
+	    F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
+	    fcntl(cfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
+	if (capfromfd(&caps[0], pfd) < 0 || capfromfd(&caps[1], cfd) < 0)
+		goto fail;
+	if (kernel_call(&rq, caps, 2, &rp, NULL, 0, NULL, NULL, false) < 0)
+		goto fail;
+	capfree(caps[0]);
+	capfree(caps[1]);
+	close(pfd);
+	close(cfd);
+	o->tx = t;
+	return 0;
+fail:
+	e = errno;
+	if (caps[0] != NULL)
+		capfree(caps[0]);
+	if (caps[1] != NULL)
+		capfree(caps[1]);
+	if (p != MAP_FAILED)
+		munmap(p, maplen);
+	if (c != MAP_FAILED)
+		munmap(c, PAGE);
+	if (pfd >= 0)
+		close(pfd);
+	if (cfd >= 0)
+		close(cfd);
+	free(t);
+	errno = e;
+	return -1;
+}
+
+ssize_t
+chan_send_try(struct port_obj *o, const void *buf, size_t len)
+{
+	uint64_t need = RING_REC_SIZE(len), pos, room;
+	struct ring_rec rec = { (uint32_t)len, ~(uint32_t)len };
+	struct tx_ring *t;
+
+	if (need > o->ring_size) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	pthread_mutex_lock(&o->tx_lock);
+	if (o->tx == NULL && tx_make(o) < 0) {
+		pthread_mutex_unlock(&o->tx_lock);
+		return -1;
+	}
+	t = o->tx;
+	pos = t->prod->prod;		/* only we write it */
+	room = o->ring_size - (pos - t->cons_seen);
+	if (room < need) {
+		/* Pairs with a receiver's CAS: what it read of the space
+		 * below cons is no longer needed. */
+		uint64_t c = LOAD_ACQ(&t->cons->cons);
+
+		if (c > pos || pos - c > o->ring_size || (c & 7) != 0) {
+			/* a receiver scribbled on the consumer page */
+			pthread_mutex_unlock(&o->tx_lock);
+			errno = EPROTO;
+			return -1;
+		}
+		t->cons_seen = c;
+		room = o->ring_size - (pos - c);
+		if (room < need) {
+			pthread_mutex_unlock(&o->tx_lock);
+			errno = EAGAIN;
+			return -1;
+		}
+	}
+	ring_write(t->data, t->mask, pos, &rec, sizeof(rec));
+	ring_write(t->data, t->mask, pos + sizeof(rec), buf, len);
+	/* Publish: the record before prod (pairs with the receiver's
+	 * acquire load of prod). */
+	STORE_REL(&t->prod->prod, pos + need);
+	pthread_mutex_unlock(&o->tx_lock);
+	bell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
+	return (ssize_t)len;
+}
+
+static void
+rx_unmap(struct rx_ring *r)
+{
+	munmap((void *)r->prod, r->maplen);
+	munmap(r->cons, PAGE);
+}
+
+/* Map a ring comsgd gave: the producer part read-only (the seals say no
+ * one else can write it but its sender), the consumer page read-write.
+ * Consumes the descriptors. */
+static int
+rx_map(struct rx_ring *r, uint64_t id, int pfd, int cfd)
+{
+	size_t size;
+	void *p = MAP_FAILED, *c = MAP_FAILED;
+	const struct ring_prod *hdr;
+	uint32_t rsize;
+
+	if (!memfd_check(pfd, F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW,
+	    PAGE + COCHANNEL_MINSIZE, &size) || size > PAGE + COCHANNEL_MAXSIZE ||
+	    !memfd_check(cfd, F_SEAL_SHRINK | F_SEAL_GROW, PAGE, NULL))
+		goto fail;
+	p = mmap(NULL, size, PROT_READ, MAP_SHARED, pfd, 0);
+	c = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
+	if (p == MAP_FAILED || c == MAP_FAILED)
+		goto fail;
+	hdr = p;
+	rsize = LOAD_RLX(&hdr->size);
+	if (LOAD_RLX(&hdr->magic) != RING_MAGIC || (size_t)rsize + PAGE != size ||
+	    (rsize & (rsize - 1)) != 0)
+		goto fail;
+	*r = (struct rx_ring){ .id = id, .prod = hdr,
+	    .data = (const uint8_t *)p + PAGE, .cons = c, .maplen = size,
+	    .mask = rsize - 1 };
+	close(pfd);
+	close(cfd);
+	return 0;
+fail:
+	if (p != MAP_FAILED)
+		munmap(p, size);
+	if (c != MAP_FAILED)
+		munmap(c, PAGE);
+	close(pfd);
+	close(cfd);
+	return -1;
+}
+
+/* Fetch the port's rings from comsgd if they changed (always if force).
+ * Under o->lock. */
+static int
+refresh_locked(struct port_obj *o, bool force)
+{
+	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_RINGS,
+	    .handle = o->hold };
+	uint32_t gen = LOAD_ACQ(&o->state->ring_gen);
+	struct rx_ring *nrx = NULL;
+	int nn = 0, room = 0, e;
+	struct corp rp;
+
+	if (!force && o->rx_fetched && gen == o->rx_gen)
+		return 0;
+	do {
+		void *caps[2 * CORQ_RINGS_MAX] = { NULL };
+		int ncaps = 2 * CORQ_RINGS_MAX;
+
+		rq.first = (uint32_t)nn;
+		if (kernel_call(&rq, NULL, 0, &rp, NULL, 0, caps, &ncaps, false) < 0)
+			goto fail;
+		if (rp.count > CORQ_RINGS_MAX || ncaps != 2 * (int)rp.count) {
+			for (int i = 0; i < ncaps; i++)
+				if (caps[i] != NULL)
+					capfree(caps[i]);
+			errno = EPROTO;
+			goto fail;
+		}
+		for (uint32_t i = 0; i < rp.count; i++) {
+			int pfd = -1, cfd = -1, old = -1;
+
+			if (caps[2 * i] != NULL)
+				(void)captofd(caps[2 * i], &pfd);
+			if (caps[2 * i + 1] != NULL)
+				(void)captofd(caps[2 * i + 1], &cfd);
+			if (caps[2 * i] != NULL)
+				capfree(caps[2 * i]);
+			if (caps[2 * i + 1] != NULL)
+				capfree(caps[2 * i + 1]);
+			if (nn == room) {
+				struct rx_ring *g;
+
+				room = room ? 2 * room : 8;
+				g = realloc(nrx, (size_t)room * sizeof(*g));
+				if (g == NULL) {
+					if (pfd >= 0)
+						close(pfd);
+					if (cfd >= 0)
+						close(cfd);
+					errno = ENOMEM;
+					goto fail;
+				}
+				nrx = g;
+			}
+			for (int k = 0; k < o->nrx; k++)
+				if (o->rx[k].id == rp.ids[i] && o->rx[k].maplen != 0)
+					old = k;
+			if (old >= 0) {
+				nrx[nn++] = o->rx[old];
+				o->rx[old].maplen = 0;	/* moved */
+				if (pfd >= 0)
+					close(pfd);
+				if (cfd >= 0)
+					close(cfd);
+			} else if (pfd >= 0 && cfd >= 0 &&
+			    rx_map(&nrx[nn], rp.ids[i], pfd, cfd) == 0) {
+				nn++;
+			} else {
+				/* a ring that does not check out is skipped */
+				if (pfd >= 0 && cfd < 0)
+					close(pfd);
+				if (cfd >= 0 && pfd < 0)
+					close(cfd);
+			}
+		}
+	} while (rp.more && rp.count > 0);
+	for (int k = 0; k < o->nrx; k++)
+		if (o->rx[k].maplen != 0)
+			rx_unmap(&o->rx[k]);
+	free(o->rx);
+	o->rx = nrx;
+	o->nrx = nn;
+	o->rx_gen = gen;
+	o->rx_fetched = true;
+	return 0;
+fail:
+	e = errno;
+	for (int k = 0; k < nn; k++) {
+		bool kept = false;
+
+		for (int j = 0; j < o->nrx; j++)
+			if (o->rx[j].id == nrx[k].id && o->rx[j].maplen == 0) {
+				o->rx[j] = nrx[k];	/* moved back */
+				kept = true;
+			}
+		if (!kept)
+			rx_unmap(&nrx[k]);
+	}
+	free(nrx);
+	errno = e;
+	return -1;
+}
+
+int
+chan_refresh(struct port_obj *o, bool force)
+{
+	int r;
+
+	pthread_mutex_lock(&o->lock);
+	r = refresh_locked(o, force);
+	pthread_mutex_unlock(&o->lock);
+	return r;
+}
+
+/*
+ * Take the next record of ring r into buf: its length, or -1 with EAGAIN
+ * (empty), EMSGSIZE (does not fit: it stays), or EPROTO (the ring is
+ * inconsistent: its sender scribbled on it).
+ */
+static ssize_t
+rx_take(struct rx_ring *r, void *buf, size_t len)
+{
+	for (;;) {
+		uint64_t c = LOAD_ACQ(&r->cons->cons);
+		uint64_t p = LOAD_ACQ(&r->prod->prod);
+		struct ring_rec rec;
+		uint64_t need;
+
+		if (c == p) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (p - c > (uint64_t)r->mask + 1 || (c & 7) != 0 || p < c)
+			goto inconsistent;
+		ring_read(&rec, r->data, r->mask, c, sizeof(rec));
+		need = RING_REC_SIZE(rec.len);
+		if (rec.check != ~rec.len || need > p - c)
+			goto inconsistent;
+		if (rec.len > len) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		ring_read(buf, r->data, r->mask, c + sizeof(rec), rec.len);
+		/* Claim what we copied; seq_cst also orders our reads of it
+		 * before the sender may reuse the space (it acquires cons). */
+		if (__atomic_compare_exchange_n(&r->cons->cons, &c, c + need,
+		    false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			return (ssize_t)rec.len;
+		continue;	/* another receiver took it */
+inconsistent:
+		/* Only if cons did not move meanwhile (we may have read a
+		 * record another receiver had taken and the sender reused). */
+		if (LOAD_ACQ(&r->cons->cons) != c)
+			continue;
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+ssize_t
+chan_recv_try(struct port_obj *o, void *buf, size_t len)
+{
+	ssize_t r = -1;
+	int n;
+
+	pthread_mutex_lock(&o->lock);
+	if (!o->rx_fetched && refresh_locked(o, true) < 0) {
+		pthread_mutex_unlock(&o->lock);
+		return -1;
+	}
+	n = o->nrx;
+	errno = EAGAIN;
+	for (int k = 0; k < n; k++) {
+		unsigned i = (o->rx_next + (unsigned)k) % (unsigned)n;
+		struct rx_ring *ring = &o->rx[i];
+
+		if (ring->broken)
+			continue;
+		r = rx_take(ring, buf, len);
+		if (r >= 0) {
+			o->rx_next = i + 1;
+			break;
+		}
+		if (errno == EMSGSIZE)
+			break;
+		if (errno == EPROTO)
+			ring->broken = true;
+		errno = EAGAIN;
+	}
+	pthread_mutex_unlock(&o->lock);
+	if (r >= 0)
+		bell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
+	return r;
+}
+
+int
+chan_ready(struct port_obj *o, int events)
+{
+	int rev = 0;
+
+	if (events & COPOLL_IN) {
+		(void)chan_refresh(o, false);
+		pthread_mutex_lock(&o->lock);
+		for (int k = 0; k < o->nrx; k++)
+			if (!o->rx[k].broken && LOAD_ACQ(&o->rx[k].cons->cons) !=
+			    LOAD_ACQ(&o->rx[k].prod->prod))
+				rev |= COPOLL_IN;
+		pthread_mutex_unlock(&o->lock);
+	}
+	if (events & COPOLL_OUT) {
+		pthread_mutex_lock(&o->tx_lock);
+		if (o->tx == NULL || o->ring_size - (o->tx->prod->prod -
+		    LOAD_ACQ(&o->tx->cons->cons)) >= RING_REC_SIZE(1))
+			rev |= COPOLL_OUT;
+		pthread_mutex_unlock(&o->tx_lock);
+	}
+	return rev;
+}
+
+void
+chan_release(struct port_obj *o)
+{
+	if (o->tx != NULL) {
+		munmap(o->tx->prod, o->tx->maplen);
+		munmap(o->tx->cons, PAGE);
+		free(o->tx);
+	}
+	for (int k = 0; k < o->nrx; k++)
+		if (o->rx[k].maplen != 0)
+			rx_unmap(&o->rx[k]);
+	free(o->rx);
+}

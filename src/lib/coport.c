@@ -1,0 +1,862 @@
+/*
+ * Coports, the common part: handles, opening through comsgd, closing,
+ * passing a port on as a capability, and waiting (cosend, corecv, copoll)
+ * on a port's bell page.  Each kind moves its messages in its own file.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "comsg/coport.h"
+#include "coport_int.h"
+
+#define COPORT_MAX	4096	/* handles one process can hold */
+
+static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct coport handles[COPORT_MAX];
+
+/* ---- handles ---- */
+
+/* The live handle p, marked in use until handle_put(); NULL with EINVAL
+ * for anything else, however bogus. */
+static struct coport *
+handle_get(coport_t p)
+{
+	uintptr_t a = (uintptr_t)p, base = (uintptr_t)handles;
+	struct coport *h;
+	int u;
+
+	if (a < base || a >= base + sizeof(handles) ||
+	    (a - base) % sizeof(handles[0]) != 0)
+		goto bad;
+	h = p;
+	u = __atomic_load_n(&h->users, __ATOMIC_RELAXED);
+	do {
+		if (u < 0 || LOAD_ACQ(&h->magic) != COPORT_LIVE)
+			goto bad;
+	} while (!__atomic_compare_exchange_n(&h->users, &u, u + 1, false,
+	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	return h;
+bad:
+	errno = EINVAL;
+	return NULL;
+}
+
+static void
+handle_put(struct coport *h)
+{
+	__atomic_sub_fetch(&h->users, 1, __ATOMIC_RELEASE);
+}
+
+static struct coport *
+handle_new(struct port_obj *o, int rights)
+{
+	pthread_mutex_lock(&handles_lock);
+	for (int i = 0; i < COPORT_MAX; i++) {
+		struct coport *h = &handles[i];
+
+		if (h->magic == COPORT_LIVE || h->users != 0)
+			continue;
+		h->rights = rights;
+		h->flags = 0;
+		h->obj = o;
+		o->refs++;
+		STORE_REL(&h->magic, COPORT_LIVE);
+		pthread_mutex_unlock(&handles_lock);
+		return h;
+	}
+	pthread_mutex_unlock(&handles_lock);
+	errno = ENFILE;
+	return NULL;
+}
+
+/* After fork the child holds no handle (nor the threads using them). */
+static void
+handles_atfork_child(void)
+{
+	pthread_mutex_init(&handles_lock, NULL);
+	for (int i = 0; i < COPORT_MAX; i++) {
+		handles[i].magic = 0;
+		handles[i].users = 0;
+	}
+	kernel_atfork_child();
+}
+
+__attribute__((constructor)) static void
+coport_init(void)
+{
+	pthread_atfork(NULL, NULL, handles_atfork_child);
+}
+
+/* ---- attachments ---- */
+
+bool
+memfd_check(int fd, int seals, size_t size, size_t *sizep)
+{
+	struct stat st;
+	int have = fcntl(fd, F_GET_SEALS);
+
+	if (have < 0 || (have & seals) != seals || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size < 0 || (size_t)st.st_size < size)
+		return false;
+	if (sizep != NULL)
+		*sizep = (size_t)st.st_size;
+	return true;
+}
+
+static int
+cap_take_fd(void *cap)
+{
+	int fd = -1;
+
+	if (cap != NULL && captofd(cap, &fd) < 0)
+		fd = -1;
+	return fd;
+}
+
+static void
+obj_release(struct port_obj *o)
+{
+	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_CLOSE,
+	    .handle = o->hold };
+	struct corp rp;
+
+	/* comsgd gone: the hold went with it; nothing else to tell. */
+	(void)kernel_call(&rq, NULL, 0, &rp, NULL, 0, NULL, NULL, false);
+	if (o->type == COCHANNEL)
+		chan_release(o);
+	for (int i = 0; i < o->nviews; i++)
+		if (o->views[i].map != NULL)
+			munmap(o->views[i].map, o->views[i].maplen);
+	free(o->views);
+	if (o->state != NULL)
+		munmap((void *)o->state, PAGE);
+	if (o->bell != NULL)
+		munmap(o->bell, PAGE);
+	if (o->take_sock >= 0)
+		close(o->take_sock);
+	if (o->path_fd >= 0)
+		close(o->path_fd);
+	if (o->put_sock >= 0)
+		close(o->put_sock);
+	pthread_mutex_destroy(&o->lock);
+	pthread_mutex_destroy(&o->tx_lock);
+	free(o);
+}
+
+/* Take a port from comsgd's reply to CORQ_OPEN or CORQ_ATTACH: caps are
+ * the state page, the bell page, then the shared socket and the path to
+ * it as the rights require.  The caps are consumed. */
+static struct port_obj *
+obj_from_reply(const struct corp *rp, void **caps, int ncaps)
+{
+	struct port_obj *o = calloc(1, sizeof(*o));
+	bool takes, puts;
+	int fd, want, i = 2, e = EPROTO;
+	void *p;
+
+	if (o == NULL) {
+		e = ENOMEM;
+		goto fail_caps;
+	}
+	pthread_mutex_init(&o->lock, NULL);
+	pthread_mutex_init(&o->tx_lock, NULL);
+	o->take_sock = o->path_fd = o->put_sock = -1;
+	o->hold = rp->handle;
+	o->type = (coport_type_t)rp->type;
+	o->rights = (int)rp->rights & COPORT_PERM_ALL;
+	o->ring_size = rp->ring_size;
+	takes = (o->type == COCARRIER && (o->rights & COPORT_PERM_RECV)) ||
+	    (o->type == COPIPE && (o->rights & COPORT_PERM_SEND));
+	puts = (o->type == COCARRIER && (o->rights & COPORT_PERM_SEND)) ||
+	    (o->type == COPIPE && (o->rights & COPORT_PERM_RECV));
+	want = 2 + takes + puts;
+	if (o->type < COPIPE || o->type > COCHANNEL || ncaps != want)
+		goto fail_caps;
+	/* state: read-only for us whatever descriptor came */
+	fd = cap_take_fd(caps[0]);
+	if (fd < 0 || !memfd_check(fd, F_SEAL_SHRINK | F_SEAL_GROW, PAGE, NULL) ||
+	    (p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		if (fd >= 0)
+			close(fd);
+		goto fail_caps;
+	}
+	close(fd);
+	o->state = p;
+	if (LOAD_RLX(&o->state->magic) != STATE_MAGIC ||
+	    LOAD_RLX(&o->state->type) != (uint32_t)o->type)
+		goto fail_caps;
+	fd = cap_take_fd(caps[1]);
+	if (fd < 0 || memfd_sealed_map(fd, PAGE, &p) < 0) {
+		if (fd >= 0)
+			close(fd);
+		goto fail_caps;
+	}
+	close(fd);
+	o->bell = p;
+	if (takes && (o->take_sock = cap_take_fd(caps[i++])) < 0)
+		goto fail_caps;
+	if (puts && (o->path_fd = cap_take_fd(caps[i++])) < 0)
+		goto fail_caps;
+	if (o->type == COCHANNEL && (o->ring_size < COCHANNEL_MINSIZE ||
+	    o->ring_size > COCHANNEL_MAXSIZE ||
+	    (o->ring_size & (o->ring_size - 1)) != 0))
+		goto fail_caps;
+	for (i = 0; i < ncaps; i++)
+		capfree(caps[i]);
+	return o;
+fail_caps:
+	for (i = 0; i < ncaps; i++)
+		if (caps[i] != NULL)
+			capfree(caps[i]);
+	if (o != NULL)
+		obj_release(o);
+	errno = e;
+	return NULL;
+}
+
+/* Open or attach: make the request, take the port, give a handle. */
+static int
+port_request(struct corq *rq, void *token, coport_t *portp)
+{
+	void *caps[4] = { NULL };
+	int n = 4, e;
+	struct corp rp;
+	struct port_obj *o;
+	struct coport *h;
+
+	if (kernel_call(rq, token != NULL ? &token : NULL, token != NULL,
+	    &rp, NULL, 0, caps, &n, true) < 0)
+		return -1;
+	if ((o = obj_from_reply(&rp, caps, n)) == NULL)
+		return -1;
+	if ((h = handle_new(o, o->rights)) == NULL) {
+		e = errno;
+		obj_release(o);
+		errno = e;
+		return -1;
+	}
+	*portp = h;
+	return 0;
+}
+
+static bool
+port_name_valid(const char *name)
+{
+	return name_valid(name) && strlen(name) <= COPORT_NAMEMAX;
+}
+
+int
+coopenv(const char *name, coport_type_t type, const struct coport_attr *attr,
+    coport_t *portp)
+{
+	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_OPEN };
+	size_t size = attr != NULL && attr->ring_size != 0 ? attr->ring_size :
+	    COCHANNEL_SIZE;
+
+	if (name != NULL && strlen(name) > COPORT_NAMEMAX &&
+	    strnlen(name, COPORT_NAMEMAX + 2) > COPORT_NAMEMAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (!port_name_valid(name) || portp == NULL || type < COPIPE ||
+	    type > COCHANNEL || size < COCHANNEL_MINSIZE ||
+	    size > COCHANNEL_MAXSIZE) {
+		errno = EINVAL;
+		return -1;
+	}
+	while (size & (size - 1))	/* up to a power of two */
+		size = (size | (size - 1)) + 1;
+	rq.type = (uint32_t)type;
+	rq.ring_size = (uint32_t)size;
+	strcpy(rq.name, name);
+	return port_request(&rq, NULL, portp);
+}
+
+int
+coopen(const char *name, coport_type_t type, coport_t *portp)
+{
+	return coopenv(name, type, NULL, portp);
+}
+
+int
+coport_fromcap(void *cap, coport_t *portp)
+{
+	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_ATTACH };
+	int fd;
+
+	if (portp == NULL || captofd(cap, &fd) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	close(fd);
+	return port_request(&rq, cap, portp);
+}
+
+int
+coport_tocap(coport_t port, void **capp)
+{
+	struct coport *h = handle_get(port);
+	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_TOKEN };
+	struct corp rp;
+	void *caps[1] = { NULL };
+	int n = 1, r = -1;
+
+	if (h == NULL)
+		return -1;
+	if (capp == NULL) {
+		errno = EINVAL;
+		goto out;
+	}
+	rq.handle = h->obj->hold;
+	rq.rights = (uint32_t)h->rights;
+	if (kernel_call(&rq, NULL, 0, &rp, NULL, 0, caps, &n, false) < 0)
+		goto out;
+	if (n != 1 || caps[0] == NULL) {
+		if (n == 1)
+			capfree(caps[0]);
+		errno = EPROTO;
+		goto out;
+	}
+	*capp = caps[0];
+	r = 0;
+out:
+	handle_put(h);
+	return r;
+}
+
+int
+coclose(coport_t port)
+{
+	uintptr_t a = (uintptr_t)port, base = (uintptr_t)handles;
+	struct coport *h = port;
+	struct port_obj *o = NULL;
+	int zero = 0;
+
+	if (a < base || a >= base + sizeof(handles) ||
+	    (a - base) % sizeof(handles[0]) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&handles_lock);
+	if (h->magic != COPORT_LIVE) {
+		pthread_mutex_unlock(&handles_lock);
+		errno = EINVAL;
+		return -1;
+	}
+	if (!__atomic_compare_exchange_n(&h->users, &zero, -1, false,
+	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		pthread_mutex_unlock(&handles_lock);
+		errno = EBUSY;
+		return -1;
+	}
+	STORE_REL(&h->magic, 0);
+	if (--h->obj->refs == 0)
+		o = h->obj;
+	h->obj = NULL;
+	STORE_REL(&h->users, 0);
+	pthread_mutex_unlock(&handles_lock);
+	if (o != NULL)
+		obj_release(o);
+	return 0;
+}
+
+coport_t
+coport_clearperm(coport_t port, int perms)
+{
+	struct coport *h = handle_get(port), *n = NULL;
+
+	if (h == NULL)
+		return NULL;
+	if ((perms & ~COPORT_PERM_ALL) != 0)
+		errno = EINVAL;
+	else
+		n = handle_new(h->obj, h->rights & ~perms);
+	handle_put(h);
+	return n;
+}
+
+coport_type_t
+coport_gettype(coport_t port)
+{
+	struct coport *h = handle_get(port);
+	coport_type_t t;
+
+	if (h == NULL)
+		return 0;
+	t = h->obj->type;
+	handle_put(h);
+	return t;
+}
+
+int
+coport_getperm(coport_t port)
+{
+	struct coport *h = handle_get(port);
+	int r;
+
+	if (h == NULL)
+		return -1;
+	r = h->rights;
+	handle_put(h);
+	return r;
+}
+
+int
+coport_setflags(coport_t port, int flags)
+{
+	struct coport *h = handle_get(port);
+
+	if (h == NULL)
+		return -1;
+	if ((flags & ~COPORT_NONBLOCK) != 0) {
+		handle_put(h);
+		errno = EINVAL;
+		return -1;
+	}
+	__atomic_store_n(&h->flags, flags, __ATOMIC_RELAXED);
+	handle_put(h);
+	return 0;
+}
+
+int
+coport_getflags(coport_t port)
+{
+	struct coport *h = handle_get(port);
+	int r;
+
+	if (h == NULL)
+		return -1;
+	r = __atomic_load_n(&h->flags, __ATOMIC_RELAXED);
+	handle_put(h);
+	return r;
+}
+
+/* ---- waiting ---- */
+
+uint32_t
+bell_arm(uint32_t *sleepers, uint32_t *seq)
+{
+	/* seq_cst, pairing with bell_ring(): either the ringer sees us
+	 * counted, or our re-check after this sees its progress. */
+	__atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(seq, __ATOMIC_SEQ_CST);
+}
+
+void
+bell_disarm(uint32_t *sleepers)
+{
+	__atomic_sub_fetch(sleepers, 1, __ATOMIC_RELAXED);
+}
+
+void
+bell_ring(uint32_t *sleepers, uint32_t *seq)
+{
+	/* The fence orders the progress just published before the load of
+	 * sleepers (store->load: the one ordering x86 does not give). */
+	FENCE();
+	if (LOAD_RLX(sleepers) != 0) {
+		__atomic_add_fetch(seq, 1, __ATOMIC_RELEASE);
+		futex_wake(seq);
+	}
+}
+
+int
+bell_sleep(uint32_t *seq, uint32_t snap, int64_t deadline)
+{
+	int ms = deadline < 0 ? SLEEP_SLICE_MS : deadline_left(deadline, SLEEP_SLICE_MS);
+
+	if (ms < 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	/* Slices: a holder may zero the sleepers count, and the other side
+	 * may die; both are noticed at the next look. */
+	(void)futex_wait(seq, snap, ms);
+	return 0;
+}
+
+bool
+port_senders_gone(const struct port_obj *o)
+{
+	return (LOAD_ACQ(&o->state->flags) & STATE_HAD_SENDER) &&
+	    LOAD_ACQ(&o->state->senders) == 0;
+}
+
+bool
+port_receivers_gone(const struct port_obj *o)
+{
+	return (LOAD_ACQ(&o->state->flags) & STATE_HAD_RECEIVER) &&
+	    LOAD_ACQ(&o->state->receivers) == 0;
+}
+
+/* COCHANNEL: spin a little (the other side may be running), then sleep
+ * on the bell; try() decides. */
+static ssize_t
+chan_wait(struct port_obj *o, bool out, bool nonblock,
+    ssize_t (*try)(struct port_obj *, void *, size_t), void *buf, size_t len)
+{
+	uint32_t *sleepers = out ? &o->bell->out_sleepers : &o->bell->in_sleepers;
+	uint32_t *seq = out ? &o->bell->out_seq : &o->bell->in_seq;
+	unsigned spins = spin_budget();
+	ssize_t r;
+
+	for (;;) {
+		r = try(o, buf, len);
+		if (r >= 0 || errno != EAGAIN)
+			return r;
+		if (nonblock)
+			return -1;
+		if (spins > 0) {
+			spins--;
+			cpu_relax();
+			continue;
+		}
+		if (out ? port_receivers_gone(o) : port_senders_gone(o)) {
+			/* a receiver looks once more: all may be drained */
+			if (!out && chan_refresh(o, true) == 0 &&
+			    (r = try(o, buf, len)) >= 0)
+				return r;
+			errno = EPIPE;
+			return -1;
+		}
+		if (!out)
+			(void)chan_refresh(o, false);
+		uint32_t snap = bell_arm(sleepers, seq);
+		r = try(o, buf, len);
+		if (r >= 0 || errno != EAGAIN) {
+			bell_disarm(sleepers);
+			return r;
+		}
+		(void)bell_sleep(seq, snap, -1);
+		bell_disarm(sleepers);
+	}
+}
+
+static ssize_t
+chan_send_cb(struct port_obj *o, void *buf, size_t len)
+{
+	return chan_send_try(o, buf, len);
+}
+
+ssize_t
+cosend(coport_t port, const void *buf, size_t len)
+{
+	struct coport *h = handle_get(port);
+	struct port_obj *o;
+	bool nonblock;
+	ssize_t r;
+
+	if (h == NULL)
+		return -1;
+	o = h->obj;
+	nonblock = __atomic_load_n(&h->flags, __ATOMIC_RELAXED) & COPORT_NONBLOCK;
+	if (!(h->rights & COPORT_PERM_SEND)) {
+		errno = EPERM;
+		r = -1;
+	} else if (buf == NULL && len > 0) {
+		errno = EINVAL;
+		r = -1;
+	} else if (port_receivers_gone(o)) {
+		errno = EPIPE;
+		r = -1;
+	} else if (o->type == COCHANNEL) {
+		r = chan_wait(o, true, nonblock, chan_send_cb, (void *)buf, len);
+	} else if (o->type == COCARRIER) {
+		r = carrier_send(o, buf, len, nonblock);
+	} else {
+		r = pipe_send(o, buf, len, nonblock);
+	}
+	handle_put(h);
+	return r;
+}
+
+ssize_t
+corecv(coport_t port, void **bufp, size_t len)
+{
+	struct coport *h = handle_get(port);
+	struct port_obj *o;
+	bool nonblock;
+	ssize_t r;
+
+	if (h == NULL)
+		return -1;
+	o = h->obj;
+	nonblock = __atomic_load_n(&h->flags, __ATOMIC_RELAXED) & COPORT_NONBLOCK;
+	if (!(h->rights & COPORT_PERM_RECV)) {
+		errno = EPERM;
+		r = -1;
+	} else if (bufp == NULL || (o->type == COCHANNEL && *bufp == NULL &&
+	    len > 0)) {
+		errno = EINVAL;
+		r = -1;
+	} else if (o->type == COCHANNEL) {
+		r = chan_wait(o, false, nonblock, chan_recv_try, *bufp, len);
+	} else if (o->type == COCARRIER) {
+		r = carrier_recv(o, bufp, nonblock);
+	} else {
+		r = pipe_recv(o, bufp, len, nonblock);
+	}
+	handle_put(h);
+	return r;
+}
+
+/* ---- views ---- */
+
+int
+view_add(struct port_obj *o, void *addr, void *map, size_t maplen)
+{
+	pthread_mutex_lock(&o->lock);
+	if (o->nviews == o->views_room) {
+		int room = o->views_room ? 2 * o->views_room : 8;
+		struct view *v = realloc(o->views, (size_t)room * sizeof(*v));
+
+		if (v == NULL) {
+			pthread_mutex_unlock(&o->lock);
+			if (map != NULL)
+				munmap(map, maplen);
+			errno = ENOMEM;
+			return -1;
+		}
+		o->views = v;
+		o->views_room = room;
+	}
+	o->views[o->nviews++] = (struct view){ addr, map, maplen };
+	pthread_mutex_unlock(&o->lock);
+	return 0;
+}
+
+int
+coport_msg_free(coport_t port, void *msg)
+{
+	struct coport *h = handle_get(port);
+	struct port_obj *o;
+	struct view v = { 0 };
+	bool found = false;
+
+	if (h == NULL)
+		return -1;
+	o = h->obj;
+	pthread_mutex_lock(&o->lock);
+	for (int i = 0; i < o->nviews; i++)
+		if (o->views[i].addr == msg) {
+			v = o->views[i];
+			o->views[i] = o->views[--o->nviews];
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&o->lock);
+	handle_put(h);
+	if (!found) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (v.map != NULL)
+		munmap(v.map, v.maplen);
+	return 0;
+}
+
+int
+port_own_socket(struct port_obj *o)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int s, r;
+
+	pthread_mutex_lock(&o->lock);
+	if ((s = o->put_sock) >= 0)
+		goto out;
+	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		goto out;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d",
+	    o->path_fd);
+	do
+		r = connect(s, (struct sockaddr *)&sun, sizeof(sun));
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		int e = errno;
+
+		close(s);
+		s = -1;
+		errno = (e == ECONNREFUSED || e == ENOENT) ? EPIPE : e;
+		goto out;
+	}
+	o->put_sock = s;
+out:
+	pthread_mutex_unlock(&o->lock);
+	return s;
+}
+
+/* ---- copoll ---- */
+
+pollcoport_t
+make_pollcoport(coport_t port, int events)
+{
+	return (pollcoport_t){ .coport = port, .events = events, .revents = 0 };
+}
+
+static int
+entry_revents(struct coport *h, int events)
+{
+	struct port_obj *o = h->obj;
+	int rev = 0, want = 0;
+
+	if (events & COPOLL_IN) {
+		if (!(h->rights & COPORT_PERM_RECV))
+			rev |= COPOLL_RERR;
+		else
+			want |= COPOLL_IN;
+	}
+	if (events & COPOLL_OUT) {
+		if (!(h->rights & COPORT_PERM_SEND))
+			rev |= COPOLL_WERR;
+		else if (port_receivers_gone(o))
+			rev |= COPOLL_CLOSED;
+		else
+			want |= COPOLL_OUT;
+	}
+	if (want != 0) {
+		int ready = o->type == COCHANNEL ? chan_ready(o, want) :
+		    o->type == COCARRIER ? carrier_ready(o, want) :
+		    pipe_ready(o, want);
+
+		rev |= ready;
+		if ((want & COPOLL_IN) && !(ready & COPOLL_IN) &&
+		    port_senders_gone(o))
+			rev |= COPOLL_CLOSED;
+	}
+	return rev;
+}
+
+#define COPOLL_MAX	64
+
+int
+copoll(pollcoport_t *ports, int nports, int timeout_ms)
+{
+	struct coport *hs[COPOLL_MAX];
+	struct futex_waitv w[2 * COPOLL_MAX];
+	uint32_t *armed[2 * COPOLL_MAX];
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int i, n = 0, nw, r = -1;
+
+	if (nports < 0 || nports > COPOLL_MAX || (nports > 0 && ports == NULL)) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < nports; i++)
+		if ((hs[i] = handle_get(ports[i].coport)) == NULL)
+			goto out;
+	for (;;) {
+		n = 0;
+		for (i = 0; i < nports; i++) {
+			ports[i].revents = entry_revents(hs[i], ports[i].events);
+			n += ports[i].revents != 0;
+		}
+		if (n > 0 || timeout_ms == 0 ||
+		    (deadline >= 0 && now_ms() >= deadline))
+			break;
+		/* Arm every bell asked for, look again, sleep on all. */
+		nw = 0;
+		for (i = 0; i < nports; i++) {
+			struct coport_bell *b = hs[i]->obj->bell;
+
+			for (int k = 0; k < 2; k++) {
+				int ev = k == 0 ? COPOLL_IN : COPOLL_OUT;
+				uint32_t *sl = k == 0 ? &b->in_sleepers : &b->out_sleepers;
+				uint32_t *sq = k == 0 ? &b->in_seq : &b->out_seq;
+
+				if (!(ports[i].events & ev))
+					continue;
+				w[nw] = (struct futex_waitv){
+					.val = bell_arm(sl, sq),
+					.uaddr = (uintptr_t)sq,
+					.flags = FUTEX_32 };
+				armed[nw++] = sl;
+			}
+		}
+		for (i = 0; i < nports; i++)
+			n += entry_revents(hs[i], ports[i].events) != 0;
+		if (n == 0 && nw > 0) {
+			struct timespec ts;
+			int ms = deadline < 0 ? SLEEP_SLICE_MS :
+			    deadline_left(deadline, SLEEP_SLICE_MS);
+
+			if (ms < 0)
+				ms = 0;
+			mono_clock(&ts);
+			ts.tv_sec += ms / 1000;
+			ts.tv_nsec += (long)(ms % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			(void)syscall(SYS_futex_waitv, w, nw, 0, &ts,
+			    CLOCK_MONOTONIC);
+		} else if (n == 0 && nw == 0) {
+			/* Only rights errors could be asked, and none is. */
+			struct timespec ts = { 0, SLEEP_SLICE_MS * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+		for (i = 0; i < nw; i++)
+			bell_disarm(armed[i]);
+	}
+	r = n;
+	i = nports;
+out:
+	while (i-- > 0)
+		handle_put(hs[i]);
+	return r;
+}
+
+/* ---- listing, for cops ---- */
+
+int
+coport_list(struct coport_info *info, int max)
+{
+	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_LIST };
+	struct corq_entry *e;
+	struct corp rp;
+	int total = 0;
+
+	if (max < 0 || (max > 0 && info == NULL)) {
+		errno = EINVAL;
+		return -1;
+	}
+	e = malloc(CORQ_LIST_MAX * sizeof(*e));
+	if (e == NULL)
+		return -1;
+	do {
+		rq.first = (uint32_t)total;
+		if (kernel_call(&rq, NULL, 0, &rp, e, CORQ_LIST_MAX * sizeof(*e),
+		    NULL, NULL, false) < 0) {
+			free(e);
+			return -1;
+		}
+		if (rp.count > CORQ_LIST_MAX)
+			rp.count = 0;
+		for (uint32_t k = 0; k < rp.count; k++, total++) {
+			if (total >= max)
+				continue;
+			memcpy(info[total].name, e[k].name, sizeof(info[total].name));
+			info[total].name[COPORT_NAMEMAX] = '\0';
+			info[total].type = (int)e[k].type;
+			info[total].holders = e[k].holders;
+			info[total].senders = e[k].senders;
+			info[total].receivers = e[k].receivers;
+			info[total].queued = e[k].queued;
+		}
+	} while (rp.more && rp.count > 0 && total < INT_MAX / 2);
+	free(e);
+	return total;
+}

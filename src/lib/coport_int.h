@@ -1,0 +1,126 @@
+/*
+ * libcomsg internals of coports: a process's attachment to a port, the
+ * handles onto it, and what each kind (cochannel.c, cocarrier.c,
+ * copipe.c) provides to coport.c.
+ */
+#ifndef COMSG_COPORT_INT_H
+#define COMSG_COPORT_INT_H
+
+#include "internal.h"
+#include "kernel.h"
+
+/* A COCHANNEL ring this process sends on (its own). */
+struct tx_ring {
+	struct ring_prod *prod;		/* writable: ours alone */
+	uint8_t		*data;
+	struct ring_cons *cons;		/* receivers write cons */
+	size_t		 maplen;
+	uint32_t	 mask;		/* size - 1 */
+	uint64_t	 cons_seen;	/* last cons read: room known free */
+};
+
+/* A COCHANNEL ring this process receives from (any sender's). */
+struct rx_ring {
+	uint64_t	 id;		/* comsgd's */
+	const struct ring_prod *prod;	/* read-only mapping */
+	const uint8_t	*data;
+	struct ring_cons *cons;
+	size_t		 maplen;
+	uint32_t	 mask;
+	bool		 broken;	/* its sender scribbled: skipped */
+};
+
+/* A view handed out by corecv() (COCARRIER, COPIPE). */
+struct view {
+	void		*addr;		/* what the caller got */
+	void		*map;		/* the mapping, for munmap */
+	size_t		 maplen;
+};
+
+/*
+ * This process's attachment to one port: what comsgd gave it, shared by
+ * the handles made from it (coport_clearperm).  Freed with the last one.
+ */
+struct port_obj {
+	pthread_mutex_t	 lock;		/* rings, views, sockets below */
+	int		 refs;		/* handles (under the handle lock) */
+	uint64_t	 hold;		/* comsgd's name for our hold */
+	coport_type_t	 type;
+	int		 rights;	/* of the attachment */
+	uint32_t	 ring_size;
+	const struct coport_state *state;	/* read-only */
+	struct coport_bell *bell;
+	/* COCHANNEL */
+	pthread_mutex_t	 tx_lock;	/* one sender thread at a time */
+	struct tx_ring	*tx;		/* made on the first cosend */
+	struct rx_ring	*rx;		/* the port's rings, as last fetched */
+	int		 nrx;
+	uint32_t	 rx_gen;	/* state->ring_gen when fetched */
+	bool		 rx_fetched;
+	unsigned	 rx_next;	/* where the next scan starts */
+	/* COCARRIER and COPIPE */
+	int		 take_sock;	/* the port's shared socket, whose
+					   queue we take from (COCARRIER
+					   receivers, COPIPE senders), or -1 */
+	int		 path_fd;	/* O_PATH to it, to put into its
+					   queue (the other side), or -1 */
+	int		 put_sock;	/* ours, connected through path_fd
+					   on first use; -1 until then */
+	struct view	*views;
+	int		 nviews, views_room;
+};
+
+#define COPORT_LIVE	0x74726f70u	/* "port" */
+
+struct coport {
+	uint32_t	 magic;		/* COPORT_LIVE while in use */
+	int		 users;		/* calls in progress; -1: closing */
+	int		 rights;	/* never more than obj->rights */
+	int		 flags;		/* COPORT_NONBLOCK */
+	struct port_obj	*obj;
+};
+
+/* Waiting on a bell: arm (count ourselves, take the value to sleep on),
+ * re-check, sleep, disarm.  Ring after progress. */
+HIDDEN uint32_t	 bell_arm(uint32_t *sleepers, uint32_t *seq);
+HIDDEN void	 bell_disarm(uint32_t *sleepers);
+HIDDEN void	 bell_ring(uint32_t *sleepers, uint32_t *seq);
+/* Sleep on *seq while it holds snap, up to the deadline (-1: none).
+ * Returns -1 with ETIMEDOUT once the deadline has passed. */
+HIDDEN int	 bell_sleep(uint32_t *seq, uint32_t snap, int64_t deadline);
+
+/* The other side has closed for good. */
+HIDDEN bool	 port_senders_gone(const struct port_obj *o);
+HIDDEN bool	 port_receivers_gone(const struct port_obj *o);
+
+/*
+ * Each kind's operations.  *_try: one attempt that never waits; returns
+ * the result, or -1 with EAGAIN when it would have to wait.  *_ready:
+ * COPOLL_IN/COPOLL_OUT now.
+ */
+HIDDEN ssize_t	 chan_send_try(struct port_obj *o, const void *buf, size_t len);
+HIDDEN ssize_t	 chan_recv_try(struct port_obj *o, void *buf, size_t len);
+HIDDEN int	 chan_ready(struct port_obj *o, int events);
+HIDDEN int	 chan_refresh(struct port_obj *o, bool force);
+HIDDEN void	 chan_release(struct port_obj *o);
+
+HIDDEN ssize_t	 carrier_send(struct port_obj *o, const void *buf, size_t len,
+		    bool nonblock);
+HIDDEN ssize_t	 carrier_recv(struct port_obj *o, void **bufp, bool nonblock);
+HIDDEN int	 carrier_ready(struct port_obj *o, int events);
+
+HIDDEN ssize_t	 pipe_send(struct port_obj *o, const void *buf, size_t len,
+		    bool nonblock);
+HIDDEN ssize_t	 pipe_recv(struct port_obj *o, void **bufp, size_t len,
+		    bool nonblock);
+HIDDEN int	 pipe_ready(struct port_obj *o, int events);
+
+/* Views (coport.c): remember one; 0 or -1 (ENOMEM, and it is unmapped). */
+HIDDEN int	 view_add(struct port_obj *o, void *addr, void *map, size_t maplen);
+/* Connect a datagram socket of ours through o->path_fd (COCARRIER
+ * senders, COPIPE receivers), once.  Returns it, or -1. */
+HIDDEN int	 port_own_socket(struct port_obj *o);
+/* Is fd a memfd sealed at least with seals, of at least size bytes? */
+HIDDEN bool	 memfd_check(int fd, int seals, size_t size, size_t *sizep);
+
+#endif

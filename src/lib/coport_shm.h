@@ -1,0 +1,248 @@
+/*
+ * Shared-memory layouts and request formats of the comsg microkernel:
+ * a port's state page and bell page, a COCHANNEL sender's ring, a COPIPE
+ * receive area, a comutex page, and the requests comsgd answers.  Wire
+ * formats: fixed-width fields, no pointers, checked at compile time,
+ * described in docs/protocol.md.  Every field another process can write
+ * is read once, bounded, and never trusted.
+ */
+#ifndef COMSG_COPORT_SHM_H
+#define COMSG_COPORT_SHM_H
+
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "comsg/coport.h"
+
+#define COPORT_SHM_VERSION	1u
+#define PAGE			4096u
+
+#define STATE_MAGIC	0x74617473u	/* "stat" */
+#define RING_MAGIC	0x676e6972u	/* "ring" */
+#define AREA_MAGIC	0x61657261u	/* "area" */
+#define MUTEX_MAGIC	0x7874756du	/* "mutx" */
+
+/* coport_state.flags */
+#define STATE_HAD_SENDER	0x1u	/* some holder had the send right */
+#define STATE_HAD_RECEIVER	0x2u
+#define STATE_DEAD		0x4u	/* comsgd destroyed the port */
+
+/*
+ * Written by comsgd only; holders map it read-only (the memfd is sealed
+ * against any new writable mapping once comsgd has its own).
+ */
+struct coport_state {
+	uint32_t	magic;		/* STATE_MAGIC */
+	uint32_t	version;
+	uint32_t	type;		/* coport_type_t */
+	uint32_t	ring_size;	/* COCHANNEL: data bytes of each ring */
+	uint32_t	ring_gen;	/* bumped when the set of rings changes */
+	uint32_t	senders;	/* processes holding the send right */
+	uint32_t	receivers;	/* ... the receive right */
+	uint32_t	flags;		/* STATE_* */
+	uint8_t		pad[PAGE - 32];
+};
+_Static_assert(offsetof(struct coport_state, ring_gen) == 16, "state layout");
+_Static_assert(offsetof(struct coport_state, flags) == 28, "state layout");
+_Static_assert(sizeof(struct coport_state) == PAGE, "state layout");
+
+/*
+ * Mapped read-write by every holder: only wake-up words, which any holder
+ * can spoil for nothing more than a spurious wake-up or a sleep cut short
+ * by the next slice.  "in" wakes those waiting to receive, "out" those
+ * waiting to send; a waiter bumps *_sleepers, re-checks, then sleeps on
+ * *_seq; a party that made progress bumps *_seq and wakes if sleepers.
+ */
+struct coport_bell {
+	uint32_t	in_seq;
+	uint32_t	in_sleepers;
+	uint8_t		in_pad[120];
+	alignas(128) uint32_t out_seq;
+	uint32_t	out_sleepers;
+	uint8_t		out_pad[120];
+	alignas(128) uint32_t pipe_senders;	/* COPIPE senders waiting */
+	uint32_t	pad0;
+	uint64_t	carrier_sent;		/* COCARRIER, for cops only */
+	uint64_t	carrier_received;
+	uint8_t		pad[PAGE - 280];
+};
+_Static_assert(offsetof(struct coport_bell, out_seq) == 128, "bell layout");
+_Static_assert(offsetof(struct coport_bell, pipe_senders) == 256, "bell layout");
+_Static_assert(offsetof(struct coport_bell, carrier_sent) == 264, "bell layout");
+_Static_assert(sizeof(struct coport_bell) == PAGE, "bell layout");
+
+/*
+ * A COCHANNEL ring: one per sending process and port, in two memfds.
+ * The producer memfd (header page, then `size` data bytes) is written by
+ * its sender through the one writable mapping it made before sealing
+ * F_SEAL_FUTURE_WRITE; receivers map it read-only.  The consumer page is
+ * written by receivers (and read by the sender).
+ *
+ * Records start 8-aligned at free-running byte positions: an 8-byte
+ * header (length), then the bytes, padded to 8; a record may wrap.  The
+ * sender writes a record, then stores prod (release).  A receiver loads
+ * prod (acquire), copies the record at cons, then claims it by CAS on cons
+ * (seq_cst): the sender reuses space only below cons, so a copy made
+ * before a successful CAS was stable.  A receiver that fails the CAS
+ * copied a record another took, and tries again.
+ */
+struct ring_prod {
+	uint32_t	magic;		/* RING_MAGIC */
+	uint32_t	version;
+	uint32_t	size;		/* data bytes: a power of two */
+	uint32_t	pad0;
+	alignas(64) uint64_t prod;	/* end of the last published record */
+	uint8_t		pad[PAGE - 72];
+	/* data follows at offset PAGE */
+};
+_Static_assert(offsetof(struct ring_prod, prod) == 64, "ring layout");
+_Static_assert(sizeof(struct ring_prod) == PAGE, "ring layout");
+
+struct ring_cons {
+	uint64_t	cons;		/* start of the next unclaimed record */
+	uint8_t		pad[PAGE - 8];
+};
+_Static_assert(sizeof(struct ring_cons) == PAGE, "ring layout");
+
+struct ring_rec {
+	uint32_t	len;		/* bytes that follow */
+	uint32_t	check;		/* ~len: a torn or foreign header shows */
+};
+_Static_assert(sizeof(struct ring_rec) == 8, "ring layout");
+
+#define RING_REC_SIZE(len)	(8u + (((uint64_t)(len) + 7u) & ~(uint64_t)7u))
+
+/* area.status (COPIPE) */
+#define AREA_WAITING	1u	/* published by the receiver */
+#define AREA_CLAIMED	2u	/* a sender copies into it */
+#define AREA_FILLED	3u	/* msglen bytes are there: delivered */
+#define AREA_CANCELLED	4u	/* the receiver withdrew it */
+#define AREA_TOOSMALL	5u	/* a sender's message did not fit: msglen */
+
+/*
+ * A COPIPE receive area: a fresh memfd per corecv(), header page then
+ * `capacity` bytes, sent as a ticket to the senders' socket.  Exactly one
+ * sender wins WAITING->CLAIMED; the message counts as delivered when that
+ * sender wins CLAIMED->FILLED, and the receiver may still cancel until
+ * then (CLAIMED->CANCELLED), so a message is never both delivered and
+ * kept, nor lost.  status is the receiver's futex word.
+ */
+struct pipe_area {
+	uint32_t	magic;		/* AREA_MAGIC */
+	uint32_t	version;
+	uint32_t	status;		/* AREA_* */
+	uint32_t	claimer;	/* pid of the claiming sender */
+	uint64_t	capacity;	/* bytes the receiver takes */
+	uint64_t	msglen;		/* FILLED: the message's length */
+	uint8_t		pad[PAGE - 32];
+	/* data follows at offset PAGE */
+};
+_Static_assert(offsetof(struct pipe_area, status) == 8, "area layout");
+_Static_assert(offsetof(struct pipe_area, msglen) == 24, "area layout");
+_Static_assert(sizeof(struct pipe_area) == PAGE, "area layout");
+
+/* mutex_shm.state */
+#define MUTEX_CONSISTENT	0u
+#define MUTEX_INCONSISTENT	1u	/* taken with EOWNERDEAD, not repaired */
+#define MUTEX_NOTRECOVERABLE	2u
+
+/*
+ * A comutex page, read-write for every holder.  word is the futex: 0 when
+ * free, else the holder's thread id, with MUTEX_WAITERS set when someone
+ * sleeps on it.  A waiter that finds the holder's thread gone takes the
+ * word over by CAS and reports EOWNERDEAD.
+ */
+#define MUTEX_WAITERS	0x80000000u
+#define MUTEX_TID	0x3fffffffu
+struct mutex_shm {
+	uint32_t	magic;		/* MUTEX_MAGIC */
+	uint32_t	version;
+	alignas(64) uint32_t word;
+	uint32_t	state;		/* MUTEX_* */
+	uint8_t		pad[PAGE - 72];
+};
+_Static_assert(offsetof(struct mutex_shm, word) == 64, "mutex layout");
+_Static_assert(sizeof(struct mutex_shm) == PAGE, "mutex layout");
+
+/*
+ * What travels on a COCARRIER socket (a message: the sealed memfd rides
+ * along) and on a COPIPE socket (a ticket: the receive area's memfd).
+ * One descriptor per datagram; anything else is dropped.
+ */
+#define CARRIER_MAGIC	0x72726163u	/* "carr" */
+#define TICKET_MAGIC	0x74656b74u	/* "tket" */
+struct port_dgram {
+	uint32_t	magic;
+	uint32_t	version;
+	uint64_t	len;		/* message length / area capacity */
+};
+_Static_assert(sizeof(struct port_dgram) == 16, "dgram layout");
+
+/* ---- requests to comsgd (cocallv; descriptors ride as capabilities) ---- */
+
+#define CORQ_MAGIC	0x7172736du	/* "msrq" */
+
+enum corq_op {
+	CORQ_HELLO = 1,		/* -> cap: the worker target to use */
+	CORQ_OPEN,		/* name, type, ring_size -> port */
+	CORQ_ATTACH,		/* cap: token -> port */
+	CORQ_CLOSE,		/* handle */
+	CORQ_TOKEN,		/* handle, rights -> cap: token */
+	CORQ_ADDRING,		/* handle; caps: prod, cons -> ring id */
+	CORQ_RINGS,		/* handle, first -> rings from first */
+	CORQ_MUTEX,		/* name -> handle; cap: mutex page */
+	CORQ_LIST,		/* first -> corq_entry[] from first */
+};
+
+struct corq {
+	uint32_t	magic;		/* CORQ_MAGIC */
+	uint32_t	op;		/* enum corq_op */
+	uint32_t	type;		/* coport_type_t */
+	uint32_t	rights;		/* COPORT_PERM_* */
+	uint64_t	handle;		/* comsgd's name for a hold */
+	uint32_t	ring_size;
+	uint32_t	first;		/* CORQ_RINGS, CORQ_LIST: from which */
+	char		name[COPORT_NAMEMAX + 1];
+};
+_Static_assert(offsetof(struct corq, handle) == 16, "corq layout");
+_Static_assert(offsetof(struct corq, name) == 32, "corq layout");
+_Static_assert(sizeof(struct corq) == 96, "corq layout");
+
+/*
+ * The reply: error 0 or an errno.  CORQ_OPEN and CORQ_ATTACH give caps:
+ * state page (read-only), bell page, then COCARRIER/COPIPE the socket
+ * (receivers of COCARRIER and senders of COPIPE: the shared socket; the
+ * other side: an O_PATH descriptor to connect to it).  CORQ_RINGS gives
+ * count rings as (prod read-only, cons) pairs with their ids in ids[].
+ */
+#define CORQ_RINGS_MAX	3
+struct corp {
+	uint32_t	magic;		/* CORQ_MAGIC */
+	int32_t		error;
+	uint32_t	type;
+	uint32_t	rights;
+	uint64_t	handle;
+	uint32_t	ring_size;
+	uint32_t	count;		/* CORQ_RINGS / CORQ_LIST entries */
+	uint32_t	more;		/* 1: ask again from first + count */
+	uint32_t	pad;
+	uint64_t	ids[CORQ_RINGS_MAX];
+};
+_Static_assert(offsetof(struct corp, handle) == 16, "corp layout");
+_Static_assert(sizeof(struct corp) == 64, "corp layout");
+
+/* CORQ_LIST: count of these follow the reply header. */
+struct corq_entry {
+	char		name[COPORT_NAMEMAX + 1];
+	uint32_t	type;		/* coport_type_t, 0: a comutex */
+	uint32_t	holders;	/* processes */
+	uint32_t	senders;
+	uint32_t	receivers;
+	uint64_t	queued;		/* messages waiting */
+	uint64_t	pad;
+};
+_Static_assert(sizeof(struct corq_entry) == 96, "entry layout");
+#define CORQ_LIST_MAX	((COCALL_MAXLEN - sizeof(struct corp)) / sizeof(struct corq_entry))
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * Reaching comsgd, the microkernel of the domain: find the worker thread
+ * this process talks to, start comsgd when none runs, and make requests.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "kernel.h"
+
+#ifndef COMSG_PREFIX
+#define COMSG_PREFIX "/usr/local"
+#endif
+
+extern char **environ;
+
+static pthread_mutex_t kernel_mutex = PTHREAD_MUTEX_INITIALIZER;
+static void *kernel_worker;	/* target of our comsgd worker, or NULL */
+
+/* Is path an executable regular file?  Then copy it to out. */
+static bool
+try_path(const char *path, char *out, size_t size)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    access(path, X_OK) < 0 || strlen(path) >= size)
+		return false;
+	strcpy(out, path);
+	return true;
+}
+
+/* Where the comsgd program is: $COMSGD, else beside this library or
+ * program (../tools, ../bin: the build tree and an installation), else
+ * in the installation's bin. */
+static int
+kernel_find(char *out, size_t size)
+{
+	static const char *const rel[] = { "../tools/comsgd", "../bin/comsgd",
+	    "comsgd" };
+	const char *env = getenv("COMSGD");
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	Dl_info info;
+
+	if (env != NULL && env[0] != '\0')
+		return try_path(env, out, size) ? 0 : (errno = ENOENT, -1);
+	if (dladdr((void *)kernel_find, &info) != 0 && info.dli_fname != NULL &&
+	    realpath(info.dli_fname, self) != NULL) {
+		char *slash = strrchr(self, '/');
+
+		if (slash != NULL) {
+			*slash = '\0';
+			for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+				snprintf(path, sizeof(path), "%s/%s", self, rel[i]);
+				if (try_path(path, out, size))
+					return 0;
+			}
+		}
+	}
+	if (try_path(COMSG_PREFIX "/bin/comsgd", out, size))
+		return 0;
+	errno = ENOENT;
+	return -1;
+}
+
+/*
+ * Start comsgd and wait until it serves (it reports on a pipe, or closes
+ * it unread when another comsgd won the name first).  The daemon detaches
+ * itself; the process spawned here exits at once and is reaped.
+ */
+static int
+kernel_start(void)
+{
+	char prog[PATH_MAX], fdarg[16];
+	char *argv[] = { "comsgd", "-R", fdarg, NULL };
+	posix_spawn_file_actions_t fa;
+	char **envp = NULL;
+	int p[2], n = 0, r, status;
+	pid_t pid;
+	char c;
+
+	if (kernel_find(prog, sizeof(prog)) < 0)
+		return -1;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	/* The daemon inherits nothing of ours but the domain: no capability
+	 * vector, no descriptors beyond the pipe. */
+	for (char **e = environ; *e != NULL; e++)
+		n++;
+	envp = calloc((size_t)n + 1, sizeof(*envp));
+	if (envp == NULL)
+		goto fail;
+	n = 0;
+	for (char **e = environ; *e != NULL; e++)
+		if (strncmp(*e, "COMSG_CAPV=", 11) != 0)
+			envp[n++] = *e;
+	snprintf(fdarg, sizeof(fdarg), "%d", 3);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+	posix_spawn_file_actions_adddup2(&fa, 0, 1);
+	posix_spawn_file_actions_adddup2(&fa, 0, 2);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	r = posix_spawn(&pid, prog, &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	close(p[1]);
+	if (r != 0) {
+		close(p[0]);
+		errno = r;
+		return -1;
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	do
+		r = (int)read(p[0], &c, 1);
+	while (r < 0 && errno == EINTR);
+	close(p[0]);
+	return 0;	/* ready, or lost the race: the caller looks again */
+fail:
+	r = errno;
+	close(p[0]);
+	close(p[1]);
+	errno = r;
+	return -1;
+}
+
+/* Find comsgd (starting it if allowed) and ask it for our worker. */
+static int
+kernel_connect(bool start)
+{
+	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_HELLO };
+	struct corp rp;
+	void *main_target, *caps[1] = { NULL };
+	struct comsg m = { .out = &rq, .outlen = sizeof(rq), .in = &rp,
+	    .inlen = sizeof(rp), .incaps = caps, .nincaps = 1 };
+	ssize_t r;
+
+	for (int attempt = 0;; attempt++) {
+		if (colookup(COMSGD_NAME, &main_target) == 0)
+			break;
+		if (errno != ESRCH)
+			return -1;
+		if (!start) {
+			errno = ENOLINK;
+			return -1;
+		}
+		if (attempt == 3 || kernel_start() < 0) {
+			if (attempt == 3)
+				errno = ENOLINK;
+			return -1;
+		}
+	}
+	r = cocallv(main_target, &m, 0, KERNEL_TIMEOUT_MS);
+	capfree(main_target);
+	if (r < 0)
+		return -1;
+	if ((size_t)r < sizeof(rp) || rp.magic != CORQ_MAGIC || rp.error != 0 ||
+	    m.nincaps != 1 || caps[0] == NULL) {
+		if (m.nincaps == 1 && caps[0] != NULL)
+			capfree(caps[0]);
+		errno = ((size_t)r >= sizeof(rp) && rp.error > 0) ? rp.error : EPROTO;
+		return -1;
+	}
+	kernel_worker = caps[0];
+	return 0;
+}
+
+int
+kernel_call(const struct corq *rq, void *const *outcaps, int nout,
+    struct corp *rp, void *extra, size_t extralen, void **incaps, int *nin,
+    bool start)
+{
+	struct iovec_buf {
+		struct corp	rp;
+		uint8_t		extra[];
+	} *buf = NULL;
+	size_t inlen = sizeof(*rp) + extralen;
+	int room = nin != NULL ? *nin : 0;
+	ssize_t r;
+
+	if (extralen > 0 && (buf = malloc(inlen)) == NULL)
+		return -1;
+	pthread_mutex_lock(&kernel_mutex);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct comsg m = { .out = rq, .outlen = sizeof(*rq),
+		    .outcaps = outcaps, .noutcaps = nout,
+		    .in = buf != NULL ? (void *)buf : (void *)rp,
+		    .inlen = inlen, .incaps = incaps, .nincaps = room };
+
+		if (kernel_worker == NULL && kernel_connect(start) < 0) {
+			r = -1;
+			break;
+		}
+		r = cocallv(kernel_worker, &m, 0, KERNEL_TIMEOUT_MS);
+		if (r >= 0) {
+			if (nin != NULL)
+				*nin = m.nincaps;
+			else
+				for (int i = 0; i < m.nincaps; i++)
+					capfree(incaps[i]);
+			break;
+		}
+		/* A worker gone (comsgd died, or restarted): look again. */
+		if (errno != ENOLINK && errno != EINVAL)
+			break;
+		capfree(kernel_worker);
+		kernel_worker = NULL;
+		errno = ENOLINK;
+	}
+	pthread_mutex_unlock(&kernel_mutex);
+	if (r >= 0) {
+		if (buf != NULL) {
+			memcpy(rp, &buf->rp, sizeof(*rp));
+			if ((size_t)r > sizeof(*rp))
+				memcpy(extra, buf->extra,
+				    (size_t)r - sizeof(*rp) < extralen ?
+				    (size_t)r - sizeof(*rp) : extralen);
+		}
+		if ((size_t)r < sizeof(*rp) || rp->magic != CORQ_MAGIC) {
+			errno = EPROTO;
+			r = -1;
+		} else if (rp->error != 0) {
+			errno = rp->error > 0 && rp->error < 4096 ? rp->error : EPROTO;
+			r = -1;
+		}
+		if (r < 0 && nin != NULL) {
+			for (int i = 0; i < *nin; i++)
+				if (incaps[i] != NULL)
+					capfree(incaps[i]);
+			*nin = 0;
+		}
+	}
+	free(buf);
+	return r < 0 ? -1 : 0;
+}
+
+void
+kernel_atfork_child(void)
+{
+	pthread_mutex_init(&kernel_mutex, NULL);
+	/* The worker capability was copied with the process; it stays
+	 * usable (a child gets its own channel on its first call). */
+}
