@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "comsg/coport.h"
 #include "toolutil.h"
 
 /* One line of /proc/net/unix: a UNIX socket's inode, whether it listens,
@@ -240,7 +241,8 @@ inspect(struct member *m, const char *domain, bool all)
 		if (sscanf(link, "socket:[%lu]", &ino) != 1 ||
 		    (u = find_sock(ino)) == NULL)
 			continue;
-		if (under(u->path, gates))
+		/* comsgd binds its coports' datagram sockets there too */
+		if (under(u->path, gates) && strstr(u->path, "/port.") == NULL)
 			u->listening ? m->serves++ : m->chan_in++;
 		else if (under(u->path, names) && u->listening)
 			m->names++;
@@ -275,6 +277,44 @@ inspect(struct member *m, const char *domain, bool all)
 	}
 	return m->vector[0] != '\0' || m->serves || m->names || m->chan_in ||
 	    m->chan_out;
+}
+
+/* The domain's coports and comutexes, as its comsgd (if one runs) says. */
+static void
+show_coports(void)
+{
+	static const char *const types[] = { "comutex", "COPIPE", "COCARRIER",
+	    "COCHANNEL" };
+	struct coport_info *info = NULL;
+	int n, room = 0;
+
+	while ((n = coport_list(info, room)) > room) {
+		free(info);
+		room = n + 16;
+		if ((info = calloc((size_t)room, sizeof(*info))) == NULL)
+			err(1, "calloc");
+	}
+	if (n < 0 && errno != ENOLINK)
+		warn("comsgd");
+	if (n > 0) {
+		printf("\n%-24s %-9s %7s %7s %9s %8s\n", "COPORT", "TYPE",
+		    "HOLDERS", "SENDERS", "RECEIVERS", "QUEUED");
+		for (int i = 0; i < n; i++) {
+			int t = info[i].type >= 0 && info[i].type <= 3 ?
+			    info[i].type : 0;
+
+			if (t == 0)
+				printf("%-24s %-9s %7u %7s %9s %8s\n",
+				    info[i].name, types[0], info[i].holders,
+				    "-", "-", "-");
+			else
+				printf("%-24s %-9s %7u %7u %9u %8llu\n",
+				    info[i].name, types[t], info[i].holders,
+				    info[i].senders, info[i].receivers,
+				    (unsigned long long)info[i].queued);
+		}
+	}
+	free(info);
 }
 
 int
@@ -328,5 +368,7 @@ main(int argc, char **argv)
 	closedir(d);
 	if (only != 0 && shown == 0)
 		errx(1, "pid %d: not a member of the domain", (int)only);
+	if (only == 0 && !all)
+		show_coports();
 	return 0;
 }
