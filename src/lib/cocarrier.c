@@ -70,17 +70,17 @@ carrier_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 			errno = EPIPE;
 			goto fail;
 		}
-		uint32_t snap = bell_arm(&o->bell->out_sleepers, &o->bell->out_seq);
+		uint32_t snap = portbell_arm(&o->bell->out_sleepers, &o->bell->out_seq);
 		r = fd_sendmsg(s, &d, sizeof(d), NULL, 0, &fd, 1, MSG_DONTWAIT);
 		if (r < 0 && errno == EAGAIN)
-			(void)bell_sleep(&o->bell->out_seq, snap, -1);
-		bell_disarm(&o->bell->out_sleepers);
+			(void)portbell_sleep(&o->bell->out_seq, snap, -1);
+		portbell_disarm(&o->bell->out_sleepers);
 		if (r == 0)
 			break;
 	}
 	close(fd);
 	__atomic_add_fetch(&o->bell->carrier_sent, 1, __ATOMIC_RELAXED);
-	bell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
+	portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
 	return (ssize_t)len;
 fail:
 	r = errno;
@@ -152,13 +152,13 @@ carrier_recv(struct port_obj *o, void **bufp, bool nonblock)
 			errno = EPIPE;
 			return -1;
 		}
-		uint32_t snap = bell_arm(&o->bell->in_sleepers, &o->bell->in_seq);
+		uint32_t snap = portbell_arm(&o->bell->in_sleepers, &o->bell->in_seq);
 		if (!(carrier_ready(o, COPOLL_IN) & COPOLL_IN))
-			(void)bell_sleep(&o->bell->in_seq, snap, -1);
-		bell_disarm(&o->bell->in_sleepers);
+			(void)portbell_sleep(&o->bell->in_seq, snap, -1);
+		portbell_disarm(&o->bell->in_sleepers);
 	}
-	__atomic_add_fetch(&o->bell->carrier_received, 1, __ATOMIC_RELAXED);
-	bell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
+	__atomic_add_fetch(&o->bell->carrier_received, 1, __ATOMIC_SEQ_CST);
+	portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
 	return (ssize_t)len;
 }
 

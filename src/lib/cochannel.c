@@ -131,7 +131,7 @@ chan_send_try(struct port_obj *o, const void *buf, size_t len)
 	if (room < need) {
 		/* Pairs with a receiver's CAS: what it read of the space
 		 * below cons is no longer needed. */
-		uint64_t c = LOAD_ACQ(&t->cons->cons);
+		uint64_t c = __atomic_load_n(&t->cons->cons, __ATOMIC_SEQ_CST);
 
 		if (c > pos || pos - c > o->ring_size || (c & 7) != 0) {
 			/* a receiver scribbled on the consumer page */
@@ -149,12 +149,26 @@ chan_send_try(struct port_obj *o, const void *buf, size_t len)
 	}
 	ring_write(t->data, t->mask, pos, &rec, sizeof(rec));
 	ring_write(t->data, t->mask, pos + sizeof(rec), buf, len);
-	/* Publish: the record before prod (pairs with the receiver's
-	 * acquire load of prod). */
-	STORE_REL(&t->prod->prod, pos + need);
+	/* Publish: the record before prod (pairs with the receiver's load
+	 * of prod); seq_cst so that it is ordered before our load of the
+	 * receivers' sleepers count in portbell_ring(). */
+	__atomic_store_n(&t->prod->prod, pos + need, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&o->tx_lock);
-	bell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
+	portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
 	return (ssize_t)len;
+}
+
+uint64_t
+chan_room(struct port_obj *o)
+{
+	struct tx_ring *t = o->tx;
+	uint64_t c, pos;
+
+	if (t == NULL)
+		return o->ring_size;
+	pos = LOAD_RLX(&t->prod->prod);
+	c = LOAD_ACQ(&t->cons->cons);
+	return c > pos || pos - c > o->ring_size ? 0 : o->ring_size - (pos - c);
 }
 
 static void
@@ -328,10 +342,17 @@ rx_take(struct rx_ring *r, void *buf, size_t len)
 {
 	for (;;) {
 		uint64_t c = LOAD_ACQ(&r->cons->cons);
-		uint64_t p = LOAD_ACQ(&r->prod->prod);
+		uint64_t p = r->prod_seen;
 		struct ring_rec rec;
 		uint64_t need;
 
+		/* prod is read again only when what we saw of it is used up:
+		 * one cache miss per batch, not per message.  seq_cst: the
+		 * re-check of a receiver about to sleep (portbell_arm). */
+		if (c >= p || p - c > (uint64_t)r->mask + 1) {
+			p = __atomic_load_n(&r->prod->prod, __ATOMIC_SEQ_CST);
+			r->prod_seen = p;
+		}
 		if (c == p) {
 			errno = EAGAIN;
 			return -1;
@@ -395,7 +416,7 @@ chan_recv_try(struct port_obj *o, void *buf, size_t len)
 	}
 	pthread_mutex_unlock(&o->lock);
 	if (r >= 0)
-		bell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
+		portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
 	return r;
 }
 
@@ -408,8 +429,9 @@ chan_ready(struct port_obj *o, int events)
 		(void)chan_refresh(o, false);
 		pthread_mutex_lock(&o->lock);
 		for (int k = 0; k < o->nrx; k++)
-			if (!o->rx[k].broken && LOAD_ACQ(&o->rx[k].cons->cons) !=
-			    LOAD_ACQ(&o->rx[k].prod->prod))
+			if (!o->rx[k].broken &&
+			    __atomic_load_n(&o->rx[k].cons->cons, __ATOMIC_SEQ_CST) !=
+			    __atomic_load_n(&o->rx[k].prod->prod, __ATOMIC_SEQ_CST))
 				rev |= COPOLL_IN;
 		pthread_mutex_unlock(&o->lock);
 	}

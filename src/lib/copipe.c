@@ -78,12 +78,12 @@ again:
 		if (errno != EAGAIN)
 			goto fail_map;
 		/* tickets pile up: senders are slow to take them */
-		uint32_t snap = bell_arm(&o->bell->in_sleepers, &o->bell->in_seq);
-		(void)bell_sleep(&o->bell->in_seq, snap, -1);
-		bell_disarm(&o->bell->in_sleepers);
+		uint32_t snap = portbell_arm(&o->bell->in_sleepers, &o->bell->in_seq);
+		(void)portbell_sleep(&o->bell->in_seq, snap, -1);
+		portbell_disarm(&o->bell->in_sleepers);
 	}
 	close(fd);
-	bell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
+	portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
 	start = now_ms();
 	for (unsigned spins = spin_budget();; spins = 0) {
 		uint32_t st = LOAD_ACQ(&a->status);
@@ -237,12 +237,12 @@ pipe_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 			/* Tell receivers (and their copoll) a sender waits. */
 			__atomic_add_fetch(&o->bell->pipe_senders, 1, __ATOMIC_SEQ_CST);
 			counted = true;
-			bell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
+			portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
 		}
-		uint32_t snap = bell_arm(&o->bell->out_sleepers, &o->bell->out_seq);
+		uint32_t snap = portbell_arm(&o->bell->out_sleepers, &o->bell->out_seq);
 		if (!(pipe_ready(o, COPOLL_OUT) & COPOLL_OUT))
-			(void)bell_sleep(&o->bell->out_seq, snap, -1);
-		bell_disarm(&o->bell->out_sleepers);
+			(void)portbell_sleep(&o->bell->out_seq, snap, -1);
+		portbell_disarm(&o->bell->out_sleepers);
 	}
 	if (counted)
 		__atomic_sub_fetch(&o->bell->pipe_senders, 1, __ATOMIC_RELAXED);

@@ -445,34 +445,35 @@ coport_getflags(coport_t port)
 /* ---- waiting ---- */
 
 uint32_t
-bell_arm(uint32_t *sleepers, uint32_t *seq)
+portbell_arm(uint32_t *sleepers, uint32_t *seq)
 {
-	/* seq_cst, pairing with bell_ring(): either the ringer sees us
+	/* seq_cst, pairing with portbell_ring(): either the ringer sees us
 	 * counted, or our re-check after this sees its progress. */
 	__atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
 	return __atomic_load_n(seq, __ATOMIC_SEQ_CST);
 }
 
 void
-bell_disarm(uint32_t *sleepers)
+portbell_disarm(uint32_t *sleepers)
 {
 	__atomic_sub_fetch(sleepers, 1, __ATOMIC_RELAXED);
 }
 
 void
-bell_ring(uint32_t *sleepers, uint32_t *seq)
+portbell_ring(uint32_t *sleepers, uint32_t *seq)
 {
-	/* The fence orders the progress just published before the load of
-	 * sleepers (store->load: the one ordering x86 does not give). */
-	FENCE();
-	if (LOAD_RLX(sleepers) != 0) {
+	/* The caller published its progress with a seq_cst operation (a
+	 * store, a CAS, or a system call): that and this seq_cst load are
+	 * in one total order with portbell_arm()'s increment and re-check, so
+	 * either we see the sleeper or it sees our progress. */
+	if (__atomic_load_n(sleepers, __ATOMIC_SEQ_CST) != 0) {
 		__atomic_add_fetch(seq, 1, __ATOMIC_RELEASE);
 		futex_wake(seq);
 	}
 }
 
 int
-bell_sleep(uint32_t *seq, uint32_t snap, int64_t deadline)
+portbell_sleep(uint32_t *seq, uint32_t snap, int64_t deadline)
 {
 	int ms = deadline < 0 ? SLEEP_SLICE_MS : deadline_left(deadline, SLEEP_SLICE_MS);
 
@@ -500,6 +501,8 @@ port_receivers_gone(const struct port_obj *o)
 	    LOAD_ACQ(&o->state->receivers) == 0;
 }
 
+#define SPIN_BACKOFF	32	/* pauses between two looks while spinning */
+
 /* COCHANNEL: spin a little (the other side may be running), then sleep
  * on the bell; try() decides. */
 static ssize_t
@@ -518,8 +521,20 @@ chan_wait(struct port_obj *o, bool out, bool nonblock,
 		if (nonblock)
 			return -1;
 		if (spins > 0) {
-			spins--;
-			cpu_relax();
+			/* Look again only after a while: every look pulls the
+			 * other side's cache line away from it.  A sender
+			 * waits for a quarter of its ring to be free, so that
+			 * it then writes a batch rather than one message per
+			 * look at the receivers' position. */
+			uint64_t want = RING_REC_SIZE(len) + o->ring_size / 4;
+
+			if (want > o->ring_size)
+				want = o->ring_size;
+			do {
+				for (int i = 0; i < SPIN_BACKOFF && spins > 0;
+				    i++, spins--)
+					cpu_relax();
+			} while (out && spins > 0 && chan_room(o) < want);
 			continue;
 		}
 		if (out ? port_receivers_gone(o) : port_senders_gone(o)) {
@@ -532,14 +547,14 @@ chan_wait(struct port_obj *o, bool out, bool nonblock,
 		}
 		if (!out)
 			(void)chan_refresh(o, false);
-		uint32_t snap = bell_arm(sleepers, seq);
+		uint32_t snap = portbell_arm(sleepers, seq);
 		r = try(o, buf, len);
 		if (r >= 0 || errno != EAGAIN) {
-			bell_disarm(sleepers);
+			portbell_disarm(sleepers);
 			return r;
 		}
-		(void)bell_sleep(seq, snap, -1);
-		bell_disarm(sleepers);
+		(void)portbell_sleep(seq, snap, -1);
+		portbell_disarm(sleepers);
 	}
 }
 
@@ -778,7 +793,7 @@ copoll(pollcoport_t *ports, int nports, int timeout_ms)
 				if (!(ports[i].events & ev))
 					continue;
 				w[nw] = (struct futex_waitv){
-					.val = bell_arm(sl, sq),
+					.val = portbell_arm(sl, sq),
 					.uaddr = (uintptr_t)sq,
 					.flags = FUTEX_32 };
 				armed[nw++] = sl;
@@ -809,7 +824,7 @@ copoll(pollcoport_t *ports, int nports, int timeout_ms)
 			nanosleep(&ts, NULL);
 		}
 		for (i = 0; i < nw; i++)
-			bell_disarm(armed[i]);
+			portbell_disarm(armed[i]);
 	}
 	r = n;
 	i = nports;

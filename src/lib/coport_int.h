@@ -27,6 +27,8 @@ struct rx_ring {
 	struct ring_cons *cons;
 	size_t		 maplen;
 	uint32_t	 mask;
+	uint64_t	 prod_seen;	/* last prod read: records up to it
+					   are published */
 	bool		 broken;	/* its sender scribbled: skipped */
 };
 
@@ -82,12 +84,12 @@ struct coport {
 
 /* Waiting on a bell: arm (count ourselves, take the value to sleep on),
  * re-check, sleep, disarm.  Ring after progress. */
-HIDDEN uint32_t	 bell_arm(uint32_t *sleepers, uint32_t *seq);
-HIDDEN void	 bell_disarm(uint32_t *sleepers);
-HIDDEN void	 bell_ring(uint32_t *sleepers, uint32_t *seq);
+HIDDEN uint32_t	 portbell_arm(uint32_t *sleepers, uint32_t *seq);
+HIDDEN void	 portbell_disarm(uint32_t *sleepers);
+HIDDEN void	 portbell_ring(uint32_t *sleepers, uint32_t *seq);
 /* Sleep on *seq while it holds snap, up to the deadline (-1: none).
  * Returns -1 with ETIMEDOUT once the deadline has passed. */
-HIDDEN int	 bell_sleep(uint32_t *seq, uint32_t snap, int64_t deadline);
+HIDDEN int	 portbell_sleep(uint32_t *seq, uint32_t snap, int64_t deadline);
 
 /* The other side has closed for good. */
 HIDDEN bool	 port_senders_gone(const struct port_obj *o);
@@ -101,6 +103,8 @@ HIDDEN bool	 port_receivers_gone(const struct port_obj *o);
 HIDDEN ssize_t	 chan_send_try(struct port_obj *o, const void *buf, size_t len);
 HIDDEN ssize_t	 chan_recv_try(struct port_obj *o, void *buf, size_t len);
 HIDDEN int	 chan_ready(struct port_obj *o, int events);
+/* Free bytes in our ring now (its size before the first send). */
+HIDDEN uint64_t chan_room(struct port_obj *o);
 HIDDEN int	 chan_refresh(struct port_obj *o, bool force);
 HIDDEN void	 chan_release(struct port_obj *o);
 
