@@ -1,18 +1,23 @@
 /*
- * stress: services and callers calling each other flat out while a driver
- * kills random ones with SIGKILL and starts them again.  Checked, and
- * reported as violations: a call that blocks more than 100 ms past the
- * death of its service; a reply to the wrong call; a call executed twice;
- * a call acknowledged but never executed; a call to a live service that
- * takes seconds (a lost wakeup); survivors whose descriptors or memory
- * grow.  Prints the load held and the kills survived.
+ * stress: services and callers calling each other flat out, and senders
+ * and receivers on a COCHANNEL port, while a driver kills random services,
+ * callers, senders and comsgd itself with SIGKILL and starts them again.
+ * Checked, and reported as violations: a call that blocks more than 100 ms
+ * past the death of its service; a reply to the wrong call; a call
+ * executed twice; a call acknowledged but never executed; a call to a
+ * live service that takes seconds (a lost wakeup); a message received
+ * twice, out of order, or acknowledged and never received; survivors
+ * whose descriptors or memory grow.  Prints the load held and the kills
+ * survived.
  *
- *	stress [-t secs] [-s services] [-c callers] [-k kill_ms] [-q]
+ *	stress [-t secs] [-s services] [-c callers] [-p senders]
+ *	    [-r receivers] [-k kill_ms] [-q]
  */
 #include <err.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +30,12 @@
 #include <dirent.h>
 
 #include <comsg/cocall.h>
+#include <comsg/coport.h>
 
 #define MAX_SVC		16
 #define MAX_CALLER	32
+#define MAX_PORTUSER	8
+#define PORT_NAME	"stress-chan"
 #define WINDOW		65536		/* executed calls remembered per caller */
 #define DEATH_MS	100		/* invariant 4 */
 #define STALL_MS	2000		/* a live service this slow: lost wakeup */
@@ -50,10 +58,23 @@ struct board {
 	uint32_t	 next_seq[MAX_CALLER];	/* survives a caller's death */
 	uint32_t	 executed[MAX_CALLER][WINDOW];	/* seq + 1, by seq % WINDOW */
 	char		 last[256];		/* the last violation, for the report */
+	/* the port */
+	uint64_t	 messages;
+	uint32_t	 port_gen;		/* bumped when comsgd is killed */
+	uint32_t	 sender_gen[MAX_PORTUSER];	/* the port each is on */
+	volatile int	 stop_send, drain;
+	uint32_t	 next_mseq[MAX_PORTUSER];
+	uint32_t	 sender_inc[MAX_PORTUSER];	/* incarnations */
+	uint32_t	 acked[MAX_PORTUSER][WINDOW];	/* seq + 1 */
+	uint32_t	 received[MAX_PORTUSER][WINDOW];	/* seq + 1 */
+};
+
+struct msg {
+	uint32_t	id, inc, seq, check;
 };
 
 static struct board *b;
-static int nsvc = 4, ncaller = 8;
+static int nsvc = 4, ncaller = 8, nsender = 2, nreceiver = 2;
 
 static uint64_t
 now_ns(void)
@@ -183,6 +204,157 @@ caller(int id)
 	return 0;
 }
 
+
+/*
+ * A sender: messages (id, incarnation, seq) on the port, each recorded as
+ * acknowledged once cosend() returns.  After comsgd is killed the name is
+ * gone with it: the sender moves to the port a new comsgd makes.
+ */
+static int
+port_sender(int id)
+{
+	coport_t p = NULL;
+	uint32_t gen = 0, inc = __atomic_add_fetch(&b->sender_inc[id], 1,
+	    __ATOMIC_SEQ_CST);
+
+	die_with_parent();
+	while (!b->stop_send) {
+		uint32_t now = __atomic_load_n(&b->port_gen, __ATOMIC_ACQUIRE);
+		struct msg m;
+
+		if (p == NULL || gen != now) {
+			if (p != NULL)
+				coclose(p);
+			p = NULL;
+			if (coopen(PORT_NAME, COCHANNEL, &p) < 0) {
+				p = NULL;
+				continue;	/* comsgd starting again */
+			}
+			gen = now;
+			/* Everything sent on the old port is acknowledged
+			 * before receivers may drain it (they wait for this). */
+			__atomic_store_n(&b->sender_gen[id], gen, __ATOMIC_RELEASE);
+		}
+		m.id = (uint32_t)id;
+		m.inc = inc;
+		m.seq = __atomic_fetch_add(&b->next_mseq[id], 1, __ATOMIC_RELAXED);
+		m.check = m.seq * 2654435761u ^ m.inc;
+		if (cosend(p, &m, sizeof(m)) != sizeof(m)) {
+			if (errno != ENOLINK && errno != EPIPE)
+				violation("cosend %u.%u: %s", m.id, m.seq,
+				    strerror(errno));
+			coclose(p);
+			p = NULL;	/* comsgd gone before our first send */
+			continue;
+		}
+		__atomic_store_n(&b->acked[id][m.seq % WINDOW], m.seq + 1,
+		    __ATOMIC_SEQ_CST);
+	}
+	return 0;
+}
+
+static bool
+senders_moved_to(uint32_t gen)
+{
+	for (int i = 0; i < nsender; i++)
+		if (__atomic_load_n(&b->sender_gen[i], __ATOMIC_ACQUIRE) != gen)
+			return false;
+	return true;
+}
+
+/* Take one message (non-blocking): 1, or 0 if none is there. */
+static int
+port_take(coport_t p, uint32_t *last_inc, uint32_t *last_seq)
+{
+	struct msg m;
+	void *buf = &m;
+	ssize_t n = corecv(p, &buf, sizeof(m));
+	uint32_t *slot;
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EPIPE)
+			violation("corecv: %s", strerror(errno));
+		return 0;
+	}
+	if (n != sizeof(m) || m.id >= (uint32_t)nsender ||
+	    m.check != (m.seq * 2654435761u ^ m.inc)) {
+		violation("a torn or foreign message (%zd bytes)", n);
+		return 1;
+	}
+	slot = &b->received[m.id][m.seq % WINDOW];
+	if (__atomic_exchange_n(slot, m.seq + 1, __ATOMIC_SEQ_CST) == m.seq + 1)
+		violation("message %u.%u received twice", m.id, m.seq);
+	/* Order holds per sending process (one incarnation). */
+	if (m.inc == last_inc[m.id] && m.seq <= last_seq[m.id])
+		violation("message %u.%u after %u", m.id, m.seq,
+		    last_seq[m.id]);
+	if (m.inc >= last_inc[m.id]) {
+		last_inc[m.id] = m.inc;
+		last_seq[m.id] = m.seq;
+	}
+	__atomic_add_fetch(&b->messages, 1, __ATOMIC_RELAXED);
+	return 1;
+}
+
+/*
+ * A receiver (never killed: what it takes is what was delivered).  When
+ * comsgd was killed it drains the old port once every sender has moved
+ * on, then follows them.
+ */
+static int
+port_receiver(int id)
+{
+	uint32_t last_inc[MAX_PORTUSER] = { 0 }, last_seq[MAX_PORTUSER] = { 0 };
+	uint32_t gen = __atomic_load_n(&b->port_gen, __ATOMIC_ACQUIRE);
+	coport_t p;
+
+	(void)id;
+	die_with_parent();
+	while (coopen(PORT_NAME, COCHANNEL, &p) < 0)
+		usleep(1000);
+	coport_setflags(p, COPORT_NONBLOCK);
+	for (;;) {
+		uint32_t now = __atomic_load_n(&b->port_gen, __ATOMIC_ACQUIRE);
+		pollcoport_t pc = make_pollcoport(p, COPOLL_IN);
+
+		if (now != gen && senders_moved_to(now)) {
+			while (port_take(p, last_inc, last_seq))
+				;
+			coclose(p);
+			while (coopen(PORT_NAME, COCHANNEL, &p) < 0)
+				usleep(1000);
+			coport_setflags(p, COPORT_NONBLOCK);
+			gen = now;
+			continue;
+		}
+		if (port_take(p, last_inc, last_seq))
+			continue;
+		if (b->drain)
+			break;
+		(void)copoll(&pc, 1, 10);
+	}
+	coclose(p);
+	return 0;
+}
+
+/* Kill the domain's comsgd; the ports it made go on, its names do not. */
+static bool
+kill_comsgd(void)
+{
+	void *t;
+	pid_t pid;
+
+	if (colookup("comsgd", &t) < 0)
+		return false;
+	if (cotargetpid(t, &pid) == 0 && kill(pid, SIGKILL) == 0) {
+		capfree(t);
+		__atomic_add_fetch(&b->port_gen, 1, __ATOMIC_SEQ_CST);
+		return true;
+	}
+	capfree(t);
+	return false;
+}
+
 static pid_t
 spawn(int (*fn)(int), int i)
 {
@@ -227,24 +399,28 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: stress [-q] [-t secs] [-s services] [-c callers] "
-	    "[-k kill_ms]\n");
+	    "[-p senders] [-r receivers] [-k kill_ms]\n");
 	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-	pid_t svc[MAX_SVC], cal[MAX_CALLER];
+	pid_t svc[MAX_SVC], cal[MAX_CALLER], snd[MAX_PORTUSER], rcv[MAX_PORTUSER];
 	int secs = 30, kill_ms = 50, ch, i, kills = 0, svc_kills = 0;
+	int sender_kills = 0, comsgd_kills = 0;
+	uint64_t msgs0;
 	int fds0[MAX_SVC], fds1, quiet = 0;
 	long pages0[MAX_SVC], pages1;
 	char dir[] = "/tmp/comsg-stress-XXXXXX", cmd[64];
 	uint64_t t_start, t_end, calls0;
 	unsigned rnd = (unsigned)time(NULL);
 
-	while ((ch = getopt(argc, argv, "c:k:qs:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:k:p:qr:s:t:")) != -1) {
 		switch (ch) {
 		case 'c': ncaller = atoi(optarg); break;
+		case 'p': nsender = atoi(optarg); break;
+		case 'r': nreceiver = atoi(optarg); break;
 		case 'k': kill_ms = atoi(optarg); break;
 		case 'q': quiet = 1; break;
 		case 's': nsvc = atoi(optarg); break;
@@ -253,6 +429,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (nsvc < 1 || nsvc > MAX_SVC || ncaller < 1 || ncaller > MAX_CALLER ||
+	    nsender < 1 || nsender > MAX_PORTUSER || nreceiver < 1 ||
+	    nreceiver > MAX_PORTUSER ||
 	    secs < 1 || kill_ms < 1 || optind != argc)
 		usage();
 	if (mkdtemp(dir) == NULL)
@@ -266,6 +444,10 @@ main(int argc, char **argv)
 		svc[i] = spawn(service, i);
 	for (i = 0; i < ncaller; i++)
 		cal[i] = spawn(caller, i);
+	for (i = 0; i < nreceiver; i++)
+		rcv[i] = spawn(port_receiver, i);
+	for (i = 0; i < nsender; i++)
+		snd[i] = spawn(port_sender, i);
 
 	/* Warm up, then the survivors' figures at rest: services that will
 	 * live to the end are those we never kill (the first half). */
@@ -274,13 +456,29 @@ main(int argc, char **argv)
 		usage_of(svc[i], &fds0[i], &pages0[i]);
 	t_start = now_ns();
 	calls0 = b->calls;
-	fprintf(stderr, "stress: %d services, %d callers, a kill every %d ms, "
-	    "%d s\n", nsvc, ncaller, kill_ms, secs);
+	msgs0 = b->messages;
+	fprintf(stderr, "stress: %d services, %d callers, %d senders and %d "
+	    "receivers on a COCHANNEL, a kill every %d ms, %d s\n", nsvc,
+	    ncaller, nsender, nreceiver, kill_ms, secs);
 	while (now_ns() - t_start < (uint64_t)secs * 1000000000u) {
-		int v = (int)(rand_r(&rnd) % (unsigned)(nsvc + ncaller));
+		int v = (int)(rand_r(&rnd) % (unsigned)(nsvc + ncaller + nsender + 1));
 		int st;
 
 		usleep((useconds_t)kill_ms * 1000);
+		if (v == nsvc + ncaller + nsender) {
+			comsgd_kills += kill_comsgd();
+			kills++;
+			continue;
+		}
+		if (v >= nsvc + ncaller) {
+			v -= nsvc + ncaller;
+			kill(snd[v], SIGKILL);
+			waitpid(snd[v], &st, 0);
+			snd[v] = spawn(port_sender, v);
+			sender_kills++;
+			kills++;
+			continue;
+		}
 		/* Half the services are never killed: they are the survivors
 		 * whose descriptors and memory are checked. */
 		if (v < nsvc && v < nsvc / 2)
@@ -303,6 +501,27 @@ main(int argc, char **argv)
 			    (unsigned long long)b->calls);
 	}
 	t_end = now_ns();
+
+	/* The port: stop the senders, let the receivers drain, then check
+	 * that every acknowledged message of the last window arrived. */
+	b->stop_send = 1;
+	for (i = 0; i < nsender; i++)
+		waitpid(snd[i], NULL, 0);
+	b->drain = 1;
+	for (i = 0; i < nreceiver; i++)
+		waitpid(rcv[i], NULL, 0);
+	for (i = 0; i < nsender; i++) {
+		uint32_t end = b->next_mseq[i];
+		uint32_t from = end > WINDOW ? end - WINDOW : 0;
+
+		for (uint32_t q = from; q < end; q++)
+			if (b->acked[i][q % WINDOW] == q + 1 &&
+			    b->received[i][q % WINDOW] != q + 1) {
+				violation("message %d.%u acknowledged, never "
+				    "received", i, q);
+				break;
+			}
+	}
 
 	/* Quiet: no more kills; let every caller connect anew once (a new
 	 * connect makes a service reap its dead callers), then stop. */
@@ -329,18 +548,30 @@ main(int argc, char **argv)
 		kill(svc[i], SIGKILL);
 		waitpid(svc[i], NULL, 0);
 	}
+	(void)kill_comsgd();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		warnx("could not remove %s", dir);
 
-	printf("stress: %.0f calls/s held over %d s, %d kills survived "
-	    "(%d services, %d callers), %llu violations\n",
-	    (b->calls - calls0) / ((t_end - t_start) / 1e9), secs, kills,
-	    svc_kills, kills - svc_kills, (unsigned long long)b->violations);
-	printf("JSON {\"bench\":\"stress\",\"seconds\":%d,\"services\":%d,"
-	    "\"callers\":%d,\"kill_ms\":%d,\"calls_per_s\":%.0f,\"kills\":%d,"
-	    "\"service_kills\":%d,\"violations\":%llu}\n", secs, nsvc, ncaller,
-	    kill_ms, (b->calls - calls0) / ((t_end - t_start) / 1e9), kills,
-	    svc_kills, (unsigned long long)b->violations);
+	{
+		double secs_run = (t_end - t_start) / 1e9;
+		double cps = (b->calls - calls0) / secs_run;
+		double mps = (b->messages - msgs0) / secs_run;
+		int caller_kills = kills - svc_kills - sender_kills - comsgd_kills;
+
+		printf("stress: %.0f calls/s and %.0f messages/s held over %d s, "
+		    "%d kills survived (%d services, %d callers, %d senders, "
+		    "%d comsgd), %llu violations\n", cps, mps, secs, kills,
+		    svc_kills, caller_kills, sender_kills, comsgd_kills,
+		    (unsigned long long)b->violations);
+		printf("JSON {\"bench\":\"stress\",\"seconds\":%d,\"services\":%d,"
+		    "\"callers\":%d,\"senders\":%d,\"receivers\":%d,"
+		    "\"kill_ms\":%d,\"calls_per_s\":%.0f,\"messages_per_s\":%.0f,"
+		    "\"kills\":%d,\"service_kills\":%d,\"sender_kills\":%d,"
+		    "\"comsgd_kills\":%d,\"violations\":%llu}\n", secs, nsvc,
+		    ncaller, nsender, nreceiver, kill_ms, cps, mps, kills,
+		    svc_kills, sender_kills, comsgd_kills,
+		    (unsigned long long)b->violations);
+	}
 	return b->violations == 0 ? 0 : 1;
 }

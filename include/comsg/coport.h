@@ -34,8 +34,8 @@ extern "C" {
 typedef enum { COPIPE = 1, COCARRIER = 2, COCHANNEL = 3 } coport_type_t;
 typedef struct coport *coport_t;
 
-/* Longest port or comutex name, not counting the NUL: letters, digits and
- * ._-+:@ (no '/'). */
+/* Longest port or comutex name, not counting the NUL: letters, digits,
+ * '.', '_' and '-' (not "." or ".."). */
 #define COPORT_NAMEMAX		63
 
 /* Rights of a handle. */
@@ -109,7 +109,9 @@ ssize_t	cosend(coport_t port, const void *buf, size_t len);
  * not used).  COPIPE publishes a buffer of len bytes and waits for a
  * sender to fill it: with *bufp NULL, *bufp becomes that buffer (a view,
  * writable by the receiver only), else the message is copied to *bufp.
- * Views stay valid until coport_msg_free(); they belong to the receiver.
+ * Views stay valid until coport_msg_free(); they belong to the receiver
+ * (a COPIPE view is the area the sender wrote: a sender that does not
+ * follow the protocol could still change its own message there).
  * Returns the message's length.
  * Errors: EINVAL (bad handle; bufp NULL), EPERM (no COPORT_PERM_RECV),
  * EMSGSIZE (does not fit: COCHANNEL and COPIPE), EPIPE (nothing queued
@@ -175,8 +177,10 @@ pollcoport_t make_pollcoport(coport_t port, int events);
 /*
  * Wait until one of the ports is ready for what its entry asks, or until
  * timeout_ms passes (-1: forever; 0: just look).  Returns the number of
- * entries with revents non-zero (COPOLL_CLOSED, COPOLL_RERR and
- * COPOLL_WERR are reported whatever was asked), 0 on timeout.  COPOLL_IN
+ * entries with revents non-zero, 0 on timeout.  An entry asking for
+ * COPOLL_IN (COPOLL_OUT) also gets COPOLL_RERR (COPOLL_WERR) if the handle
+ * lacks the right, and COPOLL_CLOSED if the other side has closed for good
+ * (and, for COPOLL_IN, nothing is queued).  COPOLL_IN
  * on a COPIPE means a sender is waiting for a receiver; COPOLL_OUT that a
  * receiver is.  Errors: EINVAL (bad handle, nports < 0 or > 64).
  */

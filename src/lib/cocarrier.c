@@ -144,14 +144,19 @@ carrier_recv(struct port_obj *o, void **bufp, bool nonblock)
 			break;
 		if (r == 0)
 			continue;
-		if (errno != EAGAIN || nonblock)
+		if (errno != EAGAIN)
 			return -1;
 		if (port_senders_gone(o)) {
 			if ((r = carrier_take(o, bufp, &len)) > 0)
 				break;
-			errno = EPIPE;
+			if (r == 0)
+				continue;
+			if (errno == EAGAIN)
+				errno = EPIPE;
 			return -1;
 		}
+		if (nonblock)
+			return -1;
 		uint32_t snap = portbell_arm(&o->bell->in_sleepers, &o->bell->in_seq);
 		if (!(carrier_ready(o, COPOLL_IN) & COPOLL_IN))
 			(void)portbell_sleep(&o->bell->in_seq, snap, -1);

@@ -518,8 +518,13 @@ chan_wait(struct port_obj *o, bool out, bool nonblock,
 		r = try(o, buf, len);
 		if (r >= 0 || errno != EAGAIN)
 			return r;
-		if (nonblock)
-			return -1;
+		if (nonblock) {
+			if (!out && port_senders_gone(o) &&
+			    chan_refresh(o, true) == 0 &&
+			    (r = try(o, buf, len)) < 0 && errno == EAGAIN)
+				errno = EPIPE;
+			return r;
+		}
 		if (spins > 0) {
 			/* Look again only after a while: every look pulls the
 			 * other side's cache line away from it.  A sender
