@@ -13,6 +13,7 @@ all: progs
 
 lib:
 	$(MAKE) -C src/lib
+	$(MAKE) -C src/compart
 
 progs: lib
 	+@for d in $(PROGDIRS); do $(MAKE) -C $$d || exit 1; done
@@ -25,6 +26,14 @@ demo: all
 
 bench: all
 	@bench/run.sh $(BUILD)
+
+# Throughput against message size of bench/coport, drawn with gnuplot into
+# $(BUILD)/plots/coport.png (MB/s) and coport-msgs.png (messages/s), from
+# the last run's data ($(BUILD)/bench/results/coport.dat); the benchmark
+# runs first if there is none, or with COPORT_ARGS (e.g. COPORT_ARGS=-q).
+.PHONY: plots
+plots: all
+	@bench/plots.sh $(BUILD) $(COPORT_ARGS)
 
 # The Promela models of the cocall handshake (model/, needs spin).
 model:
@@ -42,6 +51,7 @@ fuzz:
 
 install: all
 	$(MAKE) -C src/lib install
+	$(MAKE) -C src/compart install
 	$(MAKE) -C tools install
 	$(MAKE) -C src/comsgd install
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man2 \

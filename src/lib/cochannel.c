@@ -391,7 +391,10 @@ chan_recv_try(struct port_obj *o, void *buf, size_t len)
 	int n;
 
 	pthread_mutex_lock(&o->lock);
-	if (!o->rx_fetched && refresh_locked(o, true) < 0) {
+	/* A new sender's ring shows as a new ring_gen (one load of a page
+	 * only comsgd writes); comsgd is asked only then.  Gone: the rings
+	 * we know still serve. */
+	if (refresh_locked(o, false) < 0 && !o->rx_fetched) {
 		pthread_mutex_unlock(&o->lock);
 		return -1;
 	}

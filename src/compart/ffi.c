@@ -1,0 +1,186 @@
+/*
+ * Calls by name with arguments given as strings (cohost), through libffi:
+ * the arguments are converted following the entry's signature, and the
+ * call goes through the entry's gate like any other.  Without libffi at
+ * build time, compart_callv() fails with ENOSYS.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#ifdef HAVE_FFI
+#include <ffi.h>
+
+static int
+parse_arg(char t, const char *s, void *out)
+{
+	char *end;
+
+	errno = 0;
+	switch (t) {
+	case 'i': {
+		long v = strtol(s, &end, 0);
+
+		if (*s == '\0' || *end != '\0' || errno != 0 || v < INT32_MIN ||
+		    v > UINT32_MAX)
+			return -1;
+		*(int *)out = (int)v;
+		return 0;
+	}
+	case 'l':
+	case 'p': {
+		long long v = strtoll(s, &end, 0);
+
+		if (*s == '\0' || *end != '\0' || errno != 0) {
+			unsigned long long u;
+
+			errno = 0;
+			u = strtoull(s, &end, 0);
+			if (*s == '\0' || *end != '\0' || errno != 0)
+				return -1;
+			v = (long long)u;
+		}
+		*(long *)out = (long)v;
+		return 0;
+	}
+	case 'd':
+		*(double *)out = strtod(s, &end);
+		return *s == '\0' || *end != '\0' ? -1 : 0;
+	}
+	return -1;
+}
+
+static ffi_type *
+type_of(char t)
+{
+	switch (t) {
+	case 'v': return &ffi_type_void;
+	case 'i': return &ffi_type_sint;
+	case 'd': return &ffi_type_double;
+	default: return &ffi_type_pointer;	/* l p s: 64 bits */
+	}
+}
+
+int
+compart_callv(compart_t *cp, const char *name, int argc, char *const argv[],
+    char *res, size_t reslen)
+{
+	ffi_type *types[COMPART_MAXARGS];
+	void *values[COMPART_MAXARGS];
+	union { int i; long l; double d; void *p; } args[COMPART_MAXARGS], ret;
+	compart_window_t *w = NULL;
+	struct compart *c;
+	const char *sig, *p;
+	void *fn;
+	ffi_cif cif;
+	int n, i, rc = -1;
+
+	if (res == NULL || reslen == 0 || argc < 0)
+		return set_err(EINVAL, "bad arguments");
+	res[0] = '\0';
+	fn = compart_entry(cp, name);
+	if (fn == NULL)
+		return -1;
+	sig = compart_entry_sig(cp, name);
+	if (sig == NULL || sig_parse(sig, &n, NULL) < 0)
+		return -1;
+	if (n != argc)
+		return set_err(EINVAL, "%s takes %d argument%s (signature %s), "
+		    "not %d", name, n, n == 1 ? "" : "s", sig, argc);
+	pthread_mutex_lock(&G.lock);
+	c = compart_get(cp);
+	pthread_mutex_unlock(&G.lock);
+	for (i = 0, p = sig + 2; i < n; i++, p++) {
+		types[i] = type_of(*p);
+		values[i] = &args[i];
+		if (*p != 's') {
+			if (parse_arg(*p, argv[i], &args[i]) < 0) {
+				set_err(EINVAL, "argument %d (\"%s\") is not %s",
+				    i + 1, argv[i], *p == 'd' ? "a number" :
+				    "an integer");
+				goto out;
+			}
+			continue;
+		}
+		if (c != NULL && c->mode == COMPART_PROCESS) {
+			/* the compartment's process sees only windows */
+			size_t len = strlen(argv[i]) + 1;
+
+			if (w == NULL && (w = compart_window_create(NULL)) == NULL)
+				goto out;
+			if ((args[i].p = compart_window_alloc(w, len)) == NULL)
+				goto out;
+			memcpy(args[i].p, argv[i], len);
+			if (compart_window_open(w, cp) < 0)
+				goto out;
+		} else
+			args[i].p = argv[i];
+	}
+	if (ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)n, type_of(sig[0]),
+	    types) != FFI_OK) {
+		set_err(EINVAL, "libffi refused signature %s", sig);
+		goto out;
+	}
+	compart_clear_violation();
+	errno = 0;
+	memset(&ret, 0, sizeof(ret));
+	{
+		ffi_arg r64 = 0;
+		double rd = 0;
+
+		if (sig[0] == 'd')
+			ffi_call(&cif, FFI_FN(fn), &rd, values);
+		else
+			ffi_call(&cif, FFI_FN(fn), &r64, values);
+		ret.d = rd;
+		if (sig[0] != 'd')
+			ret.l = (long)r64;
+	}
+	if (compart_last_violation(NULL) == 0 ||
+	    (errno != 0 && (errno == EFAULT || errno == ENOLINK ||
+	    errno == EINVAL) && ret.l == -1)) {
+		int err = errno ? errno : EFAULT;
+
+		set_err(err, "the call of %s failed: %s", name, strerror(err));
+		goto out;
+	}
+	switch (sig[0]) {
+	case 'v': snprintf(res, reslen, "(void)"); break;
+	case 'i': snprintf(res, reslen, "%d", (int)ret.l); break;
+	case 'l': snprintf(res, reslen, "%ld", ret.l); break;
+	case 'p': snprintf(res, reslen, "%p", ret.p); break;
+	case 'd': snprintf(res, reslen, "%.17g", ret.d); break;
+	case 's':
+		if (ret.p == NULL)
+			snprintf(res, reslen, "(null)");
+		else if (c != NULL && c->mode == COMPART_PROCESS &&
+		    !window_covers(c->idx, (uintptr_t)ret.p, 1))
+			snprintf(res, reslen, "%p (in the compartment's "
+			    "process)", ret.p);
+		else
+			snprintf(res, reslen, "%s", (const char *)ret.p);
+		break;
+	}
+	rc = 0;
+out:
+	if (w != NULL)
+		compart_window_destroy(w);
+	return rc;
+}
+
+#else
+
+int
+compart_callv(compart_t *c, const char *name, int argc, char *const argv[],
+    char *res, size_t reslen)
+{
+	(void)c; (void)name; (void)argc; (void)argv; (void)res; (void)reslen;
+	return set_err(ENOSYS, "built without libffi (Debian: apt-get "
+	    "install libffi-dev, then rebuild)");
+}
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * Each compartment's heap: a region mapped by the manager, handed to the
+ * heap shim, a tiny allocator loaded first into the compartment's
+ * namespace.  Being first, the shim heads the namespace's global scope,
+ * so the compartment's malloc, free, calloc, realloc and the rest (and
+ * those its own libc calls) bind to it, as LD_PRELOAD would; its
+ * intercept stubs bind the same way.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+extern const char compart_shim_blob[] HIDDEN;
+extern const char compart_shim_blob_end[] HIDDEN;
+
+typedef int (*shim_init_fn)(void *, size_t,
+    long (*)(int, long, long, long, long, long, long));
+
+static int shim_fd = -1;
+
+/* The shim as a file dlmopen() can open: a sealed memfd, made once. */
+static int
+shim_file(char *path, size_t len)
+{
+	if (shim_fd < 0) {
+		size_t n = (size_t)(compart_shim_blob_end - compart_shim_blob);
+		int fd = memfd_create("compart-shim.so", MFD_CLOEXEC |
+		    MFD_ALLOW_SEALING);
+
+		if (fd < 0)
+			return set_err(errno, "memfd_create: %s", strerror(errno));
+		if (write(fd, compart_shim_blob, n) != (ssize_t)n ||
+		    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW |
+		    F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
+			close(fd);
+			return set_err(EIO, "cannot write the heap shim");
+		}
+		shim_fd = fd;
+	}
+	snprintf(path, len, "/proc/self/fd/%d", shim_fd);
+	return 0;
+}
+
+/* A new namespace headed by the shim, with c's heap region behind it. */
+int
+shim_load(struct compart *c)
+{
+	char path[64];
+	shim_init_fn init;
+	const char *msg;
+
+	if (shim_file(path, sizeof(path)) < 0)
+		return -1;
+	c->heap = mmap(NULL, c->heap_size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (c->heap == MAP_FAILED) {
+		c->heap = NULL;
+		return set_err(ENOMEM, "cannot map a heap of %zu bytes",
+		    c->heap_size);
+	}
+	c->shim = dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL);
+	if (c->shim == NULL) {
+		msg = dlerror();
+		munmap(c->heap, c->heap_size);
+		c->heap = NULL;
+		return set_err(msg != NULL && (strstr(msg, "namespace") ||
+		    strstr(msg, "TLS")) ? EMFILE : ELIBACC,
+		    "no new link-map namespace: %s", msg ? msg : "?");
+	}
+	if (dlinfo(c->shim, RTLD_DI_LMID, &c->lmid) < 0 ||
+	    (init = (shim_init_fn)dlsym(c->shim, "compart_shim_init")) == NULL ||
+	    (c->s_malloc = (void *(*)(size_t))dlsym(c->shim, "malloc")) == NULL ||
+	    (c->s_free = (void (*)(void *))dlsym(c->shim, "free")) == NULL ||
+	    init(c->heap, c->heap_size, intercept_dispatch) < 0) {
+		dlclose(c->shim);
+		c->shim = NULL;
+		munmap(c->heap, c->heap_size);
+		c->heap = NULL;
+		return set_err(ELIBACC, "the heap shim did not start");
+	}
+	return 0;
+}
+
+void *
+compart_malloc(compart_t *cp, size_t size)
+{
+	struct compart *c;
+	uint64_t arg = size, ret = 0;
+
+	pthread_mutex_lock(&G.lock);
+	c = compart_get(cp);
+	pthread_mutex_unlock(&G.lock);
+	if (c == NULL) {
+		set_err(EINVAL, "not a loaded compartment");
+		return NULL;
+	}
+	if (c->mode == COMPART_PROCESS) {
+		set_err(ENOTSUP, "%s runs in its own process: use a window",
+		    c->name);
+		return NULL;
+	}
+	if (call_in(c, (void *)c->s_malloc, 1, &arg, &ret) < 0)
+		return NULL;
+	if (ret == 0)
+		set_err(ENOMEM, "%s: heap exhausted", c->name);
+	return (void *)ret;
+}
+
+void
+compart_free(compart_t *cp, void *p)
+{
+	struct compart *c;
+	uint64_t arg = (uint64_t)p;
+
+	pthread_mutex_lock(&G.lock);
+	c = compart_get(cp);
+	pthread_mutex_unlock(&G.lock);
+	if (c == NULL || c->mode == COMPART_PROCESS || p == NULL)
+		return;
+	call_in(c, (void *)c->s_free, 1, &arg, NULL);
+}
+
+int
+compart_region(compart_t *cp, int which, void **addrp, size_t *lenp)
+{
+	struct compart *c;
+
+	pthread_mutex_lock(&G.lock);
+	c = compart_get(cp);
+	pthread_mutex_unlock(&G.lock);
+	if (c == NULL || addrp == NULL || lenp == NULL)
+		return set_err(EINVAL, "bad arguments");
+	if (c->mode == COMPART_PROCESS)
+		return set_err(ENOTSUP, "%s runs in its own process", c->name);
+	switch (which) {
+	case COMPART_REGION_HEAP:
+		*addrp = c->heap;
+		*lenp = c->heap_size;
+		return 0;
+	case COMPART_REGION_STACK:
+		if (stack_ensure(c) < 0)
+			return -1;
+		*lenp = PAGE_UP(c->stack_size);
+		*addrp = (void *)(compart_thr.top[c->idx] - *lenp);
+		return 0;
+	}
+	return set_err(EINVAL, "no such region %d", which);
+}

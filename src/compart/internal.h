@@ -1,0 +1,257 @@
+/*
+ * What the mechanisms of libcompart share: the compartment table, gates,
+ * per-thread state, protection domains, and the offsets the assembly in
+ * gate_asm.S relies on (checked below with _Static_assert).
+ */
+#ifndef COMPART_INTERNAL_H
+#define COMPART_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "comsg/compart.h"
+
+#define HIDDEN		__attribute__((visibility("hidden")))
+#define PAGE		4096UL
+#define PAGE_DOWN(x)	((uintptr_t)(x) & ~(PAGE - 1))
+#define PAGE_UP(x)	(((uintptr_t)(x) + PAGE - 1) & ~(PAGE - 1))
+
+#define NGATES		4096		/* gates (entry, compartment) in all */
+#define MAXSTACKARGS	32		/* 8-byte words of stack arguments */
+#define NDOMS		64		/* protection domains: bit masks */
+#define DOM_WIN0	(COMPART_MAX + 1) /* first domain of a window */
+
+/*
+ * A gate: what a call through one entry point's thunk needs.  The thunk
+ * (gate_asm.S) loads the gate's address into %r11 and jumps to gate->gate:
+ * compart_gate_fast in none mode without statistics, else
+ * compart_gate_slow.  Fields read by gate_asm.S come first.
+ */
+struct gate {
+	void		*fn;		/* 0: the entry in the callee */
+	void		*gate;		/* 8: fast or slow path */
+	uint32_t	 callee;	/* 16: compartment index */
+	uint32_t	 nstack;	/* 20: bytes of stack arguments */
+	uint32_t	 gen;		/* 24: callee's generation */
+	uint32_t	 used;		/* 28 */
+	const char	*name;		/* 32 */
+	const char	*sig;		/* 40 */
+	struct compart	*c;		/* 48 */
+	int		 eidx;		/* 56: index in c->entries */
+	int		 pad;
+};
+_Static_assert(sizeof(struct gate) == 64, "gate size known to gate_asm.S");
+_Static_assert(offsetof(struct gate, callee) == 16, "gate_asm.S");
+_Static_assert(offsetof(struct gate, nstack) == 20, "gate_asm.S");
+_Static_assert(offsetof(struct gate, gen) == 24, "gate_asm.S");
+
+/* The arguments and results of a call, saved by compart_gate_slow and
+ * replayed by compart_invoke. */
+struct frame {
+	uint64_t	 gp[6];		/* 0: rdi rsi rdx rcx r8 r9 */
+	double		 xmm[8];	/* 48 */
+	struct gate	*g;		/* 112 */
+	uint64_t	 caller_sp;	/* 120: %rsp at the gate (return address) */
+	uint64_t	 nstack;	/* 128: bytes in stack[] */
+	void		*fn;		/* 136 */
+	uint64_t	 rax, rdx;	/* 144, 152: results */
+	double		 x0, x1;	/* 160, 168 */
+	uint64_t	 stack[MAXSTACKARGS]; /* 176 */
+};
+_Static_assert(offsetof(struct frame, xmm) == 48, "gate_asm.S");
+_Static_assert(offsetof(struct frame, g) == 112, "gate_asm.S");
+_Static_assert(offsetof(struct frame, caller_sp) == 120, "gate_asm.S");
+_Static_assert(offsetof(struct frame, nstack) == 128, "gate_asm.S");
+_Static_assert(offsetof(struct frame, fn) == 136, "gate_asm.S");
+_Static_assert(offsetof(struct frame, rax) == 144, "gate_asm.S");
+_Static_assert(offsetof(struct frame, x0) == 160, "gate_asm.S");
+_Static_assert(offsetof(struct frame, stack) == 176, "gate_asm.S");
+#define FRAME_SIZE	((sizeof(struct frame) + 15) & ~15UL)
+
+/*
+ * Per-thread state.  cur is the compartment running (0: the host);
+ * top[i] is where compartment i's stack continues on this thread (0: no
+ * stack yet), valid while gen[i] matches the compartment's generation.
+ * mgr_sp is where the manager may put frames while a compartment runs
+ * (the host stack below the innermost compart_invoke); inv_sp is that
+ * invoke's saved stack pointer, where a fault unwinds to.
+ */
+struct thr {
+	uint64_t	 cur;		/* 0 */
+	uint64_t	 mgr_sp;	/* 8 */
+	uint64_t	 inv_sp;	/* 16 */
+	uint64_t	 pad;		/* 24 */
+	uint64_t	 top[COMPART_MAX + 1];	/* 32 */
+	uint32_t	 gen[COMPART_MAX + 1];
+	struct compart_violation viol;
+	bool		 has_viol;
+	bool		 registered;
+	char		 err[256];	/* compart_error() */
+};
+_Static_assert(offsetof(struct thr, mgr_sp) == 8, "gate_asm.S");
+_Static_assert(offsetof(struct thr, inv_sp) == 16, "gate_asm.S");
+_Static_assert(offsetof(struct thr, top) == 32, "gate_asm.S");
+extern __thread struct thr compart_thr
+    __attribute__((tls_model("initial-exec"))) HIDDEN;
+
+/* A range of pages and the protection it has when accessible. */
+struct range {
+	uintptr_t	 start, end;
+	int		 prot;
+};
+
+/* A protection domain: ranges that are accessible or not together.
+ * Domain i (1..COMPART_MAX) is compartment i's; windows take the rest. */
+struct dom {
+	bool		 used;
+	int		 pkey;		/* mpk: its key, else -1 */
+	int		 owner;		/* compartment index, 0 for the host */
+	struct range	*r;
+	int		 n, cap;
+};
+
+struct entry {
+	char		*name;
+	char		*sig;
+	void		*fn;		/* NULL in process mode */
+	int		 remote;	/* process mode: the child's index */
+	struct gate	*g;		/* made on first compart_entry() */
+};
+
+struct stack {
+	struct stack	*next;
+	struct thr	*thr;		/* the thread it belongs to */
+	void		*base;		/* the mapping, guard page first */
+	size_t		 len;
+};
+
+#define NINTERCEPTS	64
+
+struct compart {
+	int		 idx;		/* 1..COMPART_MAX */
+	uint32_t	 gen;
+	int		 mode;		/* COMPART_PROCESS or the process mode */
+	char		 name[64];
+	char		*path;
+	void		*handle;	/* dlmopen handle of the object */
+	void		*shim;		/* dlmopen handle of the shim */
+	long		 lmid;
+	void		*heap;		/* heap region */
+	size_t		 heap_size;
+	size_t		 stack_size;
+	struct entry	*entries;
+	int		 nentries;
+	struct stack	*stacks;
+	/* shim functions, run in the compartment */
+	void		*(*s_malloc)(size_t);
+	void		 (*s_free)(void *);
+	int		*(*errno_loc)(void);	/* the compartment's libc's */
+	void		*next_fn[NINTERCEPTS];	/* the real functions */
+	uint8_t		 policy[NINTERCEPTS];
+	/* process mode */
+	pid_t		 pid;
+	void		*target;
+};
+
+/* The state shared by the mechanisms.  lock guards the tables; the call
+ * path reads them without it (the tables change only in the host while
+ * no call is in progress, a documented rule of the API). */
+struct compart_global {
+	pthread_mutex_t	 lock;
+	int		 mode;		/* -1: not chosen yet */
+	int		 nloaded;
+	struct compart	*c[COMPART_MAX + 1];
+	struct dom	 dom[NDOMS];
+	uint64_t	 mask[COMPART_MAX + 1];	/* domains each may touch */
+	uint32_t	 pkru[COMPART_MAX + 1];
+	uint64_t	 open;		/* mprotect: domains accessible now */
+	bool		 stats;
+	int		 log_fd;
+};
+extern struct compart_global G HIDDEN;
+extern struct gate compart_gates[NGATES] HIDDEN;
+extern char compart_thunks[] HIDDEN;
+#define THUNK_SIZE	16
+
+/* gate_asm.S */
+void	compart_gate_fast(void) HIDDEN;
+void	compart_gate_slow(void) HIDDEN;
+int	compart_invoke(struct frame *f, uint64_t newsp) HIDDEN;
+void	compart_invoke_fault(void) HIDDEN;
+
+/* gate.c */
+void	gate_enter(struct frame *f) HIDDEN;
+int	sig_parse(const char *sig, int *nargs, uint32_t *nstack) HIDDEN;
+struct gate *gate_make(struct compart *c, int eidx) HIDDEN;
+void	gates_retire(struct compart *c) HIDDEN;
+void	gates_refresh(void) HIDDEN;
+int	call_in(struct compart *c, void *fn, int nargs, const uint64_t *args,
+	    uint64_t *ret) HIDDEN;
+int	stack_ensure(struct compart *c) HIDDEN;
+void	stacks_free(struct compart *c) HIDDEN;
+int	entry_find(struct compart *c, const char *name) HIDDEN;
+
+/* loader.c */
+int	set_err(int err, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3))) HIDDEN;
+int	maps_ranges(uintptr_t start, uintptr_t end,
+	    int (*fn)(void *, uintptr_t, uintptr_t, int), void *arg) HIDDEN;
+bool	in_compart(const struct compart *c) HIDDEN;
+struct compart *compart_get(const compart_t *c) HIDDEN;
+int	entry_add(struct compart *c, const char *name, const char *sig,
+	    void *fn) HIDDEN;
+void	global_init(void) HIDDEN;
+
+/* iso.c: protection domains and switching */
+int	iso_mode_init(int mode) HIDDEN;
+int	dom_add(int d, uintptr_t start, uintptr_t end, int prot) HIDDEN;
+int	dom_take(int from, int to, uintptr_t start, uintptr_t end) HIDDEN;
+void	dom_clear(int d) HIDDEN;
+int	dom_owner_of(uintptr_t addr) HIDDEN;
+void	iso_recompute(void) HIDDEN;
+void	iso_switch(int from, int to) HIDDEN;
+int	iso_handler_install(void) HIDDEN;
+int	iso_dom_key(int d) HIDDEN;
+void	iso_dom_key_free(int d) HIDDEN;
+void	windows_masks(uint64_t *masks) HIDDEN;
+void	violation_report(struct thr *t, int accessor, uintptr_t addr,
+	    int write, int pkey) HIDDEN;
+
+/* heap.c */
+int	shim_load(struct compart *c) HIDDEN;
+
+/* window.c */
+void	windows_drop_owner(int idx) HIDDEN;
+void	windows_forget(int idx) HIDDEN;
+bool	window_covers(int to, uintptr_t addr, size_t len) HIDDEN;
+void	*arena_alloc(size_t len) HIDDEN;
+void	arena_free(void *p, size_t len) HIDDEN;
+int	arena_init(void) HIDDEN;
+
+/* intercept.c */
+int	intercepts_bind(struct compart *c) HIDDEN;
+long	intercept_dispatch(int i, long a0, long a1, long a2, long a3,
+	    long a4, long a5) HIDDEN;
+int	intercept_index(const char *name) HIDDEN;
+int	policy_apply(struct compart *c, const char *what, int action) HIDDEN;
+
+/* process.c */
+int	proc_start(struct compart *c, const struct compart_attr *attr) HIDDEN;
+void	proc_stop(struct compart *c) HIDDEN;
+void	proc_call(struct frame *f) HIDDEN;
+int	proc_policy(struct compart *c, const char *what, int action) HIDDEN;
+
+/* stats.c */
+void	stats_add(int from, int to, uint64_t ns) HIDDEN;
+void	stats_forget(int idx) HIDDEN;
+void	stats_violation(int accessor, int dom) HIDDEN;
+void	stats_window(int win, int owner, int to, bool open) HIDDEN;
+void	stats_window_gone(int win) HIDDEN;
+int	window_info(int k, int *owner, size_t *pages, uint64_t *open_to) HIDDEN;
+void	gate_run_frame(struct frame *f) HIDDEN;
+uint64_t now_ns(void) HIDDEN;
+
+#endif

@@ -1,0 +1,124 @@
+/* A test compartment: arithmetic over mixed arguments, its own heap and
+ * statics, memory probes, and calls that the manager intercepts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "comsg/compart.h"
+
+static long counter;
+static long *secret;
+
+/* Six mixed arguments; writes into the window p points to. */
+double
+mix(int a, double b, long c, double *p, int d, double e)
+{
+	p[1] = a * 2 + b;
+	return a + b + (double)c + p[0] + d + e;
+}
+COMPART_ENTRY(mix, "d(idlpid)");
+
+/* Beyond the registers: 8 integers and 10 doubles. */
+double
+many(long a, long b, long c, long d, long e, long f, long g, long h,
+    double x0, double x1, double x2, double x3, double x4, double x5,
+    double x6, double x7, double x8, double x9)
+{
+	return (double)(a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g +
+	    8 * h) + x0 + 2 * x1 + 3 * x2 + 4 * x3 + 5 * x4 + 6 * x5 + 7 * x6 +
+	    8 * x7 + 9 * x8 + 10 * x9;
+}
+COMPART_ENTRY(many, "d(lllllllldddddddddd)");
+
+long
+count(void)
+{
+	return ++counter;
+}
+COMPART_ENTRY(count, "l()");
+
+/* Memory from its own heap, holding a secret. */
+void *
+get_secret(void)
+{
+	if (secret == NULL) {
+		secret = malloc(4 * sizeof(long));
+		if (secret == NULL)
+			return NULL;
+		secret[0] = 0x5ec2e7;
+	}
+	return secret;
+}
+COMPART_ENTRY(get_secret, "p()");
+
+void *
+heap_alloc(long n)
+{
+	char *p = malloc((size_t)n);
+
+	if (p != NULL)
+		memset(p, 0xa5, (size_t)n);
+	return p;
+}
+COMPART_ENTRY(heap_alloc, "p(l)");
+
+long
+peek(const long *p)
+{
+	return *(const volatile long *)p;
+}
+COMPART_ENTRY(peek, "l(p)");
+
+long
+poke(long *p, long v)
+{
+	*(volatile long *)p = v;
+	return v;
+}
+COMPART_ENTRY(poke, "l(pl)");
+
+/* Opens a file: -errno when refused. */
+int
+open_close(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+COMPART_ENTRY(open_close, "i(s)");
+
+long
+now(void)
+{
+	time_t t = time(NULL);
+
+	return t == (time_t)-1 ? -errno : (long)t;
+}
+COMPART_ENTRY(now, "l()");
+
+long
+length(const char *s)
+{
+	return (long)strlen(s);
+}
+COMPART_ENTRY(length, "l(s)");
+
+const char *
+hello(void)
+{
+	return "hello from cmp_a";
+}
+COMPART_ENTRY(hello, "s()");
+
+/* Exported, but not an entry point: nobody outside may call it. */
+int
+not_an_entry(void)
+{
+	return 42;
+}
