@@ -16,7 +16,7 @@ crashes=${FUZZ_CRASHES:-$here/crashes}
 mkdir -p "$crashes"
 fail=0
 
-printf '%-11s %6s %10s %8s %6s %6s  %s\n' harness secs execs exec/s cov ft result
+printf '%-12s %6s %10s %8s %6s %6s  %s\n' harness secs execs exec/s cov ft result
 for h in "$@"; do
 	work=$out/corpus/$h	# grows from run to run; the seeds stay put
 	log=$out/$h.log
@@ -46,7 +46,7 @@ for h in "$@"; do
 		res="FAILED (exit $rc)"
 		fail=1
 	fi
-	printf '%-11s %6s %10s %8s %6s %6s  %s\n' "$h" "$took" "${execs:-?}" \
+	printf '%-12s %6s %10s %8s %6s %6s  %s\n' "$h" "$took" "${execs:-?}" \
 	    "${eps:-?}" "${cov:-?}" "${ft:-?}" "$res"
 	if [ "$rc" -ne 0 ]; then
 		grep -E 'ERROR|FZ_CHECK|runtime error|SUMMARY|#[0-9]+ 0x' "$log" |

@@ -17,6 +17,7 @@
 
 #include "comsg/capv.h"
 #include "comsg/cocall.h"
+#include "coport_shm.h"
 #include "shm.h"
 #include "wire.h"
 
@@ -614,6 +615,347 @@ seed_capv_msgs(void)
 	}
 }
 
+/* ---- fuzz_comsgd: records of a ctl byte, capabilities, a corq ---- */
+
+enum { RQ_FIX = 4, RQ_HANDLE = 8, RQ_SHORT = 16 };
+enum { C_NONE, C_MEMFD, C_SAVED, C_SOCK, C_PIPE, C_NULL, C_SEALED, C_GATE };
+#define RQ_CAPS(n)	((n) << 5)
+#define RQ_PARENT	2
+#define RQ_REAPER	3
+
+static void
+corq(struct buf *b, uint32_t magic, uint32_t op, uint32_t type,
+    uint32_t rights, uint32_t ring_size, uint32_t first, const char *name)
+{
+	struct corq q;
+
+	memset(&q, 0, sizeof(q));
+	q.magic = magic;
+	q.op = op;
+	q.type = type;
+	q.rights = rights;
+	q.ring_size = ring_size;
+	q.first = first;
+	snprintf(q.name, sizeof(q.name), "%s", name);
+	put(b, &q, sizeof(q));
+}
+
+/* A request with the magic fixed up, no capability; handle from an
+ * earlier reply (hidx >= 0) or none. */
+static void
+rq(struct buf *b, int ctl, int hidx, uint32_t op, uint32_t type,
+    uint32_t rights, uint32_t ring_size, const char *name)
+{
+	u8(b, (unsigned)(ctl | RQ_FIX | (hidx >= 0 ? RQ_HANDLE : 0)));
+	if (hidx >= 0)
+		u8(b, (unsigned)hidx);
+	corq(b, CORQ_MAGIC, op, type, rights, ring_size, 0, name);
+}
+
+/* A sender's ring (prod memfd, then cons memfd) of 256 bytes holding
+ * two records, as capabilities of fuzz_comsgd. */
+static void
+ring_caps(struct buf *b, uint32_t prod_seals)
+{
+	unsigned char data[32];
+	uint32_t r1[2] = { 5, ~5u }, r2[2] = { 3, ~3u };
+
+	memset(data, 'x', sizeof(data));
+	memcpy(data, r1, 8);
+	memcpy(data + 16, r2, 8);
+	u8(b, C_MEMFD);
+	u8(b, 3 | 8 | 16);		/* 4096 + 256, header, content */
+	u8(b, prod_seals);
+	u32(b, 32);			/* prod */
+	u16(b, sizeof(data));
+	put(b, data, sizeof(data));
+	u8(b, C_MEMFD);
+	u8(b, 2 | 16);			/* 4096, content */
+	u8(b, 0x7);			/* SEAL, SHRINK, GROW */
+	u32(b, 0);			/* cons */
+	u16(b, 0);
+}
+
+static void
+seed_comsgd(void)
+{
+	static const uint32_t types[] = { COPIPE, COCARRIER, COCHANNEL };
+	static const char *tnames[] = { "pipe", "carrier", "channel" };
+	struct buf *b;
+
+	b = fresh();
+	rq(b, 0, -1, CORQ_HELLO, 0, 0, 0, "");
+	save("comsgd", "hello", b);
+
+	/* open, token, attach with the token, list, close: each kind */
+	for (int t = 0; t < 3; t++) {
+		char name[64];
+
+		b = fresh();
+		rq(b, 0, -1, CORQ_OPEN, types[t], 0, 4096, tnames[t]);
+		rq(b, 0, 0, CORQ_TOKEN, 0, COPORT_PERM_RECV, 0, "");
+		/* the token is the last capability saved */
+		u8(b, RQ_FIX | RQ_CAPS(1));
+		u8(b, C_SAVED);
+		u8(b, t == COCHANNEL - 1 ? 2 : 4);
+		corq(b, CORQ_MAGIC, CORQ_ATTACH, 0, 0, 0, 0, "");
+		rq(b, 0, -1, CORQ_LIST, 0, 0, 0, "");
+		rq(b, 0, 0, CORQ_CLOSE, 0, 0, 0, "");
+		rq(b, 0, 1, CORQ_CLOSE, 0, 0, 0, "");
+		snprintf(name, sizeof(name), "open-%s", tnames[t]);
+		save("comsgd", name, b);
+	}
+
+	/* a sender's ring: add it, fetch it, count it, then the sender dies */
+	b = fresh();
+	rq(b, 0, -1, CORQ_OPEN, COCHANNEL, 0, 256, "ch");
+	u8(b, RQ_FIX | RQ_HANDLE | RQ_CAPS(2));
+	u8(b, 0);
+	ring_caps(b, 0x17);		/* FUTURE_WRITE, SHRINK, GROW, SEAL */
+	corq(b, CORQ_MAGIC, CORQ_ADDRING, 0, 0, 0, 0, "");
+	rq(b, 0, 0, CORQ_RINGS, 0, 0, 0, "");
+	rq(b, 0, -1, CORQ_LIST, 0, 0, 0, "");
+	u8(b, RQ_REAPER);
+	rq(b, 0, -1, CORQ_LIST, 0, 0, 0, "");
+	save("comsgd", "addring", b);
+
+	/* the same ring, not sealed against writes: refused */
+	b = fresh();
+	rq(b, 0, -1, CORQ_OPEN, COCHANNEL, 0, 256, "ch");
+	u8(b, RQ_FIX | RQ_HANDLE | RQ_CAPS(2));
+	u8(b, 0);
+	ring_caps(b, 0x7);
+	corq(b, CORQ_MAGIC, CORQ_ADDRING, 0, 0, 0, 0, "");
+	save("comsgd", "addring-unsealed", b);
+
+	b = fresh();
+	rq(b, 0, -1, CORQ_MUTEX, 0, 0, 0, "lock");
+	rq(b, 0, -1, CORQ_OPEN, 0, 0, 0, "lock");
+	rq(b, 0, -1, CORQ_OPEN, COPIPE, 0, 0, "lock");
+	rq(b, 0, 0, CORQ_CLOSE, 0, 0, 0, "");
+	save("comsgd", "mutex", b);
+
+	/* the parent's hold is not ours; then the parent dies */
+	b = fresh();
+	rq(b, RQ_PARENT, -1, CORQ_OPEN, COCARRIER, 0, 0, "theirs");
+	rq(b, 0, 0, CORQ_CLOSE, 0, 0, 0, "");
+	rq(b, 0, 0, CORQ_TOKEN, 0, COPORT_PERM_ALL, 0, "");
+	rq(b, 0, -1, CORQ_OPEN, COCARRIER, 0, 0, "theirs");
+	u8(b, RQ_REAPER | 4);
+	rq(b, 0, -1, CORQ_LIST, 0, 0, 0, "");
+	save("comsgd", "not-yours", b);
+
+	/* near misses */
+	b = fresh();
+	u8(b, 0);
+	corq(b, CORQ_MAGIC + 1, CORQ_OPEN, COPIPE, 0, 0, 0, "x");
+	u8(b, RQ_FIX | RQ_SHORT);
+	u8(b, 95);
+	corq(b, CORQ_MAGIC, CORQ_OPEN, COPIPE, 0, 0, 0, "x");
+	rq(b, 0, -1, CORQ_OPEN, COPIPE, 0, 0, "..");
+	rq(b, 0, -1, CORQ_OPEN, COCHANNEL, 0, 300, "odd-size");
+	rq(b, 0, -1, CORQ_OPEN, 4, 0, 0, "bad-type");
+	rq(b, 0, -1, 99, 0, 0, 0, "");
+	save("comsgd", "bad-requests", b);
+
+	/* attach with what is not a token */
+	b = fresh();
+	rq(b, 0, -1, CORQ_OPEN, COPIPE, 0, 0, "p");
+	u8(b, RQ_FIX | RQ_CAPS(1));
+	u8(b, C_SAVED);
+	u8(b, 0);			/* the state page */
+	corq(b, CORQ_MAGIC, CORQ_ATTACH, 0, 0, 0, 0, "");
+	u8(b, RQ_FIX | RQ_CAPS(2));
+	u8(b, C_SOCK);
+	u8(b, C_PIPE);
+	corq(b, CORQ_MAGIC, CORQ_ATTACH, 0, 0, 0, 0, "");
+	u8(b, RQ_FIX | RQ_CAPS(1));
+	u8(b, C_MEMFD);
+	u8(b, 0);
+	u8(b, 0);
+	corq(b, CORQ_MAGIC, CORQ_ATTACH, 0, 0, 0, 0, "");
+	save("comsgd", "attach-not-token", b);
+}
+
+/* ---- fuzz_coport_shm: rings, then operations ---- */
+
+static void
+shm_ring(struct buf *b, uint64_t cons, uint32_t delta, const void *p, size_t n)
+{
+	u32(b, (uint32_t)cons);
+	u32(b, (uint32_t)(cons >> 32));
+	u32(b, delta);
+	u16(b, (unsigned)n);
+	put(b, p, n);
+}
+
+/* n records of lengths lens[] as a sender writes them, into out. */
+static size_t
+records(unsigned char *out, const uint32_t *lens, int n)
+{
+	size_t at = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint32_t h[2] = { lens[i], ~lens[i] };
+
+		memcpy(out + at, h, 8);
+		memset(out + at + 8, 'a' + i, lens[i]);
+		at += 8 + ((lens[i] + 7) & ~7u);
+	}
+	return at;
+}
+
+static void
+seed_coport_shm(void)
+{
+	static const uint32_t lens[] = { 5, 0, 64, 200 };
+	unsigned char data[512];
+	struct buf *b;
+	size_t n = records(data, lens, 4);
+
+	b = fresh();
+	u8(b, 0 | 0 << 2);		/* one ring of 256 */
+	shm_ring(b, 0, (uint32_t)n - 216, data, n - 216);
+	for (int i = 0; i < 4; i++)
+		u8(b, 0 | 6 << 2);	/* receive into 4096 */
+	save("coport_shm", "one-ring", b);
+
+	/* records that wrap, near the end of the 64-bit positions */
+	b = fresh();
+	u8(b, 0 | 1 << 2);		/* one ring of 512 */
+	shm_ring(b, UINT64_MAX - 31, (uint32_t)n, data, n);
+	u8(b, 0 | 1 << 2);		/* into 1: EMSGSIZE */
+	u8(b, 3);			/* exactly the length */
+	u8(b, 3);
+	u8(b, 3);
+	u8(b, 3);
+	save("coport_shm", "wrap", b);
+
+	/* two rings; the sender publishes more; a scribbled header */
+	b = fresh();
+	u8(b, 1 | 0 << 2);
+	shm_ring(b, 8, 16, data, 16);
+	data[0] ^= 1;
+	shm_ring(b, 0, 16, data, 16);
+	data[0] ^= 1;
+	u8(b, 0 | 6 << 2);
+	u8(b, 0 | 6 << 2);
+	u8(b, 1 | 0 << 2);		/* ring 0 publishes a record */
+	u32(b, 80);
+	u16(b, 80);
+	put(b, data + 16, 80);
+	u8(b, 0 | 6 << 2);
+	u8(b, 2 | 1 << 2);		/* ring 1: cons moved by another */
+	u32(b, 8);
+	u8(b, 0 | 6 << 2);
+	save("coport_shm", "two-rings", b);
+
+	/* prod behind cons, prod past a ring ahead, cons misaligned */
+	b = fresh();
+	u8(b, 2 | 0 << 2);
+	shm_ring(b, 64, 0x80000008u, data, 0);
+	shm_ring(b, 0, 1024, data, n);
+	shm_ring(b, 4, 16, data, 16);
+	u8(b, 0 | 7 << 2);
+	u8(b, 0 | 7 << 2);
+	save("coport_shm", "inconsistent", b);
+}
+
+/* ---- fuzz_coport_dgram: a mode, then datagrams ---- */
+
+static void
+dgram(struct buf *b, int nfds, uint32_t magic, uint64_t len)
+{
+	struct port_dgram d = { magic, COPORT_SHM_VERSION, len };
+
+	u8(b, (unsigned)nfds);
+	put(b, &d, sizeof(d));
+}
+
+/* A memfd of fuzz_coport_dgram: size index, seals, bytes at 0. */
+static void
+dg_memfd(struct buf *b, unsigned size, unsigned seals, const void *p, size_t n)
+{
+	u8(b, 0);
+	u8(b, size);
+	u8(b, seals);
+	u16(b, (unsigned)n);
+	put(b, p, n);
+}
+
+static void
+seed_coport_dgram(void)
+{
+	struct pipe_area a;
+	struct buf *b;
+
+	/* COCARRIER: a message of 100 bytes, sealed; an empty one; then
+	 * an unsealed one, two descriptors, a pipe, a short datagram */
+	b = fresh();
+	u8(b, 0);
+	dgram(b, 1, CARRIER_MAGIC, 100);
+	dg_memfd(b, 2, 0xf, "hello", 5);
+	dgram(b, 1, CARRIER_MAGIC, 0);
+	dg_memfd(b, 0, 0xf, "", 0);
+	dgram(b, 1, CARRIER_MAGIC, 100);
+	dg_memfd(b, 2, 0x0, "x", 1);
+	dgram(b, 2, CARRIER_MAGIC, 1);
+	dg_memfd(b, 1, 0xf, "x", 1);
+	dg_memfd(b, 1, 0xf, "y", 1);
+	dgram(b, 1, CARRIER_MAGIC, 1);
+	u8(b, 4);
+	u8(b, 8 | 1);
+	u8(b, 8);
+	put(b, "carr\1\0\0\0\0\0\0\0\0\0\0\0", 16);
+	dg_memfd(b, 1, 0xf, "z", 1);
+	save("coport_dgram", "carrier", b);
+
+	/* COCARRIER: a length past the memfd; the senders are gone */
+	b = fresh();
+	u8(b, 2);
+	dgram(b, 1, CARRIER_MAGIC, 4096);
+	dg_memfd(b, 2, 0xf, "short", 5);
+	save("coport_dgram", "carrier-past-end", b);
+
+	/* COPIPE: a waiting area that fits 100 bytes */
+	memset(&a, 0, sizeof(a));
+	a.magic = AREA_MAGIC;
+	a.version = COPORT_SHM_VERSION;
+	a.status = AREA_WAITING;
+	a.capacity = 100;
+	b = fresh();
+	u8(b, 1 | 2 << 2);		/* send 100 bytes */
+	dgram(b, 1, TICKET_MAGIC, 100);
+	dg_memfd(b, 4, 0x7, &a, 32);
+	save("coport_dgram", "pipe", b);
+
+	/* COPIPE: a withdrawn area, one too small, one that lies about
+	 * its capacity, then a good one */
+	b = fresh();
+	u8(b, 1 | 2 << 2);
+	a.status = AREA_CANCELLED;
+	dgram(b, 1, TICKET_MAGIC, 100);
+	dg_memfd(b, 4, 0x7, &a, 32);
+	a.status = AREA_WAITING;
+	a.capacity = 10;
+	dgram(b, 1, TICKET_MAGIC, 10);
+	dg_memfd(b, 4, 0x7, &a, 32);
+	a.capacity = 1u << 30;
+	dgram(b, 1, TICKET_MAGIC, 100);
+	dg_memfd(b, 3, 0x7, &a, 32);
+	a.capacity = 100;
+	dgram(b, 1, TICKET_MAGIC, 100);
+	dg_memfd(b, 4, 0x7, &a, 32);
+	save("coport_dgram", "pipe-tickets", b);
+
+	/* COPIPE: an area not sealed against shrinking, and no ticket */
+	b = fresh();
+	u8(b, 1 | 3 << 2);
+	dgram(b, 1, TICKET_MAGIC, 4095);
+	dg_memfd(b, 6, 0x0, &a, 32);
+	save("coport_dgram", "pipe-unsealed", b);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -629,5 +971,8 @@ main(int argc, char **argv)
 	seed_connect();
 	seed_chan_state();
 	seed_capv_msgs();
+	seed_comsgd();
+	seed_coport_shm();
+	seed_coport_dgram();
 	return 0;
 }
