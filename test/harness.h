@@ -104,6 +104,13 @@ t_fail(void)
 	_exit(T_FAIL);
 }
 
+static void
+t_on_term(int sig)
+{
+	(void)sig;
+	exit(T_FAIL);	/* atexit cleans up (main process only) */
+}
+
 __attribute__((constructor)) static void
 t_init(void)
 {
@@ -120,6 +127,9 @@ t_init(void)
 		setenv("COMSG_TEST_DIR", t_dir, 1);
 	}
 	atexit(t_cleanup);
+	/* runtests.sh's timeout ends a test with SIGTERM: clean up then too. */
+	signal(SIGTERM, t_on_term);
+	signal(SIGINT, t_on_term);
 }
 
 /* Remember a child, so that it is killed if the test ends early. */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "namespace.h"
@@ -125,8 +126,9 @@ worker_start(void *arg)
 }
 
 static void
-reaper(const char *domain)
+reaper(const char *name_path, ino_t name_ino)
 {
+	struct stat st;
 	struct pollfd *pfd = NULL;
 	pid_t *pids = NULL;
 	int room = 0, nprocs;
@@ -180,9 +182,10 @@ reaper(const char *domain)
 		}
 		ns_sweep();
 		pthread_mutex_unlock(&ns_lock);
-		/* A domain whose directory is gone has no one left to serve. */
-		if (access(domain, F_OK) < 0 && errno == ENOENT) {
-			logmsg("%s is gone: exiting", domain);
+		/* A domain whose directory is gone has no one left to serve;
+		 * a name removed or replaced leaves no one able to reach us. */
+		if (stat(name_path, &st) < 0 || st.st_ino != name_ino) {
+			logmsg("%s is gone: exiting", name_path);
 			exit(0);
 		}
 	}
@@ -202,7 +205,8 @@ main(int argc, char **argv)
 	int ch, ready_fd = -1, p[2];
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	struct worker *w;
-	char c, domain[PATH_MAX];
+	char c, domain[PATH_MAX], name_path[PATH_MAX + 16];
+	struct stat st;
 
 	nworkers = n > 0 ? (int)n : 1;
 	while ((ch = getopt(argc, argv, "fvw:R:")) != -1) {
@@ -272,10 +276,13 @@ main(int argc, char **argv)
 		(void)!write(ready_fd, "r", 1);
 		close(ready_fd);
 	}
-	if (codomain(domain, sizeof(domain)) < 0) {
-		perror("comsgd: domain");
+	/* Our name, as bound now: the reaper watches it. */
+	if (codomain(domain, sizeof(domain)) < 0 ||
+	    snprintf(name_path, sizeof(name_path), "%s/names/%s", domain,
+	    COMSGD_NAME) >= (int)sizeof(name_path) || stat(name_path, &st) < 0) {
+		perror("comsgd: our name");
 		exit(1);
 	}
-	reaper(domain);
+	reaper(name_path, st.st_ino);
 	return 0;
 }

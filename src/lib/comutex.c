@@ -253,12 +253,15 @@ counlock(comutex_t *mtx)
 		return EPERM;
 	if (LOAD_RLX(&m->state) == MUTEX_INCONSISTENT)
 		STORE_RLX(&m->state, MUTEX_NOTRECOVERABLE);
-	/* Release: what we did under the lock before the next holder. */
-	if (__atomic_compare_exchange_n(&m->word, &w, 0, false,
-	    __ATOMIC_RELEASE, __ATOMIC_RELAXED) && !(w & MUTEX_WAITERS))
-		return 0;
-	STORE_REL(&m->word, 0);
-	futex_wake(&m->word);
+	/* Release: what we did under the lock before the next holder.  The
+	 * CAS fails only if a waiter set MUTEX_WAITERS meanwhile: again.
+	 * Never a plain store of 0: a waiter may already hold it again. */
+	while (!__atomic_compare_exchange_n(&m->word, &w, 0, false,
+	    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		if ((w & MUTEX_TID) != tid)
+			return EPERM;	/* taken over: we were thought dead */
+	if (w & MUTEX_WAITERS)
+		futex_wake(&m->word);
 	return 0;
 }
 
