@@ -80,14 +80,22 @@ handle_new(struct port_obj *o, int rights)
 	return NULL;
 }
 
-/* After fork the child holds no handle (nor the threads using them). */
+static void obj_free(struct port_obj *o);
+
+/* After fork the child holds no handle: the holds are the parent's.  Its
+ * copies of the mappings and descriptors go (each attachment once). */
 static void
 handles_atfork_child(void)
 {
 	pthread_mutex_init(&handles_lock, NULL);
 	for (int i = 0; i < COPORT_MAX; i++) {
+		struct port_obj *o = handles[i].obj;
+
+		if (handles[i].magic == COPORT_LIVE && --o->refs == 0)
+			obj_free(o);
 		handles[i].magic = 0;
 		handles[i].users = 0;
+		handles[i].obj = NULL;
 	}
 	kernel_atfork_child();
 }
@@ -124,15 +132,10 @@ cap_take_fd(void *cap)
 	return fd;
 }
 
+/* Unmap and close what this process has of the port, and free o. */
 static void
-obj_release(struct port_obj *o)
+obj_free(struct port_obj *o)
 {
-	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_CLOSE,
-	    .handle = o->hold };
-	struct corp rp;
-
-	/* comsgd gone: the hold went with it; nothing else to tell. */
-	(void)kernel_call(&rq, NULL, 0, &rp, NULL, 0, NULL, NULL, false);
 	if (o->type == COCHANNEL)
 		chan_release(o);
 	for (int i = 0; i < o->nviews; i++)
@@ -152,6 +155,19 @@ obj_release(struct port_obj *o)
 	pthread_mutex_destroy(&o->lock);
 	pthread_mutex_destroy(&o->tx_lock);
 	free(o);
+}
+
+/* Drop our hold at comsgd, then what we have of the port. */
+static void
+obj_release(struct port_obj *o)
+{
+	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_CLOSE,
+	    .handle = o->hold };
+	struct corp rp;
+
+	/* comsgd gone: the hold went with it; nothing else to tell. */
+	(void)kernel_call(&rq, NULL, 0, &rp, NULL, 0, NULL, NULL, false);
+	obj_free(o);
 }
 
 /* Take a port from comsgd's reply to CORQ_OPEN or CORQ_ATTACH: caps are
