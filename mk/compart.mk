@@ -1,8 +1,8 @@
 # What programs linking libcompart need: libffi when its header is there
 # (calls by name with string arguments), the dynamic linker's API, libm.
 # SQLite's header decides whether the SQLite demo and benchmark are built.
-HAVE_FFI     := $(shell printf '\#include <ffi.h>\n' | $(CC) -E - >/dev/null 2>&1 && echo y)
-HAVE_SQLITE3 := $(shell printf '\#include <sqlite3.h>\n' | $(CC) -E - >/dev/null 2>&1 && echo y)
+HAVE_FFI     := $(shell echo | $(CC) -include ffi.h -E -x c - >/dev/null 2>&1 && echo y)
+HAVE_SQLITE3 := $(shell echo | $(CC) -include sqlite3.h -E -x c - >/dev/null 2>&1 && echo y)
 LIBCOMPART   := $(BUILD)/lib/libcompart.a
 COMPART_LIBS := $(if $(HAVE_FFI),-lffi) -ldl -lm
 # Compartments are shared objects loaded into namespaces of their own,
