@@ -35,7 +35,8 @@ bench: all
 plots: all
 	@bench/plots.sh $(BUILD) $(COPORT_ARGS)
 
-# The Promela models of the cocall handshake (model/, needs spin).
+# The Promela models of the cocall handshake and the COCHANNEL ring
+# (model/, needs spin).
 model:
 	@model/run.sh
 

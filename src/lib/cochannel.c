@@ -364,6 +364,10 @@ rx_take(struct rx_ring *r, void *buf, size_t len)
 		if (rec.check != ~rec.len || need > p - c)
 			goto inconsistent;
 		if (rec.len > len) {
+			/* Only if it is still the next record: a record we
+			 * read after others took it may be a newer one. */
+			if (LOAD_ACQ(&r->cons->cons) != c)
+				continue;
 			errno = EMSGSIZE;
 			return -1;
 		}
