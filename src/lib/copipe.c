@@ -77,7 +77,9 @@ again:
 			errno = EPIPE;
 		if (errno != EAGAIN)
 			goto fail_map;
-		/* tickets pile up: senders are slow to take them */
+		/* The socket's queue is full of tickets (withdrawn ones
+		 * wait for a sender to skip them): wait for the next sender
+		 * to announce itself on the "in" bell, or a slice. */
 		uint32_t snap = portbell_arm(&o->bell->in_sleepers, &o->bell->in_seq);
 		(void)portbell_sleep(&o->bell->in_seq, snap, -1);
 		portbell_disarm(&o->bell->in_sleepers);

@@ -280,8 +280,7 @@ coopenv(const char *name, coport_type_t type, const struct coport_attr *attr,
 	size_t size = attr != NULL && attr->ring_size != 0 ? attr->ring_size :
 	    COCHANNEL_SIZE;
 
-	if (name != NULL && strlen(name) > COPORT_NAMEMAX &&
-	    strnlen(name, COPORT_NAMEMAX + 2) > COPORT_NAMEMAX) {
+	if (name != NULL && strnlen(name, COPORT_NAMEMAX + 1) > COPORT_NAMEMAX) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}

@@ -180,7 +180,7 @@ kernel_call(const struct corq *rq, void *const *outcaps, int nout,
     struct corp *rp, void *extra, size_t extralen, void **incaps, int *nin,
     bool start)
 {
-	struct iovec_buf {
+	struct reply_buf {		/* the reply with what follows it */
 		struct corp	rp;
 		uint8_t		extra[];
 	} *buf = NULL;
