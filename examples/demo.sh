@@ -1,6 +1,7 @@
 #!/bin/sh
-# make demo: co-processes calling each other, then the fast path against
-# the kernel path and a pipe.  Usage: examples/demo.sh BUILD_DIR
+# make demo: co-processes calling each other, named ports and a comutex
+# through comsgd, then the fast path against the kernel path and a pipe.
+# Usage: examples/demo.sh BUILD_DIR
 set -e
 build=${1:-build}
 COMSG_DIR=$(mktemp -d /tmp/comsg-demo-XXXXXX)
@@ -10,6 +11,10 @@ trap 'rm -rf "$COMSG_DIR"' EXIT INT TERM
 echo "== A service and a client, as co-processes =="
 echo "\$ hello_service sh -c 'hello_client alice; hello_client bob'"
 "$build/examples/hello_service" sh -c "'$build/examples/hello_client' alice && '$build/examples/hello_client' bob"
+echo
+echo "== Named ports: a dispatcher and four workers, through comsgd =="
+echo "\$ jobs -c -n 100000      # -c: cops shows the ports while they are open"
+PATH="$build/tools:$PATH" "$build/examples/jobs" -c -n 100000
 echo
 if [ -x "$build/bench/cocall" ]; then
 	echo "== Round trip: cocall against the kernel path and a pipe =="
