@@ -299,6 +299,20 @@ share(compart_t *owner, compart_t *to1, compart_t *to2)
 	return 0;
 }
 
+/* Open owner's writable statics (its object's .data and .bss) to to. */
+static int
+share_data(compart_t *owner, compart_t *to)
+{
+	compart_window_t *w = compart_window_create(owner);
+	void *p;
+	size_t n;
+
+	if (w == NULL || compart_region(owner, COMPART_REGION_DATA, &p, &n) < 0 ||
+	    compart_window_add(w, p, n) < 0 || compart_window_open(w, to) < 0)
+		return -1;
+	return 0;
+}
+
 static int
 setup_split(struct workload *w, char *err, size_t len)
 {
@@ -334,7 +348,14 @@ setup_split(struct workload *w, char *err, size_t len)
 	fill_vfs(vfs, m, res_cmp, fs);
 	strcpy((char *)(vfs + 1), "ramvfs");
 	vfs->zName = (char *)(vfs + 1);
-	if (share(sq, fs, app) < 0 || share(app, sq, NULL) < 0) {
+	/* SQLite also hands the file system a buffer among its statics:
+	 * xRandomness fills the state of SQLite's PRNG (a static of
+	 * libsqlite3).  That is SQLite's private memory unless a window
+	 * shares it, as CubicleOS requires of every buffer passed across;
+	 * without this one the first xRandomness is a violation (mprotect,
+	 * mpk) and SQLite seeds its PRNG with whatever the failed call left. */
+	if (share(sq, fs, app) < 0 || share(app, sq, NULL) < 0 ||
+	    share_data(sq, fs) < 0) {
 		snprintf(err, len, "windows: %s", compart_error());
 		return -1;
 	}
@@ -361,6 +382,7 @@ bench_sqlite(struct result *r)
 	double tu[MAXROUNDS][NTESTS], ts[MAXROUNDS][NTESTS];
 	double col[MAXROUNDS], ratio[MAXROUNDS];
 	sqlite3_vfs *vfs_un;
+	struct compart_violation v;
 	int k, i;
 
 	r->rows = rows;
@@ -377,9 +399,18 @@ bench_sqlite(struct result *r)
 		    sizeof(r->err)) < 0)
 			return;
 		the_vfs = NULL;
+		compart_clear_violation();
 		if (run_workload(&sp, ts[k], &r->sum_split, r->err,
 		    sizeof(r->err)) < 0)
 			return;
+		/* A violation is a failed call that SQLite may ignore (it
+		 * does for xRandomness): the run is not valid. */
+		if (compart_last_violation(&v) == 0) {
+			snprintf(r->err, sizeof(r->err), "violation: '%s' %s "
+			    "%p, memory of %s", v.accessor, v.write ? "wrote" :
+			    "read", v.addr, v.owner);
+			return;
+		}
 		for (i = 0; i < NTESTS; i++) {
 			su += tu[k][i];
 			ss += ts[k][i];

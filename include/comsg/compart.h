@@ -192,6 +192,8 @@ void	 compart_free(compart_t *c, void *p);
 /* Regions of a compartment, for compart_region(). */
 #define COMPART_REGION_HEAP	0
 #define COMPART_REGION_STACK	1	/* the calling thread's stack in c */
+#define COMPART_REGION_DATA	2	/* the writable data (.data, .bss) of
+					   c's own object, whole pages */
 
 /*
  * Where a region of c lies: *addrp, *lenp.  Errors: EINVAL, ENOTSUP

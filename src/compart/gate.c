@@ -203,7 +203,7 @@ thr_key_init(void)
 int
 stack_ensure(struct compart *c)
 {
-	struct thr *t = &compart_thr;
+	struct thr *t = thr_self();
 	struct stack *s;
 	void *base;
 	size_t len = PAGE_UP(c->stack_size) + PAGE;
@@ -271,7 +271,9 @@ stacks_free(struct compart *c)
 	}
 }
 
-static void
+/* errno for the caller: the host's, and a calling compartment's own
+ * libc's. */
+void
 set_caller_errno(int from, int err)
 {
 	struct compart *x = from ? G.c[from] : NULL;
@@ -298,7 +300,7 @@ fail_frame(struct frame *f, int from, int err)
 static int
 run_in(struct compart *c, struct frame *f)
 {
-	struct thr *t = &compart_thr;
+	struct thr *t = thr_self();
 	int from = (int)t->cur, to = c->idx;
 	uint64_t saved_top = t->top[from];
 	int faulted;
@@ -332,7 +334,7 @@ void
 gate_enter(struct frame *f)
 {
 	struct gate *g = f->g;
-	struct thr *t = &compart_thr;
+	struct thr *t = thr_self();
 	int from = (int)t->cur;
 	struct compart *c;
 	uint64_t t0 = 0;

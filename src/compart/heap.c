@@ -144,6 +144,8 @@ compart_region(compart_t *cp, int which, void **addrp, size_t *lenp)
 		*addrp = c->heap;
 		*lenp = c->heap_size;
 		return 0;
+	case COMPART_REGION_DATA:
+		return data_region(c, addrp, lenp);
 	case COMPART_REGION_STACK:
 		if (stack_ensure(c) < 0)
 			return -1;

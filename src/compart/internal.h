@@ -97,6 +97,27 @@ _Static_assert(offsetof(struct thr, top) == 32, "gate_asm.S");
 extern __thread struct thr compart_thr
     __attribute__((tls_model("initial-exec"))) HIDDEN;
 
+/*
+ * The calling thread's state, as a pointer.  The empty asm hides how the
+ * address was computed.  Without it, GCC 12 under -fsanitize=null checks
+ * the pointer with the flags of the addq that adds the initial-exec TLS
+ * offset (addq compart_thr@gottpoff(%rip), %reg; je <null>), and GNU ld
+ * relaxes that addq into a leaq when it links the library into an
+ * executable: leaq sets no flags, the je tests whatever came before, and
+ * UBSan reports "member access within null pointer of type 'struct thr'"
+ * (loader.c, t->cur) although the pointer is never null.  A toolchain
+ * false positive, not a bug of ours; with the asm the compiler tests the
+ * register itself.
+ */
+static inline struct thr *
+thr_self(void)
+{
+	struct thr *t = &compart_thr;
+
+	__asm__("" : "+r"(t));
+	return t;
+}
+
 /* A range of pages and the protection it has when accessible. */
 struct range {
 	uintptr_t	 start, end;
@@ -154,6 +175,7 @@ struct compart {
 	/* process mode */
 	pid_t		 pid;
 	void		*target;
+	bool		 unloading;	/* compart_unload() has begun */
 };
 
 /* The state shared by the mechanisms.  lock guards the tables; the call
@@ -193,6 +215,7 @@ int	call_in(struct compart *c, void *fn, int nargs, const uint64_t *args,
 int	stack_ensure(struct compart *c) HIDDEN;
 void	stacks_free(struct compart *c) HIDDEN;
 int	entry_find(struct compart *c, const char *name) HIDDEN;
+void	set_caller_errno(int from, int err) HIDDEN;
 
 /* loader.c */
 int	set_err(int err, const char *fmt, ...)
@@ -204,6 +227,8 @@ struct compart *compart_get(const compart_t *c) HIDDEN;
 int	entry_add(struct compart *c, const char *name, const char *sig,
 	    void *fn) HIDDEN;
 void	global_init(void) HIDDEN;
+int	data_region(struct compart *c, void **addrp, size_t *lenp) HIDDEN;
+bool	dom_holds(int d, uintptr_t addr, size_t len) HIDDEN;
 
 /* iso.c: protection domains and switching */
 int	iso_mode_init(int mode) HIDDEN;

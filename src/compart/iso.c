@@ -373,38 +373,68 @@ iso_switch(int from, int to)
 	G.open = want;
 }
 
+/*
+ * What the violation path writes runs in the SIGSEGV handler: no stdio,
+ * no locks, no allocation.  A bounded copy and a small decimal will do.
+ */
+static size_t
+scopy(char *dst, size_t len, size_t at, const char *src)
+{
+	while (src != NULL && *src != '\0' && at + 1 < len)
+		dst[at++] = *src++;
+	dst[at < len ? at : len - 1] = '\0';
+	return at;
+}
+
 static void
 name_of(int d, char *buf, size_t len)
 {
+	size_t at = 0;
 	int owner;
 
 	if (d < 0) {
-		snprintf(buf, len, "nobody (unmapped)");
+		scopy(buf, len, 0, "nobody (unmapped)");
 		return;
 	}
 	owner = G.dom[d].owner;
-	if (d >= DOM_WIN0)
-		snprintf(buf, len, "window %d of %.40s", d - DOM_WIN0 + 1,
-		    owner == 0 ? "host" : G.c[owner] ? G.c[owner]->name : "?");
-	else
-		snprintf(buf, len, "'%.60s'", G.c[d] ? G.c[d]->name : "?");
+	if (d >= DOM_WIN0) {
+		char num[4];
+		int k = d - DOM_WIN0 + 1, n = 0;
+
+		/* k <= COMPART_WINDOWS_MAX: at most 2 digits */
+		if (k >= 10)
+			num[n++] = (char)('0' + k / 10 % 10);
+		num[n++] = (char)('0' + k % 10);
+		num[n] = '\0';
+		at = scopy(buf, len, at, "window ");
+		at = scopy(buf, len, at, num);
+		at = scopy(buf, len, at, " of ");
+		scopy(buf, len, at, owner == 0 ? "host" :
+		    owner <= COMPART_MAX && G.c[owner] ? G.c[owner]->name : "?");
+	} else {
+		at = scopy(buf, len, at, "'");
+		at = scopy(buf, len, at, G.c[d] ? G.c[d]->name : "?");
+		scopy(buf, len, at, "'");
+	}
 }
 
+/* From the SIGSEGV handler: async-signal-safe (see scopy). */
 void
 violation_report(struct thr *t, int accessor, uintptr_t addr, int write,
     int pkey)
 {
 	struct compart_violation *v = &t->viol;
 	struct compart *c = G.c[accessor];
+	int owner = dom_owner_of(addr);
 
 	memset(v, 0, sizeof(*v));
-	snprintf(v->accessor, sizeof(v->accessor), "%s", c ? c->name : "?");
-	name_of(dom_owner_of(addr), v->owner, sizeof(v->owner));
+	scopy(v->accessor, sizeof(v->accessor), 0, c ? c->name : "?");
+	name_of(owner, v->owner, sizeof(v->owner));
 	v->addr = (void *)addr;
 	v->write = write;
 	v->pkey = pkey;
 	t->has_viol = true;
-	stats_violation(accessor, dom_owner_of(addr));
+	stats_violation(accessor, owner);
 }
 
 static void
@@ -426,7 +456,7 @@ chain(struct sigaction *old, int sig, siginfo_t *si, void *uc)
 static void
 on_fault(int sig, siginfo_t *si, void *ucv)
 {
-	struct thr *t = &compart_thr;
+	struct thr *t = thr_self();
 	ucontext_t *uc = ucv;
 	uint64_t cur = t->cur;
 	int saved = errno;

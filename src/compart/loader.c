@@ -375,6 +375,52 @@ is_code_of(struct compart *c, void *fn)
 	return false;
 }
 
+/*
+ * Copy the string at p, which must lie in c's readable memory, into buf
+ * (at most len bytes, NUL included): -1 if p leads elsewhere or the
+ * string does not end there.  The pointers of an entry descriptor are the
+ * compartment's: never followed outside it (a descriptor pointing into
+ * the host, or at unmapped memory, would make the host read it).
+ */
+static int
+dom_string(struct compart *c, const char *p, char *buf, size_t len)
+{
+	struct dom *d = &G.dom[c->idx];
+	uintptr_t a = (uintptr_t)p;
+	int i;
+
+	for (i = 0; i < d->n; i++) {
+		size_t room, n;
+
+		if (a < d->r[i].start || a >= d->r[i].end ||
+		    !(d->r[i].prot & PROT_READ))
+			continue;
+		room = d->r[i].end - a;
+		n = strnlen(p, room < len ? room : len);
+		if (n == room || n == len)
+			return -1;
+		memcpy(buf, p, n + 1);
+		return 0;
+	}
+	return -1;
+}
+
+/* [addr, addr+len) lies in domain d's readable ranges (one range: the
+ * ranges of an object are pages next to each other, but a descriptor
+ * does not straddle two protections). */
+bool
+dom_holds(int d, uintptr_t addr, size_t len)
+{
+	struct dom *dm = &G.dom[d];
+	int i;
+
+	for (i = 0; i < dm->n; i++)
+		if (addr >= dm->r[i].start && addr < dm->r[i].end &&
+		    len <= dm->r[i].end - addr)
+			return (dm->r[i].prot & PROT_READ) != 0;
+	return false;
+}
+
 /* Entry descriptors are read from the compartment's memory: bounded,
  * and the function must be its own code. */
 static int
@@ -388,12 +434,12 @@ entries_collect(struct compart *c, char **names, const char *const *decl)
 
 		snprintf(sym, sizeof(sym), ENTRY_PREFIX "%s", names[i]);
 		d = dlsym(c->handle, sym);
-		if (d == NULL || d->magic != COMPART_ENTRY_MAGIC ||
-		    d->version != 1 || d->name == NULL || d->sig == NULL)
+		if (d == NULL || !dom_holds(c->idx, (uintptr_t)d, sizeof(*d)) ||
+		    d->magic != COMPART_ENTRY_MAGIC || d->version != 1 ||
+		    dom_string(c, d->name, name, sizeof(name)) < 0 ||
+		    dom_string(c, d->sig, sig, sizeof(sig)) < 0)
 			return set_err(EINVAL, "%s: bad entry descriptor %s",
 			    c->name, sym);
-		snprintf(name, sizeof(name), "%s", d->name);
-		snprintf(sig, sizeof(sig), "%s", d->sig);
 		if (strcmp(name, names[i]) != 0 || !is_code_of(c, d->fn))
 			return set_err(EINVAL, "%s: entry descriptor %s does "
 			    "not describe its own code", c->name, sym);
@@ -447,6 +493,45 @@ object_span(const struct link_map *lm, uintptr_t *lo, uintptr_t *hi)
 			*hi = lm->l_addr + ph[i].p_vaddr + ph[i].p_memsz;
 	}
 	return *hi > *lo;
+}
+
+/*
+ * COMPART_REGION_DATA: the pages of the writable PT_LOAD segment of c's
+ * own object (its .data and .bss; the RELRO part at its start keeps its
+ * read-only protection in a window).  The statics a compartment hands
+ * to others (SQLite's PRNG state, filled by the VFS's xRandomness) can
+ * be shared through a window only if the host can find them.
+ */
+int
+data_region(struct compart *c, void **addrp, size_t *lenp)
+{
+	struct link_map *lm;
+	const ElfW(Ehdr) *eh;
+	const ElfW(Phdr) *ph;
+	int i;
+
+	if (dlinfo(c->handle, RTLD_DI_LINKMAP, &lm) < 0)
+		return set_err(EINVAL, "dlinfo: %s", dlerror());
+	eh = (const ElfW(Ehdr) *)lm->l_addr;
+	/* the headers were checked at load (object_span) */
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh->e_phentsize != sizeof(ElfW(Phdr)) ||
+	    eh->e_phoff + (size_t)eh->e_phnum * sizeof(ElfW(Phdr)) > PAGE)
+		return set_err(ENOEXEC, "%s: no program headers", c->name);
+	ph = (const ElfW(Phdr) *)(lm->l_addr + eh->e_phoff);
+	for (i = 0; i < eh->e_phnum; i++) {
+		uintptr_t s, e;
+
+		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_W) ||
+		    ph[i].p_memsz == 0)
+			continue;
+		s = PAGE_DOWN(lm->l_addr + ph[i].p_vaddr);
+		e = PAGE_UP(lm->l_addr + ph[i].p_vaddr + ph[i].p_memsz);
+		*addrp = (void *)s;
+		*lenp = e - s;
+		return 0;
+	}
+	return set_err(ENOENT, "%s has no writable data", c->name);
 }
 
 static int
@@ -517,7 +602,7 @@ static int
 load_colocated(struct compart *c, char **names,
     const struct compart_attr *attr)
 {
-	struct thr *t = &compart_thr;
+	struct thr *t = thr_self();
 	uint64_t saved = t->cur;
 	const char *msg;
 
@@ -691,10 +776,13 @@ compart_unload(compart_t *cp)
 		return set_err(EPERM, "only the host unloads compartments");
 	pthread_mutex_lock(&G.lock);
 	c = compart_get(cp);
-	if (c == NULL) {
+	if (c == NULL || c->unloading) {
 		pthread_mutex_unlock(&G.lock);
 		return set_err(EINVAL, "not a loaded compartment");
 	}
+	/* The lock is dropped for the flush below: a second unload of the
+	 * same compartment meanwhile must not free it twice. */
+	c->unloading = true;
 	idx = c->idx;
 	pthread_mutex_unlock(&G.lock);
 	/* What it printed and did not flush yet: its stdio is its own. */
@@ -862,14 +950,20 @@ compart_import(compart_t *intop, const char *sym, compart_t *fromp,
 			if (ELF64_R_SYM(r->r_info) == 0 || s->st_name >= strsz ||
 			    strcmp(strtab + s->st_name, sym) != 0)
 				continue;
-			/* The GOT may be read-only after relocation. */
+			/* The GOT may be read-only after relocation.  The
+			 * relocation comes from the (untrusted) file: the
+			 * word it names must be into's own memory, never the
+			 * host's or another compartment's. */
 			page = PAGE_DOWN(where);
-			prot = PROT_READ;
+			prot = -1;
 			for (int q = 0; q < G.dom[into->idx].n; q++)
 				if (page >= G.dom[into->idx].r[q].start &&
-				    page < G.dom[into->idx].r[q].end)
+				    page < G.dom[into->idx].r[q].end &&
+				    where + sizeof(uintptr_t) <=
+				    G.dom[into->idx].r[q].end)
 					prot = G.dom[into->idx].r[q].prot;
-			if (mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE) < 0)
+			if (prot < 0 || (where & (sizeof(uintptr_t) - 1)) != 0 ||
+			    mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE) < 0)
 				continue;
 			*(uintptr_t *)where = (uintptr_t)thunk +
 			    (type == R_X86_64_64 ? (uintptr_t)r->r_addend : 0);

@@ -55,7 +55,9 @@ proc_fail(struct frame *f, int err)
 	f->rax = (uint64_t)-1;
 	f->rdx = 0;
 	f->x0 = f->x1 = NAN;
-	errno = err;
+	/* the caller may be a colocated compartment with an import of this
+	 * one: its own errno too */
+	set_caller_errno((int)compart_thr.cur, err);
 }
 
 /* The compartment's process: load it, hand over a target, serve. */

@@ -184,6 +184,10 @@ compart_window_alloc(compart_window_t *wp, size_t len)
 	struct blk *b;
 	void *p = NULL;
 
+	if (compart_thr.cur != 0) {
+		set_err(EPERM, "only the host manages windows");
+		return NULL;
+	}
 	if (len == 0) {
 		set_err(EINVAL, "empty window memory");
 		return NULL;
@@ -229,6 +233,8 @@ compart_window_add(compart_window_t *wp, void *addr, size_t len)
 	uintptr_t s = (uintptr_t)addr, e = s + len, a;
 	int rc = -1;
 
+	if (compart_thr.cur != 0)
+		return set_err(EPERM, "only the host manages windows");
 	if (len == 0 || s % PAGE != 0 || len % PAGE != 0 || e < s)
 		return set_err(EINVAL, "window ranges are whole pages");
 	pthread_mutex_lock(&G.lock);
@@ -262,7 +268,9 @@ compart_window_remove(compart_window_t *wp, void *addr, size_t len)
 	uintptr_t s = (uintptr_t)addr;
 	int rc = -1, i;
 
-	if (len == 0 || s % PAGE != 0 || len % PAGE != 0)
+	if (compart_thr.cur != 0)
+		return set_err(EPERM, "only the host manages windows");
+	if (len == 0 || s % PAGE != 0 || len % PAGE != 0 || s + len < s)
 		return set_err(EINVAL, "window ranges are whole pages");
 	pthread_mutex_lock(&G.lock);
 	if ((w = win_get(wp)) == NULL) {
