@@ -101,13 +101,17 @@ vdso_lookup(void)
 int
 mono_clock(struct timespec *ts)
 {
-	static vdso_gettime_t fn;
+	static vdso_gettime_t found;
 	static bool looked;
+	vdso_gettime_t fn;
 
+	/* Threads may look it up at once: each finds the same function, and
+	 * the stores are atomic, so whichever lands is right. */
 	if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {
-		fn = vdso_lookup();
+		__atomic_store_n(&found, vdso_lookup(), __ATOMIC_RELAXED);
 		__atomic_store_n(&looked, true, __ATOMIC_RELEASE);
 	}
+	fn = __atomic_load_n(&found, __ATOMIC_RELAXED);
 	if (fn != NULL)
 		return fn(CLOCK_MONOTONIC, ts);
 	return (int)syscall(SYS_clock_gettime, CLOCK_MONOTONIC, ts);
