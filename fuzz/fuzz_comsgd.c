@@ -34,7 +34,7 @@
  *   then the 96 bytes of struct corq (zeros once the input ends).
  *
  * Checked besides crashes and leaks: only the errors comsgd can answer
- * (EPROTO, EINVAL, EMFILE, ENFILE, ENOMEM, ESRCH, ENAMETOOLONG); a
+ * (EPROTO, EINVAL, ESTALE, EMFILE, ENFILE, ENOMEM, ESRCH, ENAMETOOLONG); a
  * reply's capabilities within COCALL_MAXCAPS and as many as its op gives
  * (docs/coports.md); CORQ_RINGS and CORQ_LIST counts within their
  * maxima, entries NUL-terminated with holders; after each input
@@ -54,7 +54,7 @@
 
 static const size_t memfd_sizes[] = { 0, 8, PAGE, PAGE + 256, PAGE + 4096,
     PAGE + 65536, 2 * PAGE, PAGE + 255 };
-static const int errs[] = { EPROTO, EINVAL, EMFILE, ENFILE, ENOMEM, ESRCH,
+static const int errs[] = { EPROTO, EINVAL, ESTALE, EMFILE, ENFILE, ENOMEM, ESRCH,
     ENAMETOOLONG };
 
 static void *worker;			/* what CORQ_HELLO hands out */

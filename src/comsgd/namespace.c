@@ -14,9 +14,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "namespace.h"
@@ -74,7 +76,10 @@ static struct entry **entries;
 static int nentries, entries_room;
 static struct proc *procs;
 static int nprocs, procs_room;
-static uint64_t next_id = 1;
+/* Ids of holds and rings.  They start at a random point, so that a hold
+ * of a previous comsgd (a process that opened a port before it died) is
+ * unknown here, not taken for another port's: ESTALE. */
+static uint64_t next_id;
 static void **worker_targets;
 static int nworkers;
 static unsigned next_worker;
@@ -371,6 +376,11 @@ hold_new(struct entry *e, pid_t pid, int rights, uint64_t *idp)
 	}
 	if (grow(&e->holds, e->nholds, &e->holds_room, sizeof(*e->holds)) < 0)
 		return -1;
+	if (next_id == 0) {
+		if (getrandom(&next_id, sizeof(next_id), 0) != sizeof(next_id))
+			next_id = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
+		next_id = (next_id & (UINT64_MAX >> 2)) | 1;
+	}
 	e->holds[e->nholds++] = (struct hold){ next_id, pid, rights, 0 };
 	*idp = next_id++;
 	p->nholds++;
@@ -585,7 +595,9 @@ op_token(const struct corq *q, pid_t pid, struct reply *r)
 	struct entry *e = hold_find(q->handle, pid, &k);
 	struct stat st;
 
-	if (e == NULL || e->type == 0 || rights <= 0 || rights > 3 ||
+	if (e == NULL)
+		return ESTALE;
+	if (e->type == 0 || rights <= 0 || rights > 3 ||
 	    (rights & ~e->holds[k].rights) != 0)
 		return EINVAL;
 	if (e->token[rights] < 0) {
@@ -611,7 +623,9 @@ op_addring(const struct corq *q, pid_t pid, void **caps, int ncaps)
 	size_t size = 0;
 	struct ring *r;
 
-	if (e == NULL || e->type != COCHANNEL || ncaps != 2 ||
+	if (e == NULL)
+		return ESTALE;
+	if (e->type != COCHANNEL || ncaps != 2 ||
 	    !(e->holds[k].rights & COPORT_PERM_SEND) ||
 	    e->holds[k].nrings >= RINGS_PER_HOLD)
 		return EINVAL;
@@ -665,8 +679,9 @@ op_rings(const struct corq *q, pid_t pid, struct reply *r)
 	struct entry *e = hold_find(q->handle, pid, &k);
 	uint32_t i;
 
-	if (e == NULL || e->type != COCHANNEL ||
-	    !(e->holds[k].rights & COPORT_PERM_RECV))
+	if (e == NULL)
+		return ESTALE;
+	if (e->type != COCHANNEL || !(e->holds[k].rights & COPORT_PERM_RECV))
 		return EINVAL;
 	if (q->first == 0)
 		rings_sweep(e);
@@ -751,7 +766,7 @@ handle_request(const struct corq *q, ssize_t n, pid_t pid, void **caps,
 		return op_attach(pid, ncaps == 1 ? caps[0] : NULL, r);
 	case CORQ_CLOSE:
 		if ((e = hold_find(q->handle, pid, &k)) == NULL)
-			return EINVAL;
+			return ESTALE;
 		hold_drop(e, k);
 		return 0;
 	case CORQ_TOKEN:
@@ -823,7 +838,7 @@ ns_reset(void)
 	entries = NULL;
 	procs = NULL;
 	entries_room = procs_room = nprocs = 0;
-	next_id = 1;
+	next_id = 0;
 }
 
 int

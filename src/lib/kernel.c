@@ -231,6 +231,10 @@ kernel_call(const struct corq *rq, void *const *outcaps, int nout,
 			r = -1;
 		} else if (rp->error != 0) {
 			errno = rp->error > 0 && rp->error < 4096 ? rp->error : EPROTO;
+			/* A hold made by a comsgd that has died since: the one
+			 * that answers now does not know it. */
+			if (errno == ESTALE)
+				errno = ENOLINK;
 			r = -1;
 		}
 		if (r < 0 && nin != NULL) {
