@@ -15,6 +15,7 @@
  */
 #include <err.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -385,14 +387,27 @@ kill_comsgd(void)
 	void *t;
 	pid_t pid;
 
+	int fd;
+
 	if (colookup("comsgd", &t) < 0)
 		return false;
-	if (cotargetpid(t, &pid) == 0 && kill(pid, SIGKILL) == 0) {
+	if (cotargetpid(t, &pid) < 0 ||
+	    (fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
 		capfree(t);
+		return false;
+	}
+	capfree(t);
+	if (kill(pid, SIGKILL) == 0) {
+		/* Only once it is gone may the users move: until then it
+		 * still answers, and a port opened now would be its. */
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		(void)poll(&pfd, 1, 5000);
+		close(fd);
 		__atomic_add_fetch(&b->port_gen, 1, __ATOMIC_SEQ_CST);
 		return true;
 	}
-	capfree(t);
+	close(fd);
 	return false;
 }
 
