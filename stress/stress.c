@@ -626,9 +626,17 @@ main(int argc, char **argv)
 		kill(svc[i], SIGKILL);
 		waitpid(svc[i], NULL, 0);
 	}
-	(void)kill_comsgd();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
+	/* comsgd goes with its domain; a comsgd still starting (a user
+	 * killed after it began one) may add files under the directory
+	 * while it is removed: kill and remove until both are done. */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' 2>/dev/null", dir);
+	for (i = 0; i < 10; i++) {
+		while (kill_comsgd())
+			;
+		if (system(cmd) == 0 && access(dir, F_OK) < 0)
+			break;
+	}
+	if (i == 10)
 		warnx("could not remove %s", dir);
 
 	{
