@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "comsg/cocall.h"
+#include "bench.h"
 
 #ifdef HAVE_ICEORYX
 #include <iceoryx_binding_c/enums.h>
@@ -183,14 +184,6 @@ cpu_relax(void)
 #endif
 }
 
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Shared futexes: the words live in memory mapped by both processes. */
 static void
@@ -228,43 +221,7 @@ child_die(struct pair *p, int role, const char *what)
 	_exit(1);
 }
 
-static int
-write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
 
-	while (len > 0) {
-		ssize_t n = write(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *b = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0)
-			errno = EPIPE;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 /* ---- cocall and cocall_slow ---- */
 
@@ -739,30 +696,6 @@ fail:
 	_exit(1);
 }
 
-/* Close every descriptor above 2 but those in keep[] (any order; -1 is
- * ignored), so that a pair's pipes see the end when one of its processes
- * goes. */
-static void
-close_others(int *keep, int nkeep)
-{
-	int i, j, lo = 3;
-
-	for (i = 1; i < nkeep; i++)	/* insertion sort: a handful */
-		for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-			int t = keep[j];
-
-			keep[j] = keep[j - 1];
-			keep[j - 1] = t;
-		}
-	for (i = 0; i < nkeep; i++) {
-		if (keep[i] < lo)
-			continue;
-		if (keep[i] > lo)
-			close_range((unsigned)lo, (unsigned)keep[i] - 1, 0);
-		lo = keep[i] + 1;
-	}
-	close_range((unsigned)lo, ~0u, 0);
-}
 
 static pid_t
 spawn(struct pair *p, int role, int *readyp)
@@ -850,23 +783,6 @@ check_stop(void)
 	}
 }
 
-static void
-reap(pid_t *pidp, int grace_ms)
-{
-	int64_t deadline = now_ns() + (int64_t)grace_ms * 1000000;
-
-	if (*pidp <= 0)
-		return;
-	while (waitpid(*pidp, NULL, WNOHANG) == 0) {
-		if (now_ns() >= deadline) {
-			kill(*pidp, SIGKILL);
-			waitpid(*pidp, NULL, 0);
-			break;
-		}
-		usleep(2000);
-	}
-	*pidp = 0;
-}
 
 static void
 pair_close_fds(struct pair *p)
@@ -1079,13 +995,6 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int
-cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Of sorted values: the median, and a quantile by nearest rank. */
 static double

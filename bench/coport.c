@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "comsg/cocall.h"
+#include "bench.h"
 #include "comsg/coport.h"
 
 #define MAXSIZES	32
@@ -140,14 +141,6 @@ static uint8_t *sbuf, *rbuf;		/* the children's own buffers */
 #define LOAD_RLX(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE_RLX(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void
 note(const char *fmt, ...)
@@ -206,43 +199,7 @@ size_str(size_t n, char *buf, size_t room)
 	return buf;
 }
 
-static int
-write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
 
-	while (len > 0) {
-		ssize_t n = write(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *b = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0)
-			errno = EPIPE;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 /* ---- the two processes of a pair ---- */
 
@@ -597,29 +554,6 @@ child_loop(struct pair *p, int role)
 	}
 }
 
-/* Close every descriptor above 2 but those in keep[] (any order; -1 is
- * ignored), so that a pair sees the end when the parent goes. */
-static void
-close_others(int *keep, int nkeep)
-{
-	int i, j, lo = 3;
-
-	for (i = 1; i < nkeep; i++)	/* insertion sort: a handful */
-		for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-			int t = keep[j];
-
-			keep[j] = keep[j - 1];
-			keep[j - 1] = t;
-		}
-	for (i = 0; i < nkeep; i++) {
-		if (keep[i] < lo)
-			continue;
-		if (keep[i] > lo)
-			close_range((unsigned)lo, (unsigned)keep[i] - 1, 0);
-		lo = keep[i] + 1;
-	}
-	close_range((unsigned)lo, ~0u, 0);
-}
 
 static uint8_t *
 buffer(size_t len)
@@ -720,23 +654,6 @@ check_stop(void)
 	}
 }
 
-static void
-reap(pid_t *pidp, int grace_ms)
-{
-	int64_t deadline = now_ns() + (int64_t)grace_ms * 1000000;
-
-	if (*pidp <= 0)
-		return;
-	while (waitpid(*pidp, NULL, WNOHANG) == 0) {
-		if (now_ns() >= deadline) {
-			kill(*pidp, SIGKILL);
-			waitpid(*pidp, NULL, 0);
-			break;
-		}
-		usleep(2000);
-	}
-	*pidp = 0;
-}
 
 static void
 close_fd(int *fdp)
@@ -1013,13 +930,6 @@ cleanup(void)
 
 /* ---- output ---- */
 
-static int
-cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 struct stat3 {
 	double		 med, q1, q3;
