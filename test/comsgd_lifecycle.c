@@ -10,20 +10,6 @@
 static struct t_gate go;
 static int sv[2];
 
-static void
-say(int fd, char c)
-{
-	CHECK(write(fd, &c, 1) == 1);
-}
-
-static void
-hear(int fd, char want)
-{
-	char c = 0;
-
-	CHECK(read(fd, &c, 1) == 1 && c == want);
-}
-
 /* Processes named comsgd serving our domain, alive (not zombies). */
 static int
 count_comsgd(void)
@@ -82,7 +68,7 @@ racer(void *arg)
 	pid = t_comsgd_pid();
 	CHECK(pid > 0);
 	CHECK(write(sv[1], &pid, sizeof(pid)) == sizeof(pid));
-	hear(sv[1], 'q');
+	t_hear(sv[1], 'q');
 	CHECK(coclose(p) == 0);
 	return T_PASS;
 }
@@ -96,10 +82,10 @@ sender(void *arg)
 	(void)arg;
 	CHECK(coopen("life", COCHANNEL, &p) == 0);
 	CHECK(cosend(p, &(int){ -1 }, sizeof(int)) == sizeof(int));
-	hear(sv[1], 'k');			/* comsgd is dead now */
+	t_hear(sv[1], 'k');			/* comsgd is dead now */
 	for (int i = 0; i < N; i++)
 		CHECK(cosend(p, &i, sizeof(i)) == sizeof(i));
-	hear(sv[1], 'q');
+	t_hear(sv[1], 'q');
 	CHECK(coclose(p) == 0);
 	return T_PASS;
 }
@@ -138,7 +124,7 @@ main(void)
 	CHECK(n == 1 || n < -100);
 	CHECK(coport_list(NULL, 0) == 1);	/* "race" */
 	for (int i = 0; i < RACERS; i++)
-		say(sv[0], 'q');
+		t_say(sv[0], 'q');
 	for (int i = 0; i < RACERS; i++)
 		CHECK(t_wait(racers[i]) == 0);
 	CHECK(coport_list(NULL, 0) == 0);	/* gone with its holders */
@@ -155,7 +141,7 @@ main(void)
 	strcat(path, "/names/comsgd");
 	CHECK(stat(path, &st) == 0 && S_ISSOCK(st.st_mode));
 	CHECK(t_comsgd_pid() == 0);
-	say(sv[0], 'k');
+	t_say(sv[0], 'k');
 	for (int i = 0; i < N; i++) {
 		CHECK(corecv(p, &buf, sizeof(x)) == sizeof(x));
 		CHECK(x == i);
@@ -165,7 +151,7 @@ main(void)
 	CHECK_ERR(coport_list(NULL, 0), ENOLINK);
 	CHECK_ERR(coport_tocap(p, &buf), ENOLINK);
 	CHECK((t_now_ns() - t0) / 1000000 < 2000);
-	say(sv[0], 'q');
+	t_say(sv[0], 'q');
 	CHECK(t_wait(s) == 0);
 	t0 = t_now_ns();
 	CHECK(coclose(p) == 0);

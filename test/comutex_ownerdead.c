@@ -10,20 +10,6 @@ struct shared {
 static struct shared *sh;
 static int sv[2];
 
-static void
-say(int fd, char c)
-{
-	CHECK(write(fd, &c, 1) == 1);
-}
-
-static void
-hear(int fd, char want)
-{
-	char c = 0;
-
-	CHECK(read(fd, &c, 1) == 1 && c == want);
-}
-
 /* Locks name, says so, and waits to be killed. */
 static int
 holder(void *arg)
@@ -33,7 +19,7 @@ holder(void *arg)
 
 	CHECK(comutex_init(arg, &m) == 0);
 	CHECK(colock(&m) == 0);
-	say(sv[1], 'l');
+	t_say(sv[1], 'l');
 	(void)!read(sv[1], &c, 1);	/* killed here */
 	return T_FAIL;
 }
@@ -43,7 +29,7 @@ start_holder(const char *name)
 {
 	pid_t pid = t_spawn(holder, (void *)name);
 
-	hear(sv[0], 'l');
+	t_hear(sv[0], 'l');
 	return pid;
 }
 
@@ -54,7 +40,7 @@ waiter(void *arg)
 	comutex_t m;
 
 	CHECK(comutex_init(arg, &m) == 0);
-	say(sv[1], 'r');
+	t_say(sv[1], 'r');
 	sh->result = colock(&m);
 	sh->done_ns = t_now_ns();
 	if (sh->result == EOWNERDEAD) {
@@ -143,7 +129,7 @@ main(void)
 	/* A waiter already there when the holder is killed. */
 	h = start_holder("od");
 	w = t_spawn(waiter, "od");
-	hear(sv[0], 'r');
+	t_hear(sv[0], 'r');
 	t0 = t_now_ns();
 	CHECK(kill(h, SIGKILL) == 0);
 	CHECK(t_wait(w) == 0);

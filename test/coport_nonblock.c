@@ -5,21 +5,6 @@ static const coport_type_t kinds[3] = { COCHANNEL, COCARRIER, COPIPE };
 static int sv_s[2], sv_r[2];	/* to the sending child, the receiving one */
 
 static void
-say(int fd, char c)
-{
-	CHECK(write(fd, &c, 1) == 1);
-}
-
-static char
-hear(int fd)
-{
-	char c = 0;
-
-	CHECK(read(fd, &c, 1) == 1);
-	return c;
-}
-
-static void
 open3(const char *prefix, coport_t *p)
 {
 	char name[32];
@@ -56,7 +41,7 @@ sending_child(void *arg)
 	(void)arg;
 	for (int k = 0; k < 3; k++)
 		p[k] = t_recv_port(sv_s[1]);
-	while ((c = hear(sv_s[1])) != 'x') {
+	while ((c = t_listen(sv_s[1])) != 'x') {
 		int k = c - '0';
 
 		CHECK(k >= 0 && k < 3);
@@ -64,7 +49,7 @@ sending_child(void *arg)
 	}
 	for (int k = 0; k < 3; k++)
 		CHECK(coclose(p[k]) == 0);
-	say(sv_s[1], 'd');
+	t_say(sv_s[1], 'd');
 	return T_PASS;
 }
 
@@ -77,7 +62,7 @@ receiving_child(void *arg)
 	(void)arg;
 	for (int k = 0; k < 3; k++)
 		p[k] = t_recv_port(sv_r[1]);
-	CHECK(hear(sv_r[1]) == 'x');
+	CHECK(t_listen(sv_r[1]) == 'x');
 	for (int k = 0; k < 3; k++)
 		CHECK(coclose(p[k]) == 0);
 	return T_PASS;
@@ -172,7 +157,7 @@ wake_and_close(void)
 	CHECK(poll3(p, COPOLL_IN, 0, pc, &ms) == 0);
 	CHECK(poll3(p, COPOLL_IN, 50, pc, &ms) == 0);
 	for (int k = 0; k < 3; k++) {
-		say(sv_s[0], (char)('0' + k));
+		t_say(sv_s[0], (char)('0' + k));
 		CHECK(poll3(p, COPOLL_IN, 10000, pc, &ms) == 1);
 		for (int j = 0; j < 3; j++)
 			CHECK(pc[j].revents == (j == k ? COPOLL_IN : 0));
@@ -185,10 +170,10 @@ wake_and_close(void)
 		    t_kind(kinds[k]), (long long)ms);
 	}
 	/* A message sent before its sender closes stays receivable. */
-	say(sv_s[0], '0');
-	say(sv_s[0], '1');
-	say(sv_s[0], 'x');
-	CHECK(hear(sv_s[0]) == 'd');
+	t_say(sv_s[0], '0');
+	t_say(sv_s[0], '1');
+	t_say(sv_s[0], 'x');
+	CHECK(t_listen(sv_s[0]) == 'd');
 	CHECK(poll3(p, COPOLL_IN, 0, pc, &ms) == 3);
 	CHECK(pc[0].revents == COPOLL_IN && pc[1].revents == COPOLL_IN);
 	CHECK(pc[2].revents == COPOLL_CLOSED);
@@ -227,7 +212,7 @@ receiver_closes(pid_t child)
 	CHECK(poll3(p, COPOLL_OUT, 0, pc, &ms) == 2);
 	CHECK(pc[0].revents == COPOLL_OUT && pc[1].revents == COPOLL_OUT &&
 	    pc[2].revents == 0);
-	say(sv_r[0], 'x');
+	t_say(sv_r[0], 'x');
 	CHECK(t_wait(child) == 0);
 	CHECK(poll3(p, COPOLL_OUT, 0, pc, &ms) == 3);
 	for (int k = 0; k < 3; k++) {
@@ -252,10 +237,10 @@ late_child(void *arg)
 	coport_t p = t_recv_port(late_sv[1]);
 
 	(void)arg;
-	CHECK(hear(late_sv[1]) == 'g');
+	CHECK(t_listen(late_sv[1]) == 'g');
 	CHECK(cosend(p, "late", 5) == 5);
-	say(late_sv[1], 'd');
-	CHECK(hear(late_sv[1]) == 'q');
+	t_say(late_sv[1], 'd');
+	CHECK(t_listen(late_sv[1]) == 'q');
 	CHECK(coclose(p) == 0);
 	return T_PASS;
 }
@@ -277,14 +262,14 @@ late_sender(void)
 	CHECK(coclose(full) == 0);
 	CHECK(coport_setflags(p, COPORT_NONBLOCK) == 0);
 	CHECK_ERR(corecv(p, &buf, sizeof(room)), EAGAIN);
-	say(late_sv[0], 'g');
-	CHECK(hear(late_sv[0]) == 'd');
+	t_say(late_sv[0], 'g');
+	CHECK(t_listen(late_sv[0]) == 'd');
 	n = corecv(p, &buf, sizeof(room));
 	if (n < 0)
 		fprintf(stderr, "non-blocking corecv misses the ring of a sender "
 		    "that came after its first look: %s\n", strerror(errno));
 	CHECK(n == 5 && memcmp(room, "late", 5) == 0);
-	say(late_sv[0], 'q');
+	t_say(late_sv[0], 'q');
 	CHECK(t_wait(pid) == 0);
 	CHECK(coclose(p) == 0);
 }

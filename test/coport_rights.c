@@ -8,22 +8,6 @@
 enum { CHAN_S, CHAN_R, CARR_S, CARR_R, PIPE_S, PIPE_R, NCHILD };
 static int sv[NCHILD][2];
 
-/* One byte each way between the parent and a child, to order them. */
-static void
-say(int fd, char c)
-{
-	CHECK(write(fd, &c, 1) == 1);
-}
-
-static void
-hear(int fd, char want)
-{
-	char c = 0;
-
-	CHECK(read(fd, &c, 1) == 1);
-	CHECK(c == want);
-}
-
 /*
  * What this process's descriptors let it do with the datagram socket of a
  * COCARRIER or COPIPE port: put into its queue (a connected datagram
@@ -127,7 +111,7 @@ child(void *arg)
 		CHECK(coclose(r) == 0 && coclose(q) == 0 && capfree(cap) == 0);
 	}
 
-	hear(fd, 'g');
+	t_hear(fd, 'g');
 	if (sends) {
 		CHECK(cosend(p, "from child", 11) == 11);
 	} else {
@@ -193,8 +177,8 @@ child(void *arg)
 			break;
 		}
 	}
-	say(fd, 'd');
-	hear(fd, 'q');
+	t_say(fd, 'd');
+	t_hear(fd, 'q');
 	CHECK(coclose(p) == 0);
 	return T_PASS;
 }
@@ -212,8 +196,8 @@ rights(pid_t *pids)
 	CHECK(cosend(chan, "early", 6) == 6);
 	t_send_port(sv[CHAN_S][0], chan, COPORT_PERM_SEND);
 	t_send_port(sv[CHAN_R][0], chan, COPORT_PERM_RECV);
-	say(sv[CHAN_S][0], 'g');
-	hear(sv[CHAN_S][0], 'd');
+	t_say(sv[CHAN_S][0], 'g');
+	t_hear(sv[CHAN_S][0], 'd');
 	for (int i = 0; i < 2; i++) {
 		buf = room;
 		CHECK(corecv(chan, &buf, sizeof(room)) > 0);
@@ -222,37 +206,37 @@ rights(pid_t *pids)
 	}
 	CHECK(got == 3);
 	CHECK(cosend(chan, "from parent", 12) == 12);
-	say(sv[CHAN_R][0], 'g');
-	hear(sv[CHAN_R][0], 'd');
+	t_say(sv[CHAN_R][0], 'g');
+	t_hear(sv[CHAN_R][0], 'd');
 
 	/* COCARRIER */
 	CHECK(coopen("rights-carr", COCARRIER, &carr) == 0);
 	t_send_port(sv[CARR_S][0], carr, COPORT_PERM_SEND);
 	t_send_port(sv[CARR_R][0], carr, COPORT_PERM_RECV);
-	say(sv[CARR_S][0], 'g');
-	hear(sv[CARR_S][0], 'd');
+	t_say(sv[CARR_S][0], 'g');
+	t_hear(sv[CARR_S][0], 'd');
 	buf = NULL;
 	CHECK(corecv(carr, &buf, 0) == 11 && memcmp(buf, "from child", 11) == 0);
 	CHECK(coport_msg_free(carr, buf) == 0);
 	CHECK(cosend(carr, "from parent", 12) == 12);
-	say(sv[CARR_R][0], 'g');
-	hear(sv[CARR_R][0], 'd');
+	t_say(sv[CARR_R][0], 'g');
+	t_hear(sv[CARR_R][0], 'd');
 
 	/* COPIPE: each side waits for the other. */
 	CHECK(coopen("rights-pipe", COPIPE, &pipe_) == 0);
 	t_send_port(sv[PIPE_S][0], pipe_, COPORT_PERM_SEND);
 	t_send_port(sv[PIPE_R][0], pipe_, COPORT_PERM_RECV);
-	say(sv[PIPE_S][0], 'g');
+	t_say(sv[PIPE_S][0], 'g');
 	buf = room;
 	CHECK(corecv(pipe_, &buf, sizeof(room)) == 11 &&
 	    memcmp(room, "from child", 11) == 0);
-	hear(sv[PIPE_S][0], 'd');
-	say(sv[PIPE_R][0], 'g');
+	t_hear(sv[PIPE_S][0], 'd');
+	t_say(sv[PIPE_R][0], 'g');
 	CHECK(cosend(pipe_, "from parent", 12) == 12);
-	hear(sv[PIPE_R][0], 'd');
+	t_hear(sv[PIPE_R][0], 'd');
 
 	for (int i = 0; i < NCHILD; i++) {
-		say(sv[i][0], 'q');
+		t_say(sv[i][0], 'q');
 		CHECK(t_wait(pids[i]) == 0);
 	}
 	CHECK(coclose(chan) == 0);

@@ -21,6 +21,29 @@ t_kind(coport_type_t type)
 	    "COCARRIER" : type == COPIPE ? "COPIPE" : "?";
 }
 
+/* One byte on a socket between a test and its children, to order them:
+ * say it, hear the one expected, or listen for whichever comes. */
+static T_UNUSED void
+t_say(int fd, char c)
+{
+	CHECK(write(fd, &c, 1) == 1);
+}
+
+static T_UNUSED char
+t_listen(int fd)
+{
+	char c = 0;
+
+	CHECK(read(fd, &c, 1) == 1);
+	return c;
+}
+
+static T_UNUSED void
+t_hear(int fd, char want)
+{
+	CHECK(t_listen(fd) == want);
+}
+
 /* Send a capability to port with only the rights in keep over sock, and
  * wait until the other side holds it (t_recv_port). */
 static T_UNUSED void
