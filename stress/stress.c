@@ -333,14 +333,6 @@ port_receiver(int id)
 			if (coopen(PORT_NAME, COCHANNEL, &np) < 0)
 				continue;	/* comsgd starting again */
 			coport_setflags(np, COPORT_NONBLOCK);
-			{
-				/* Learn its rings now, taking nothing (no
-				 * room): ours before comsgd may die again. */
-				char none;
-				void *nb = &none;
-
-				(void)corecv(np, &nb, 0);
-			}
 			old = p;
 			p = np;
 			gen = now;
