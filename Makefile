@@ -1,5 +1,5 @@
 # comsg: co-processes, cocall and capabilities on Linux.
-# Targets: all (default), test, demo, bench, stress, fuzz, model, install,
+# Targets: all (default), test, test-mpk, demo, bench, stress, fuzz, model, install,
 # clean.  See README.md.
 include mk/config.mk
 export BUILD CC OPT SANITIZE PREFIX
@@ -7,7 +7,7 @@ MAKEFLAGS += --no-print-directory
 
 PROGDIRS := src/comsgd tools examples test bench stress
 
-.PHONY: all lib progs test demo bench stress fuzz model install clean
+.PHONY: all lib progs test test-mpk demo bench stress fuzz model install clean
 
 all: progs
 
@@ -20,6 +20,11 @@ progs: lib
 
 test: all
 	@test/runtests.sh $(BUILD)/test
+
+# The compartment tests in mpk mode inside a QEMU virtual machine whose
+# emulated CPU has protection keys (test/vm/mpk.sh), for machines without.
+test-mpk: all
+	@test/vm/mpk.sh $(BUILD)
 
 demo: all
 	@examples/demo.sh $(BUILD)
