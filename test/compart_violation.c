@@ -78,6 +78,11 @@ scenario(int mode)
 		CHECK(compart_last_violation(&v) == 0);
 		CHECK(strcmp(v.accessor, "alpha") == 0);
 		CHECK(strstr(v.owner, "beta") != NULL);
+		/* the chain's state came back: it works again, many times */
+		for (int i = 0; i < 1000; i++)
+			CHECK(peek_via(secret) == 0x5ec2e7);
+		CHECK(peek_via(bp) == -1);
+		CHECK(peek_via(secret) == 0x5ec2e7);
 	}
 	CHECK(compart_unload(c) == 0);
 	CHECK(compart_unload(b) == 0);

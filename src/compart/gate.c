@@ -65,6 +65,8 @@ gate_path(const struct compart *c)
 {
 	if (c->mode == COMPART_NONE && !G.stats)
 		return (void *)compart_gate_fast;
+	if (c->mode == COMPART_MPK && !G.stats)
+		return (void *)compart_gate_mpk;
 	return (void *)compart_gate_slow;
 }
 
@@ -283,6 +285,18 @@ set_caller_errno(int from, int err)
 		*x->errno_loc() = err;
 }
 
+/* A call from compartment from faulted: say so, EFAULT for the caller. */
+void
+gate_fault(int from)
+{
+	struct compart_violation *v = &thr_self()->viol;
+
+	fprintf(stderr, "compart: violation: '%s' %s %p, memory of %s; "
+	    "its call fails (EFAULT)\n", v->accessor,
+	    v->write ? "wrote" : "read", v->addr, v->owner);
+	set_caller_errno(from, EFAULT);
+}
+
 static void
 fail_frame(struct frame *f, int from, int err)
 {
@@ -318,11 +332,7 @@ run_in(struct compart *c, struct frame *f)
 	t->cur = (uint64_t)from;
 	t->top[from] = saved_top;
 	if (faulted) {
-		struct compart_violation *v = &t->viol;
-
-		fprintf(stderr, "compart: violation: '%s' %s %p, memory of %s; "
-		    "its call fails (EFAULT)\n", v->accessor,
-		    v->write ? "wrote" : "read", v->addr, v->owner);
+		gate_fault(from);
 		fail_frame(f, from, EFAULT);
 		return -1;
 	}

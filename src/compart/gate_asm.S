@@ -3,8 +3,8 @@
  * slow path that saves the arguments for the manager (gate.c), and
  * compart_invoke, which replays a saved call on a compartment's stack and
  * is where a fault inside a compartment unwinds to.  x86-64, System V.
- * Offsets are those of struct gate, struct frame and struct thr in
- * internal.h, checked there.
+ * Offsets are those of struct gate, struct frame, struct thr and struct
+ * unwind in internal.h, checked there.
  */
 #define NGATES		4096
 #define G_FN		0
@@ -28,6 +28,13 @@
 #define F_X1		168
 #define F_STACK		176
 #define FRAME_SIZE	432
+#define UW_PREV_INVSP	0
+#define UW_PREV_MGRSP	8
+#define UW_RESUME	16
+#define UW_CALLER	24
+#define UW_CALLER_TOP	32
+#define UW_CALLER_SP	40
+#define UW_SIZE		48
 
 	.text
 
@@ -100,6 +107,142 @@ compart_gate_fast:
 	.size	compart_gate_fast, .-compart_gate_fast
 
 /*
+ * MPK_BACK: with %rsp at compart_gate_mpk's unwind frame and %r11 the
+ * thread's struct thr, put back the caller's PKRU (first: the rest of its
+ * state may lie in its own memory), then the thread state the frame
+ * saved.  Leaves the caller's index in %r10; uses %rax %rcx %rdx.
+ */
+	.macro	MPK_BACK
+	movq	UW_CALLER(%rsp), %r10
+	leaq	compart_pkru(%rip), %rax
+	movl	(%rax,%r10,4), %eax
+	xorl	%ecx, %ecx
+	xorl	%edx, %edx
+	wrpkru
+	movq	%r10, T_CUR(%r11)
+	movq	UW_CALLER_TOP(%rsp), %rcx
+	movq	%rcx, T_TOP(%r11,%r10,8)
+	movq	UW_PREV_MGRSP(%rsp), %rcx
+	movq	%rcx, T_MGRSP(%r11)
+	movq	UW_PREV_INVSP(%rsp), %rcx
+	movq	%rcx, T_INVSP(%r11)
+	.endm
+/*
+ * Fast path in mpk mode (no statistics, no stack arguments, a stack ready
+ * on this thread): the none-mode switch, plus the PKRU, plus an unwind
+ * frame so that a fault in the callee comes back here.  The callee is not
+ * trusted with any register, nor with %rsp: after it returns, everything
+ * is found again from the thread state and the unwind frame, which lie in
+ * host memory (key 0, reachable under any compartment's PKRU; not
+ * protected from compartments, see docs/compartments.md).  The caller's
+ * callee-saved registers are kept on the caller's own stack, which the
+ * callee cannot reach; they are read back only after the caller's PKRU is
+ * in force again.
+ */
+	.globl	compart_gate_mpk
+	.hidden	compart_gate_mpk
+	.type	compart_gate_mpk, @function
+compart_gate_mpk:
+	pushq	%rbx
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	movq	compart_thr@gottpoff(%rip), %rbx
+	addq	%fs:0, %rbx		/* %rbx = this thread's struct thr */
+	movl	G_CALLEE(%r11), %eax
+	movq	T_TOP(%rbx,%rax,8), %r10
+	testq	%r10, %r10
+	jz	1f			/* no stack in the callee yet */
+	movl	G_GEN(%r11), %r12d
+	cmpl	%r12d, T_GEN(%rbx,%rax,4)
+	jne	1f			/* a stack of an unloaded compartment */
+	cmpl	$0, G_NSTACK(%r11)
+	jne	1f
+	/* The unwind frame goes below the innermost one, or below this
+	 * stack if there is none (the host calls: this is the host stack). */
+	movq	T_MGRSP(%rbx), %r13
+	testq	%r13, %r13
+	cmovzq	%rsp, %r13
+	subq	$UW_SIZE, %r13
+	andq	$-16, %r13
+	movq	T_INVSP(%rbx), %r14
+	movq	%r14, UW_PREV_INVSP(%r13)
+	movq	T_MGRSP(%rbx), %r14
+	movq	%r14, UW_PREV_MGRSP(%r13)
+	leaq	compart_gate_mpk_fault(%rip), %r14
+	movq	%r14, UW_RESUME(%r13)
+	movq	T_CUR(%rbx), %r12	/* the caller */
+	movq	%r12, UW_CALLER(%r13)
+	movq	T_TOP(%rbx,%r12,8), %r14
+	movq	%r14, UW_CALLER_TOP(%r13)
+	movq	%rsp, UW_CALLER_SP(%r13)
+	movq	%rsp, T_TOP(%rbx,%r12,8) /* a call back into the caller goes below */
+	movq	%r13, T_MGRSP(%rbx)
+	movq	%r13, T_INVSP(%rbx)
+	movq	%rax, T_CUR(%rbx)
+	/* PKRU := the callee's.  WRPKRU writes %eax and needs %ecx = %edx =
+	 * 0: two argument registers wait in %r14, %r15. */
+	movq	%rcx, %r14
+	movq	%rdx, %r15
+	leaq	compart_pkru(%rip), %rcx
+	movl	(%rcx,%rax,4), %eax
+	xorl	%ecx, %ecx
+	xorl	%edx, %edx
+	wrpkru
+	movq	%r14, %rcx
+	movq	%r15, %rdx
+	movq	%r10, %rsp
+	movl	$8, %eax		/* as for a variadic callee */
+	callq	*G_FN(%r11)
+	cld
+	movq	compart_thr@gottpoff(%rip), %r11
+	addq	%fs:0, %r11
+	movq	T_INVSP(%r11), %rsp
+	movq	%rax, %r8		/* the results: %rax %rdx %xmm0 %xmm1 */
+	movq	%rdx, %r9
+	MPK_BACK
+	movq	%r8, %rax
+	movq	%r9, %rdx
+	movq	UW_CALLER_SP(%rsp), %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbx
+	ret
+1:	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbx
+	jmp	compart_gate_slow
+
+/* A fault in the callee: the SIGSEGV handler resumes here with %rsp at
+ * the unwind frame and the callee's PKRU.  Back to the caller's state,
+ * report (gate_fault: the violation, EFAULT for the caller), and return
+ * -1 (and NaN) to the caller. */
+compart_gate_mpk_fault:
+	cld
+	movq	compart_thr@gottpoff(%rip), %r11
+	addq	%fs:0, %r11
+	MPK_BACK
+	movq	%r10, %rdi
+	callq	gate_fault		/* %rsp is the 16-byte aligned frame */
+	movq	$-1, %rax
+	xorl	%edx, %edx
+	pcmpeqd	%xmm0, %xmm0		/* all ones: a NaN */
+	movapd	%xmm0, %xmm1
+	movq	UW_CALLER_SP(%rsp), %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbx
+	ret
+	.size	compart_gate_mpk, .-compart_gate_mpk
+
+/*
  * Slow path: save the arguments in a struct frame on the manager's stack
  * (the host stack below the innermost compart_invoke, or the caller's
  * stack when the host calls), and let gate_enter() do the call; then
@@ -148,8 +291,8 @@ compart_gate_slow:
  * int compart_invoke(struct frame *f, uint64_t newsp): call f->fn with
  * the registers and stack arguments saved in f, on the stack at newsp (0:
  * this one); store its results in f; return 0.  If the callee faults, the
- * SIGSEGV handler resumes at compart_invoke_fault with %rsp at the saved
- * inv_sp, and 1 is returned.  The callee is not trusted with any register:
+ * SIGSEGV handler resumes at compart_invoke_fault (the frame's resume)
+ * with %rsp at the unwind frame, and 1 is returned.  The callee is not trusted with any register:
  * everything is found again from the thread state.
  */
 	.globl	compart_invoke
@@ -163,7 +306,10 @@ compart_invoke:
 	pushq	%r13
 	pushq	%r14
 	pushq	%r15
-	pushq	%rdi			/* the frame, at inv_sp + 16 */
+	subq	$8, %rsp
+	pushq	%rdi			/* the frame, at inv_sp + 24 */
+	leaq	compart_invoke_fault(%rip), %rax
+	pushq	%rax			/* the unwind frame (struct unwind) */
 	movq	compart_thr@gottpoff(%rip), %r12
 	addq	%fs:0, %r12
 	pushq	T_MGRSP(%r12)
@@ -205,7 +351,7 @@ compart_invoke:
 	movq	compart_thr@gottpoff(%rip), %r12
 	addq	%fs:0, %r12
 	movq	T_INVSP(%r12), %rsp
-	movq	16(%rsp), %rbx
+	movq	24(%rsp), %rbx
 	movq	%rax, F_RAX(%rbx)
 	movq	%rdx, F_RDX(%rbx)
 	movsd	%xmm0, F_X0(%rbx)
@@ -215,7 +361,9 @@ compart_invoke:
 	addq	%fs:0, %r12
 	popq	T_INVSP(%r12)
 	popq	T_MGRSP(%r12)
+	addq	$8, %rsp		/* resume */
 	popq	%rdi
+	addq	$8, %rsp
 	popq	%r15
 	popq	%r14
 	popq	%r13
@@ -224,8 +372,6 @@ compart_invoke:
 	popq	%rbp
 	ret
 
-	.globl	compart_invoke_fault
-	.hidden	compart_invoke_fault
 compart_invoke_fault:
 	cld
 	movl	$1, %eax

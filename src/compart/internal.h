@@ -27,8 +27,9 @@
 /*
  * A gate: what a call through one entry point's thunk needs.  The thunk
  * (gate_asm.S) loads the gate's address into %r11 and jumps to gate->gate:
- * compart_gate_fast in none mode without statistics, else
- * compart_gate_slow.  Fields read by gate_asm.S come first.
+ * without statistics, compart_gate_fast in none mode and compart_gate_mpk
+ * in mpk mode, else compart_gate_slow.  Fields read by gate_asm.S come
+ * first.
  */
 struct gate {
 	void		*fn;		/* 0: the entry in the callee */
@@ -76,8 +77,8 @@ _Static_assert(offsetof(struct frame, stack) == 176, "gate_asm.S");
  * top[i] is where compartment i's stack continues on this thread (0: no
  * stack yet), valid while gen[i] matches the compartment's generation.
  * mgr_sp is where the manager may put frames while a compartment runs
- * (the host stack below the innermost compart_invoke); inv_sp is that
- * invoke's saved stack pointer, where a fault unwinds to.
+ * (the host stack below the innermost unwind frame); inv_sp is that unwind
+ * frame, where a fault unwinds to.
  */
 struct thr {
 	uint64_t	 cur;		/* 0 */
@@ -96,6 +97,24 @@ _Static_assert(offsetof(struct thr, inv_sp) == 16, "gate_asm.S");
 _Static_assert(offsetof(struct thr, top) == 32, "gate_asm.S");
 extern __thread struct thr compart_thr
     __attribute__((tls_model("initial-exec"))) HIDDEN;
+
+/*
+ * An unwind frame: what a gate leaves on the host stack while a colocated
+ * compartment runs, at thr.inv_sp.  compart_invoke's holds only the first
+ * three words; compart_gate_mpk's the rest too.  On a fault the SIGSEGV
+ * handler resumes at `resume` with %rsp at the frame; that code puts the
+ * thread state back from the frame.
+ */
+struct unwind {
+	uint64_t	 prev_inv_sp;	/* 0 */
+	uint64_t	 prev_mgr_sp;	/* 8 */
+	uint64_t	 resume;	/* 16 */
+	uint64_t	 caller;	/* 24: compartment index (0: the host) */
+	uint64_t	 caller_top;	/* 32: its thr.top[] before the call */
+	uint64_t	 caller_sp;	/* 40: %rsp to return on (its stack) */
+};
+_Static_assert(offsetof(struct unwind, resume) == 16, "gate_asm.S");
+_Static_assert(offsetof(struct unwind, caller_sp) == 40, "gate_asm.S");
 
 /*
  * The calling thread's state, as a pointer.  The empty asm hides how the
@@ -188,24 +207,27 @@ struct compart_global {
 	struct compart	*c[COMPART_MAX + 1];
 	struct dom	 dom[NDOMS];
 	uint64_t	 mask[COMPART_MAX + 1];	/* domains each may touch */
-	uint32_t	 pkru[COMPART_MAX + 1];
 	uint64_t	 open;		/* mprotect: domains accessible now */
 	bool		 stats;
 	int		 log_fd;
 };
 extern struct compart_global G HIDDEN;
 extern struct gate compart_gates[NGATES] HIDDEN;
+/* mpk: the PKRU each compartment runs with (0: the host's, all allowed);
+ * read by compart_gate_mpk. */
+extern uint32_t compart_pkru[COMPART_MAX + 1] HIDDEN;
 extern char compart_thunks[] HIDDEN;
 #define THUNK_SIZE	16
 
 /* gate_asm.S */
 void	compart_gate_fast(void) HIDDEN;
 void	compart_gate_slow(void) HIDDEN;
+void	compart_gate_mpk(void) HIDDEN;
 int	compart_invoke(struct frame *f, uint64_t newsp) HIDDEN;
-void	compart_invoke_fault(void) HIDDEN;
 
 /* gate.c */
 void	gate_enter(struct frame *f) HIDDEN;
+void	gate_fault(int from) HIDDEN;
 int	sig_parse(const char *sig, int *nargs, uint32_t *nstack) HIDDEN;
 struct gate *gate_make(struct compart *c, int eidx) HIDDEN;
 void	gates_retire(struct compart *c) HIDDEN;

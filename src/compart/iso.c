@@ -24,6 +24,7 @@
 #endif
 #define PKRU_DENY(k)	(3U << (2 * (k)))	/* access and write disable */
 
+uint32_t compart_pkru[COMPART_MAX + 1];
 static bool handler_installed;
 static struct sigaction old_segv, old_bus;
 
@@ -318,7 +319,7 @@ iso_recompute(void)
 			if (!allowed)
 				pkru |= PKRU_DENY(k);
 		}
-		G.pkru[i] = pkru;
+		compart_pkru[i] = pkru;
 	}
 }
 
@@ -355,7 +356,7 @@ iso_switch(int from, int to)
 	    G.mode == COMPART_PROCESS)
 		return;
 	if (G.mode == COMPART_MPK) {
-		wrpkru(to != 0 ? G.pkru[to] : 0);
+		wrpkru(compart_pkru[to]);
 		return;
 	}
 	for (d = 1; d < NDOMS; d++)
@@ -450,7 +451,8 @@ chain(struct sigaction *old, int sig, siginfo_t *si, void *uc)
 
 /*
  * A fault while a compartment runs (isolated modes): record it and resume
- * in compart_invoke_fault on the manager's stack, which makes the call
+ * where the innermost unwind frame says (compart_invoke_fault or
+ * compart_gate_mpk_fault), on the manager's stack, which makes the call
  * fail.  Anything else is not ours.
  */
 static void
@@ -473,7 +475,8 @@ on_fault(int sig, siginfo_t *si, void *ucv)
 		violation_report(t, (int)cur, (uintptr_t)si->si_addr, write,
 		    pkey);
 		uc->uc_mcontext.gregs[REG_RSP] = (greg_t)t->inv_sp;
-		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)compart_invoke_fault;
+		uc->uc_mcontext.gregs[REG_RIP] =
+		    (greg_t)((struct unwind *)t->inv_sp)->resume;
 		errno = saved;
 		return;
 	}

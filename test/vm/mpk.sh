@@ -6,13 +6,20 @@
 # shared libraries it needs and busybox.  Functional only: times measured
 # under emulation mean nothing.
 #
-# Usage: test/vm/mpk.sh BUILD_DIR
+# Usage: test/vm/mpk.sh BUILD_DIR [count]
+# With count: instead of the tests, the empty-call benchmark on one
+# emulated CPU under QEMU's -icount shift=0, where the guest's clock
+# advances 1 ns per instruction executed: its "ns per call" are then
+# instructions per call, a figure that does not depend on the host (the
+# cost of an instruction, WRPKRU above all, does).
 # Needs: qemu-system-x86_64, a static busybox, cpio, gzip; a kernel image
 # ($MPK_VM_KERNEL, else one fetched once with apt-get download into
 # BUILD_DIR/vm).  Exits 0 if everything passed, 77 if the tools are
 # missing (said why), 1 otherwise.
 set -eu
-build=$(cd "${1:?usage: mpk.sh BUILD_DIR}" && pwd)
+build=$(cd "${1:?usage: mpk.sh BUILD_DIR [count]}" && pwd)
+what=${2:-tests}
+case $what in tests|count) ;; *) echo "usage: mpk.sh BUILD_DIR [count]"; exit 2 ;; esac
 src=$(cd "$(dirname "$0")/../.." && pwd)
 vm=$build/vm
 timeout=${MPK_VM_TIMEOUT:-900}
@@ -80,8 +87,7 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-mkdir -p /dev/shm
-mount -t tmpfs tmp /tmp
+mkdir -p /dev/shm /tmp
 mount -t tmpfs shm /dev/shm
 cd $build
 run() {	# run WHAT COMMAND...
@@ -93,6 +99,9 @@ run() {	# run WHAT COMMAND...
 failed=
 if ! tools/check-mpk; then
 	failed=" check-mpk"
+elif [ $what = count ]; then
+	echo "== instructions per call (QEMU -icount: 1 ns = 1 instruction)"
+	run bench bench/compart -q -n 200 -r 3
 else
 	run tests sh $src/test/runtests.sh test \$(cd test && ls | grep '^compart_')
 	echo "== cohost -m mpk: 18 arguments, 10 of them on the stack"
@@ -111,7 +120,9 @@ rm -rf "$root"
 
 echo "mpk VM: booting ($(du -h "$vm/initrd.gz" | cut -f1) initramfs; QEMU emulation, a few minutes)"
 log=$vm/console.log
-timeout "$timeout" qemu-system-x86_64 -cpu max -smp 2 -m 2048 -nographic -nic none \
+cpus="-smp 2"
+[ $what = count ] && cpus="-smp 1 -icount shift=0"
+timeout "$timeout" qemu-system-x86_64 -cpu max $cpus -m 2048 -nographic -nic none \
     -no-reboot -kernel "$kernel" -initrd "$vm/initrd.gz" \
     -append "console=ttyS0 quiet panic=-1" </dev/null >"$log" 2>&1 || true
 # What the VM printed from its first program on (the console's escape
