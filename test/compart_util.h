@@ -76,7 +76,8 @@ cmp_each_mode(int argc, char **argv, const int *modes, int (*scenario)(int))
 		int st;
 
 		if (modes[i] == COMPART_MPK && !compart_mpk_check(why, sizeof(why))) {
-			printf("mode mpk: skipped: %s\n", why);
+			printf("mode mpk: skipped: %s (make test-mpk runs "
+			    "it in a virtual machine that has them)\n", why);
 			continue;
 		}
 		fflush(NULL);
