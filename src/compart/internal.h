@@ -277,6 +277,8 @@ bool	window_covers(int to, uintptr_t addr, size_t len) HIDDEN;
 void	*arena_alloc(size_t len) HIDDEN;
 void	arena_free(void *p, size_t len) HIDDEN;
 int	arena_init(void) HIDDEN;
+void	arena_get(int *fd, void **addr, size_t *size) HIDDEN;
+int	arena_adopt(int fd, void *addr, size_t size) HIDDEN;
 
 /* intercept.c */
 int	intercepts_bind(struct compart *c) HIDDEN;
@@ -290,6 +292,7 @@ int	proc_start(struct compart *c, const struct compart_attr *attr) HIDDEN;
 void	proc_stop(struct compart *c) HIDDEN;
 void	proc_call(struct frame *f) HIDDEN;
 int	proc_policy(struct compart *c, const char *what, int action) HIDDEN;
+void	proc_serve(void) HIDDEN __attribute__((noreturn));
 
 /* stats.c */
 void	stats_add(int from, int to, uint64_t ns) HIDDEN;

@@ -736,10 +736,6 @@ compart_load(const char *path, const struct compart_attr *attrp)
 	G.dom[idx].owner = idx;
 	G.dom[idx].pkey = -1;
 	if (c->mode == COMPART_PROCESS) {
-		int k;
-
-		for (k = 0; names != NULL && names[k] != NULL; k++)
-			;
 		rc = proc_start(c, &attr);
 	} else {
 		rc = iso_dom_key(idx);

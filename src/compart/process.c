@@ -1,26 +1,31 @@
 /*
- * Process placement: the compartment runs in a process of its own, forked
- * from the host, which loads it there (none mode: alone in that process,
- * it needs no isolation from itself) and serves its entry points by
- * coaccept().  A call through a gate becomes a cocall() carrying the
- * argument registers; pointer arguments must point into windows, whose
- * memory is the shared window arena, mapped at the same address in both.
- * The reply is untrusted: its size is checked and its errno bounded.
+ * Process placement: the compartment runs in a process of its own, a
+ * fresh program (comsg-compart, executed, not forked: it holds nothing of
+ * the host's memory and only the descriptors given to it), which loads it
+ * there (none mode: alone in that process, it needs no isolation from
+ * itself) and serves its entry points by coaccept().  A call through a
+ * gate becomes a cocall() carrying the argument registers; pointer
+ * arguments must point into windows, whose memory is the shared window
+ * arena, mapped at the same address in both.  The reply is untrusted: its
+ * size is checked and its errno bounded.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include <spawn.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "comsg/cocall.h"
 #include "internal.h"
+#include "../lib/progpath.h"
 
 enum { OP_CALL = 1, OP_POLICY, OP_EXIT };
 
@@ -49,6 +54,25 @@ struct pm_hello {
 
 #define LIST_MAX	COCALL_MAXLEN
 
+/*
+ * The first message to the compartment's process, on the socket it finds
+ * as descriptor 3, with the window arena's memfd attached: what to load
+ * and how, where the arena goes; then the entry points declared by the
+ * host ("name:sig\0" each, ndeclared of them) up to the message's end.
+ */
+#define PM_MAGIC	0x31706d63	/* "cmp1" */
+struct pm_setup {
+	uint32_t	 magic;
+	uint32_t	 ndeclared;
+	uint64_t	 heap_size, stack_size;
+	uint64_t	 arena, arena_size;
+	char		 name[64];
+	char		 path[PATH_MAX];
+};
+#define SETUP_MAX	(sizeof(struct pm_setup) + LIST_MAX)
+#define PROC_FD		3	/* the socket, in comsg-compart */
+#define PROC_LOG_FD	4	/* where COMPART_LOG lines go */
+
 static void
 proc_fail(struct frame *f, int err)
 {
@@ -60,45 +84,102 @@ proc_fail(struct frame *f, int err)
 	set_caller_errno((int)compart_thr.cur, err);
 }
 
-/* The compartment's process: load it, hand over a target, serve. */
+/* Hand the host a failure while starting, and stop. */
 static void __attribute__((noreturn))
-child_main(const char *path, const struct compart_attr *attr, int sock)
+hello_fail(int sock, int err, const char *msg)
 {
-	struct compart_attr a = *attr;
 	struct pm_hello hello;
+
+	memset(&hello, 0, sizeof(hello));
+	hello.err = err;
+	snprintf(hello.msg, sizeof(hello.msg), "%s", msg);
+	send(sock, &hello, sizeof(hello), MSG_NOSIGNAL);
+	_exit(1);
+}
+
+/* Receive and check the setup; map the arena where the host has it. */
+static int
+setup_recv(int sock, struct pm_setup *su, char ***declared)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], *buf = (char *)su, **list;
+	struct iovec iov = { su, SETUP_MAX };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+	size_t off;
+	uint32_t i;
+	int fd = -1;
+
+	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
+	    cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (n < (ssize_t)sizeof(*su) || fd < 0 || su->magic != PM_MAGIC ||
+	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    memchr(su->name, '\0', sizeof(su->name)) == NULL ||
+	    memchr(su->path, '\0', sizeof(su->path)) == NULL ||
+	    su->ndeclared > LIST_MAX / 4)
+		return set_err(EPROTO, "bad setup message");
+	list = calloc(su->ndeclared + 1, sizeof(*list));
+	if (list == NULL)
+		return set_err(ENOMEM, "out of memory");
+	for (i = 0, off = sizeof(*su); i < su->ndeclared; i++) {
+		char *end = memchr(buf + off, '\0', (size_t)n - off);
+
+		if (off >= (size_t)n || end == NULL) {
+			free(list);
+			return set_err(EPROTO, "bad setup message");
+		}
+		list[i] = buf + off;
+		off = (size_t)(end + 1 - buf);
+	}
+	*declared = list;
+	return arena_adopt(fd, (void *)(uintptr_t)su->arena, su->arena_size);
+}
+
+/*
+ * The compartment's process (comsg-compart): receive the setup on
+ * PROC_FD, load the compartment, hand over a target and the entry list, serve calls until
+ * told to stop.  Never returns.
+ */
+void
+proc_serve(void)
+{
+	struct compart_attr a;
+	struct pm_hello hello;
+	struct pm_setup *su;
 	struct pm_req req;
 	struct pm_rep rep;
 	struct compart *lc;
 	compart_t *cp;
-	char *list;
+	char *list, **declared = NULL;
 	size_t len = 0, replen = 0;
 	void *target, *cookie;
-	int i;
+	int i, sock = PROC_FD;
 
-	/* Forget the host's compartments: this process serves one. */
-	pthread_mutex_init(&G.lock, NULL);
-	memset(G.c, 0, sizeof(G.c));
-	memset(G.dom, 0, sizeof(G.dom));
-	G.nloaded = 0;
-	G.mode = COMPART_NONE;
-	G.stats = false;
+	su = malloc(SETUP_MAX);
+	if (su == NULL)
+		hello_fail(sock, ENOMEM, "out of memory");
+	if (setup_recv(sock, su, &declared) < 0 ||
+	    compart_init(COMPART_NONE) < 0 || compart_log_fd(PROC_LOG_FD) < 0)
+		hello_fail(sock, errno, compart_error());
+	compart_attr_init(&a);
+	a.name = su->name;
 	a.mode = COMPART_NONE;
+	a.heap_size = su->heap_size;
+	a.stack_size = su->stack_size;
+	a.entries = (const char *const *)declared;
 	memset(&hello, 0, sizeof(hello));
-	cp = compart_load(path, &a);
-	if (cp == NULL) {
-		hello.err = errno;
-		snprintf(hello.msg, sizeof(hello.msg), "%s", compart_error());
-		send(sock, &hello, sizeof(hello), MSG_NOSIGNAL);
-		_exit(1);
-	}
+	cp = compart_load(su->path, &a);
+	if (cp == NULL)
+		hello_fail(sock, errno, compart_error());
+	free(declared);
+	free(su);
 	lc = (struct compart *)cp;
-	if (coregister(NULL, &target) < 0) {
-		hello.err = errno;
-		snprintf(hello.msg, sizeof(hello.msg), "coregister: %s",
-		    strerror(errno));
-		send(sock, &hello, sizeof(hello), MSG_NOSIGNAL);
-		_exit(1);
-	}
+	if (coregister(NULL, &target) < 0)
+		hello_fail(sock, errno, "coregister failed");
 	list = malloc(LIST_MAX);
 	for (i = 0; list != NULL && i < lc->nentries; i++) {
 		size_t n = strlen(lc->entries[i].name) + 1,
@@ -196,12 +277,112 @@ entries_parse(struct compart *c, const char *list, size_t len)
 	return 0;
 }
 
+/* Tell the compartment's process what to load, with the arena. */
+static int
+setup_send(int sock, struct compart *c, const struct compart_attr *attr)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct pm_setup *su;
+	struct iovec iov;
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	size_t len = sizeof(*su), n;
+	void *arena;
+	size_t arena_size;
+	int fd, i, rc;
+
+	su = calloc(1, SETUP_MAX);
+	if (su == NULL)
+		return set_err(ENOMEM, "out of memory");
+	arena_get(&fd, &arena, &arena_size);
+	su->magic = PM_MAGIC;
+	su->heap_size = c->heap_size;
+	su->stack_size = c->stack_size;
+	su->arena = (uintptr_t)arena;
+	su->arena_size = arena_size;
+	snprintf(su->name, sizeof(su->name), "%s", c->name);
+	if (strlen(c->path) >= sizeof(su->path)) {
+		free(su);
+		return set_err(ENAMETOOLONG, "path too long");
+	}
+	strcpy(su->path, c->path);
+	for (i = 0; attr->entries != NULL && attr->entries[i] != NULL; i++) {
+		n = strlen(attr->entries[i]) + 1;
+		if (len + n > SETUP_MAX) {
+			free(su);
+			return set_err(E2BIG, "too many declared entry points");
+		}
+		memcpy((char *)su + len, attr->entries[i], n);
+		len += n;
+		su->ndeclared++;
+	}
+	iov.iov_base = su;
+	iov.iov_len = len;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	rc = sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 :
+	    set_err(errno, "cannot send the setup: %s", strerror(errno));
+	free(su);
+	return rc;
+}
+
+/* Start comsg-compart with sock as its descriptor 3, the log descriptor
+ * (compart_log_fd) as its 4, and nothing else of ours but the standard
+ * streams. */
+static int
+proc_spawn(struct compart *c, int sock)
+{
+	char prog[PATH_MAX], parent[24];
+	char *argv[] = { "comsg-compart", parent, NULL };
+	posix_spawn_file_actions_t fa;
+	char **envp;
+	int r, hi_sock, hi_log;
+
+	if (progpath_find("comsg-compart", "COMSG_COMPART",
+	    (const void *)proc_spawn, prog, sizeof(prog)) < 0)
+		return set_err(ENOENT, "the program comsg-compart was not "
+		    "found (set COMSG_COMPART to its path)");
+	if ((envp = progpath_environ()) == NULL)
+		return set_err(ENOMEM, "out of memory");
+	/* Copies above both targets, so that neither dup2 undoes the other. */
+	hi_sock = fcntl(sock, F_DUPFD_CLOEXEC, PROC_LOG_FD + 1);
+	hi_log = fcntl(G.log_fd, F_DUPFD_CLOEXEC, PROC_LOG_FD + 1);
+	if (hi_sock < 0 || hi_log < 0) {
+		r = errno;
+		free(envp);
+		if (hi_sock >= 0)
+			close(hi_sock);
+		return set_err(r, "cannot pass descriptors: %s", strerror(r));
+	}
+	snprintf(parent, sizeof(parent), "%ld", (long)getpid());
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, hi_sock, PROC_FD);
+	posix_spawn_file_actions_adddup2(&fa, hi_log, PROC_LOG_FD);
+	posix_spawn_file_actions_addclosefrom_np(&fa, PROC_LOG_FD + 1);
+	fflush(NULL);
+	r = posix_spawn(&c->pid, prog, &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	close(hi_sock);
+	close(hi_log);
+	if (r != 0)
+		return set_err(r, "cannot start %s: %s", prog, strerror(r));
+	return 0;
+}
+
 int
 proc_start(struct compart *c, const struct compart_attr *attr)
 {
 	struct pm_hello hello;
 	char *list = NULL;
-	pid_t parent = getpid();
 	ssize_t n;
 	int sv[2];
 
@@ -209,19 +390,14 @@ proc_start(struct compart *c, const struct compart_attr *attr)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return set_err(errno, "socketpair: %s", strerror(errno));
-	fflush(NULL);
-	c->pid = fork();
-	if (c->pid < 0) {
+	if (proc_spawn(c, sv[1]) < 0) {
 		close(sv[0]);
 		close(sv[1]);
-		return set_err(errno, "fork: %s", strerror(errno));
+		return -1;
 	}
-	if (c->pid == 0) {
-		close(sv[0]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		child_main(c->path, attr, sv[1]);
+	if (setup_send(sv[0], c, attr) < 0) {
+		close(sv[1]);
+		goto fail;
 	}
 	close(sv[1]);
 	n = recv(sv[0], &hello, sizeof(hello), 0);

@@ -3,9 +3,8 @@
  * compartments.  Each window is a protection domain of its own (and, in
  * mpk mode, a protection key): opening and closing it changes only what
  * each compartment may touch, not the pages.  Memory for windows comes
- * from the window arena, one shared memfd mapped before any compartment
- * process is forked, so that every such process sees it at the same
- * address.
+ * from the window arena, one shared memfd, which every compartment process
+ * maps at the same address as the host.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,6 +57,44 @@ arena_init(void)
 		arena_fd = -1;
 		return set_err(ENOMEM, "cannot map the window arena");
 	}
+	return 0;
+}
+
+/* The arena, for a compartment's process (arena_init() first). */
+void
+arena_get(int *fd, void **addr, size_t *size)
+{
+	*fd = arena_fd;
+	*addr = arena;
+	*size = ARENA_SIZE;
+}
+
+/*
+ * In a compartment's process: the host's arena, fd, mapped at addr as in
+ * the host.  Takes fd.  EADDRINUSE if this process has something there.
+ */
+int
+arena_adopt(int fd, void *addr, size_t size)
+{
+	void *p;
+
+	if (arena != NULL || size != ARENA_SIZE || ((uintptr_t)addr & (PAGE - 1))) {
+		close(fd);
+		return set_err(EPROTO, "bad window arena from the host");
+	}
+	p = mmap(addr, size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_NORESERVE | MAP_FIXED_NOREPLACE, fd, 0);
+	if (p != addr) {
+		int err = p == MAP_FAILED ? errno : EADDRINUSE;
+
+		if (p != MAP_FAILED)
+			munmap(p, size);
+		close(fd);
+		return set_err(err, "cannot map the window arena at %p in the "
+		    "compartment's process: %s", addr, strerror(err));
+	}
+	arena = p;
+	arena_fd = fd;
 	return 0;
 }
 

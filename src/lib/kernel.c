@@ -16,61 +16,10 @@
 
 #include "internal.h"
 #include "kernel.h"
-
-#ifndef COMSG_PREFIX
-#define COMSG_PREFIX "/usr/local"
-#endif
-
-extern char **environ;
+#include "progpath.h"
 
 static pthread_mutex_t kernel_mutex = PTHREAD_MUTEX_INITIALIZER;
 static void *kernel_worker;	/* target of our comsgd worker, or NULL */
-
-/* Is path an executable regular file?  Then copy it to out. */
-static bool
-try_path(const char *path, char *out, size_t size)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    access(path, X_OK) < 0 || strlen(path) >= size)
-		return false;
-	strcpy(out, path);
-	return true;
-}
-
-/* Where the comsgd program is: $COMSGD, else beside this library or
- * program (../tools, ../bin: the build tree and an installation), else
- * in the installation's bin. */
-static int
-kernel_find(char *out, size_t size)
-{
-	static const char *const rel[] = { "../tools/comsgd", "../bin/comsgd",
-	    "comsgd" };
-	const char *env = getenv("COMSGD");
-	char self[PATH_MAX], path[PATH_MAX + 32];
-	Dl_info info;
-
-	if (env != NULL && env[0] != '\0')
-		return try_path(env, out, size) ? 0 : (errno = ENOENT, -1);
-	if (dladdr((void *)kernel_find, &info) != 0 && info.dli_fname != NULL &&
-	    realpath(info.dli_fname, self) != NULL) {
-		char *slash = strrchr(self, '/');
-
-		if (slash != NULL) {
-			*slash = '\0';
-			for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-				snprintf(path, sizeof(path), "%s/%s", self, rel[i]);
-				if (try_path(path, out, size))
-					return 0;
-			}
-		}
-	}
-	if (try_path(COMSG_PREFIX "/bin/comsgd", out, size))
-		return 0;
-	errno = ENOENT;
-	return -1;
-}
 
 /*
  * Start comsgd and wait until it serves (it reports on a pipe, or closes
@@ -84,25 +33,19 @@ kernel_start(void)
 	char *argv[] = { "comsgd", "-R", fdarg, NULL };
 	posix_spawn_file_actions_t fa;
 	char **envp = NULL;
-	int p[2], n = 0, r, status;
+	int p[2], r, status;
 	pid_t pid;
 	char c;
 
-	if (kernel_find(prog, sizeof(prog)) < 0)
+	if (progpath_find("comsgd", "COMSGD", (const void *)kernel_start,
+	    prog, sizeof(prog)) < 0)
 		return -1;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -1;
 	/* The daemon inherits nothing of ours but the domain: no capability
 	 * vector, no descriptors beyond the pipe. */
-	for (char **e = environ; *e != NULL; e++)
-		n++;
-	envp = calloc((size_t)n + 1, sizeof(*envp));
-	if (envp == NULL)
+	if ((envp = progpath_environ()) == NULL)
 		goto fail;
-	n = 0;
-	for (char **e = environ; *e != NULL; e++)
-		if (strncmp(*e, "COMSG_CAPV=", 11) != 0)
-			envp[n++] = *e;
 	snprintf(fdarg, sizeof(fdarg), "%d", 3);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);

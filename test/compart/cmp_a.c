@@ -109,6 +109,22 @@ length(const char *s)
 }
 COMPART_ENTRY(length, "l(s)");
 
+/* Probes of what the compartment's process holds: a word at an address
+ * given as a number (no window check applies), a descriptor number. */
+long
+peek_addr(long addr)
+{
+	return *(const volatile long *)addr;
+}
+COMPART_ENTRY(peek_addr, "l(l)");
+
+int
+fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+COMPART_ENTRY(fd_open, "i(i)");
+
 const char *
 hello(void)
 {
