@@ -193,6 +193,7 @@ struct compart {
 	uint8_t		 policy[NINTERCEPTS];
 	/* process mode */
 	pid_t		 pid;
+	int		 sock;		/* to its process: window memory */
 	void		*target;
 	bool		 unloading;	/* compart_unload() has begun */
 };
@@ -274,11 +275,11 @@ int	shim_load(struct compart *c) HIDDEN;
 void	windows_drop_owner(int idx) HIDDEN;
 void	windows_forget(int idx) HIDDEN;
 bool	window_covers(int to, uintptr_t addr, size_t len) HIDDEN;
-void	*arena_alloc(size_t len) HIDDEN;
-void	arena_free(void *p, size_t len) HIDDEN;
 int	arena_init(void) HIDDEN;
-void	arena_get(int *fd, void **addr, size_t *size) HIDDEN;
-int	arena_adopt(int fd, void *addr, size_t size) HIDDEN;
+void	arena_get(void **addr, size_t *size) HIDDEN;
+int	arena_adopt(void *addr, size_t size) HIDDEN;
+bool	arena_holds(uintptr_t p, size_t len) HIDDEN;
+int	arena_map(void *p, size_t len, int fd) HIDDEN;
 
 /* intercept.c */
 int	intercepts_bind(struct compart *c) HIDDEN;
@@ -293,6 +294,8 @@ void	proc_stop(struct compart *c) HIDDEN;
 void	proc_call(struct frame *f) HIDDEN;
 int	proc_policy(struct compart *c, const char *what, int action) HIDDEN;
 void	proc_serve(void) HIDDEN __attribute__((noreturn));
+int	proc_map(struct compart *c, void *p, size_t len, int fd) HIDDEN;
+void	proc_unmap(struct compart *c, void *p, size_t len) HIDDEN;
 
 /* stats.c */
 void	stats_add(int from, int to, uint64_t ns) HIDDEN;

@@ -5,9 +5,10 @@
  * there (none mode: alone in that process, it needs no isolation from
  * itself) and serves its entry points by coaccept().  A call through a
  * gate becomes a cocall() carrying the argument registers; pointer
- * arguments must point into windows, whose memory is the shared window
- * arena, mapped at the same address in both.  The reply is untrusted: its
- * size is checked and its errno bounded.
+ * arguments must point into window memory open to it, which the host
+ * hands over block by block (a memfd each) as windows open, to be mapped
+ * at the same address as in the host (window.c).  The reply is
+ * untrusted: its size is checked and its errno bounded.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,7 +28,9 @@
 #include "internal.h"
 #include "../lib/progpath.h"
 
-enum { OP_CALL = 1, OP_POLICY, OP_EXIT };
+/* OP_MAP: gp[0], gp[1] the address and length of window memory whose
+ * memfd was just sent on the socket; OP_UNMAP: the same, to let go. */
+enum { OP_CALL = 1, OP_POLICY, OP_EXIT, OP_MAP, OP_UNMAP };
 
 struct pm_req {
 	uint32_t	 op;
@@ -97,27 +100,17 @@ hello_fail(int sock, int err, const char *msg)
 	_exit(1);
 }
 
-/* Receive and check the setup; map the arena where the host has it. */
+/* Receive and check the setup; reserve the arena where the host has it. */
 static int
 setup_recv(int sock, struct pm_setup *su, char ***declared)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))], *buf = (char *)su, **list;
-	struct iovec iov = { su, SETUP_MAX };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
+	char *buf = (char *)su, **list;
 	ssize_t n;
 	size_t off;
 	uint32_t i;
-	int fd = -1;
 
-	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	cm = CMSG_FIRSTHDR(&mh);
-	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
-	    cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	if (n < (ssize_t)sizeof(*su) || fd < 0 || su->magic != PM_MAGIC ||
-	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	n = recv(sock, su, SETUP_MAX, 0);
+	if (n < (ssize_t)sizeof(*su) || su->magic != PM_MAGIC ||
 	    memchr(su->name, '\0', sizeof(su->name)) == NULL ||
 	    memchr(su->path, '\0', sizeof(su->path)) == NULL ||
 	    su->ndeclared > LIST_MAX / 4)
@@ -126,9 +119,10 @@ setup_recv(int sock, struct pm_setup *su, char ***declared)
 	if (list == NULL)
 		return set_err(ENOMEM, "out of memory");
 	for (i = 0, off = sizeof(*su); i < su->ndeclared; i++) {
-		char *end = memchr(buf + off, '\0', (size_t)n - off);
+		char *end = off < (size_t)n ?
+		    memchr(buf + off, '\0', (size_t)n - off) : NULL;
 
-		if (off >= (size_t)n || end == NULL) {
+		if (end == NULL) {
 			free(list);
 			return set_err(EPROTO, "bad setup message");
 		}
@@ -136,7 +130,45 @@ setup_recv(int sock, struct pm_setup *su, char ***declared)
 		off = (size_t)(end + 1 - buf);
 	}
 	*declared = list;
-	return arena_adopt(fd, (void *)(uintptr_t)su->arena, su->arena_size);
+	return arena_adopt((void *)(uintptr_t)su->arena, su->arena_size);
+}
+
+/* A descriptor over the socket to the compartment's process (with one
+ * byte), and taking it there; -1 if none came. */
+static int
+fd_send(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], byte = 0;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 :
+	    set_err(errno, "cannot pass window memory: %s", strerror(errno));
+}
+
+static int
+fd_recv(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], byte;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	int fd = -1;
+
+	if (recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
+	    cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
 }
 
 /*
@@ -197,7 +229,6 @@ proc_serve(void)
 	    send(sock, list, len, MSG_NOSIGNAL) < 0)
 		_exit(1);
 	free(list);
-	close(sock);
 	for (;;) {
 		ssize_t n = coaccept(&cookie, &rep, replen, &req, sizeof(req));
 		struct frame f;
@@ -244,6 +275,21 @@ proc_serve(void)
 				rep.err = EINVAL;
 			}
 			break;
+		case OP_MAP:
+		case OP_UNMAP: {
+			int fd = req.op == OP_MAP ? fd_recv(sock) : -1;
+
+			if (!arena_holds(req.gp[0], req.gp[1]) ||
+			    (req.op == OP_MAP && fd < 0) ||
+			    arena_map((void *)(uintptr_t)req.gp[0], req.gp[1],
+			    fd) < 0) {
+				rep.status = -1;
+				rep.err = EINVAL;
+			}
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
 		case OP_EXIT:
 			compart_unload(cp);
 			_exit(0);
@@ -277,24 +323,19 @@ entries_parse(struct compart *c, const char *list, size_t len)
 	return 0;
 }
 
-/* Tell the compartment's process what to load, with the arena. */
+/* Tell the compartment's process what to load, and where the arena is. */
 static int
 setup_send(int sock, struct compart *c, const struct compart_attr *attr)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct pm_setup *su;
-	struct iovec iov;
-	struct msghdr mh;
-	struct cmsghdr *cm;
-	size_t len = sizeof(*su), n;
+	size_t len = sizeof(*su), n, arena_size;
 	void *arena;
-	size_t arena_size;
-	int fd, i, rc;
+	int i, rc;
 
 	su = calloc(1, SETUP_MAX);
 	if (su == NULL)
 		return set_err(ENOMEM, "out of memory");
-	arena_get(&fd, &arena, &arena_size);
+	arena_get(&arena, &arena_size);
 	su->magic = PM_MAGIC;
 	su->heap_size = c->heap_size;
 	su->stack_size = c->stack_size;
@@ -316,19 +357,7 @@ setup_send(int sock, struct compart *c, const struct compart_attr *attr)
 		len += n;
 		su->ndeclared++;
 	}
-	iov.iov_base = su;
-	iov.iov_len = len;
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	rc = sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 :
+	rc = send(sock, su, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 :
 	    set_err(errno, "cannot send the setup: %s", strerror(errno));
 	free(su);
 	return rc;
@@ -427,7 +456,7 @@ proc_start(struct compart *c, const struct compart_attr *attr)
 		goto fail;
 	}
 	free(list);
-	close(sv[0]);
+	c->sock = sv[0];	/* for window memory, later */
 	return 0;
 fail:
 	free(list);
@@ -455,27 +484,72 @@ proc_stop(struct compart *c)
 	if (cocallv(c->target, &m, 0, 2000) < 0 && errno == ETIMEDOUT)
 		kill(c->pid, SIGKILL);
 	capfree(c->target);
+	close(c->sock);
 	waitpid(c->pid, NULL, 0);
+}
+
+/* A request without results to the compartment's process (2 s at most:
+ * G.lock is held). */
+static int
+proc_request(struct compart *c, struct pm_req *req)
+{
+	struct pm_rep rep;
+	struct comsg m;
+	ssize_t n;
+
+	memset(&m, 0, sizeof(m));
+	m.out = req;
+	m.outlen = sizeof(*req);
+	m.in = &rep;
+	m.inlen = sizeof(rep);
+	n = cocallv(c->target, &m, 0, 2000);
+	if (n != (ssize_t)sizeof(rep))
+		return set_err(n < 0 ? errno : EPROTO, "%s: no answer from its "
+		    "process", c->name);
+	if (rep.status != 0)
+		return set_err(EINVAL, "%s: its process refused", c->name);
+	return 0;
+}
+
+/* Window memory [p, p+len), the memfd fd, into c's process. */
+int
+proc_map(struct compart *c, void *p, size_t len, int fd)
+{
+	struct pm_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.op = OP_MAP;
+	req.gp[0] = (uintptr_t)p;
+	req.gp[1] = len;
+	if (fd_send(c->sock, fd) < 0)
+		return -1;
+	return proc_request(c, &req);
+}
+
+/* And out again: c's process lets go of its mapping (it is trusted to,
+ * docs/compartments.md). */
+void
+proc_unmap(struct compart *c, void *p, size_t len)
+{
+	struct pm_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.op = OP_UNMAP;
+	req.gp[0] = (uintptr_t)p;
+	req.gp[1] = len;
+	proc_request(c, &req);
 }
 
 int
 proc_policy(struct compart *c, const char *what, int action)
 {
 	struct pm_req req;
-	struct pm_rep rep;
-	ssize_t n;
 
 	memset(&req, 0, sizeof(req));
 	req.op = OP_POLICY;
 	req.entry = (uint32_t)action;
 	snprintf(req.arg, sizeof(req.arg), "%s", what);
-	n = cocall(c->target, &req, sizeof(req), &rep, sizeof(rep));
-	if (n != (ssize_t)sizeof(rep))
-		return set_err(n < 0 ? errno : EPROTO, "%s: policy not set",
-		    c->name);
-	if (rep.status != 0)
-		return set_err(EINVAL, "%s: policy refused", c->name);
-	return 0;
+	return proc_request(c, &req);
 }
 
 void

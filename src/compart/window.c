@@ -3,8 +3,10 @@
  * compartments.  Each window is a protection domain of its own (and, in
  * mpk mode, a protection key): opening and closing it changes only what
  * each compartment may touch, not the pages.  Memory for windows comes
- * from the window arena, one shared memfd, which every compartment process
- * maps at the same address as the host.
+ * from the window arena: an address range reserved in the host and, at
+ * the same address, in every compartment process; each block of window
+ * memory is a memfd of its own mapped there, and a compartment process is
+ * given (and mapped) only the blocks of windows open to it or its own.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,7 +21,7 @@
 #define ARENA_SIZE	(256UL << 20)
 #define ARENA_PAGES	(ARENA_SIZE / PAGE)
 
-struct blk { void *p; size_t len; };
+struct blk { void *p; size_t len; int fd; };
 
 struct compart_window {
 	int		 slot;
@@ -34,104 +36,166 @@ struct compart_window {
 static struct compart_window *W[COMPART_WINDOWS_MAX];
 static char *arena;
 static uint8_t arena_used[ARENA_PAGES / 8];
-static int arena_fd = -1;
 
+/* Reserve the arena's addresses (no memory behind them yet). */
 int
 arena_init(void)
 {
+	void *p;
+
 	if (arena != NULL)
 		return 0;
-	arena_fd = memfd_create("compart-windows", MFD_CLOEXEC);
-	if (arena_fd < 0)
-		return set_err(errno, "memfd_create: %s", strerror(errno));
-	if (ftruncate(arena_fd, (off_t)ARENA_SIZE) < 0) {
-		close(arena_fd);
-		arena_fd = -1;
-		return set_err(ENOMEM, "cannot size the window arena");
-	}
-	arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_NORESERVE, arena_fd, 0);
-	if (arena == MAP_FAILED) {
-		arena = NULL;
-		close(arena_fd);
-		arena_fd = -1;
-		return set_err(ENOMEM, "cannot map the window arena");
-	}
+	p = mmap(NULL, ARENA_SIZE, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return set_err(ENOMEM, "cannot reserve the window arena");
+	arena = p;
 	return 0;
 }
 
-/* The arena, for a compartment's process (arena_init() first). */
+/* Where the arena is, for a compartment's process (arena_init() first). */
 void
-arena_get(int *fd, void **addr, size_t *size)
+arena_get(void **addr, size_t *size)
 {
-	*fd = arena_fd;
 	*addr = arena;
 	*size = ARENA_SIZE;
 }
 
-/*
- * In a compartment's process: the host's arena, fd, mapped at addr as in
- * the host.  Takes fd.  EADDRINUSE if this process has something there.
- */
+/* In a compartment's process: reserve the arena at addr, as in the host.
+ * EADDRINUSE if this process has something there. */
 int
-arena_adopt(int fd, void *addr, size_t size)
+arena_adopt(void *addr, size_t size)
 {
 	void *p;
 
-	if (arena != NULL || size != ARENA_SIZE || ((uintptr_t)addr & (PAGE - 1))) {
-		close(fd);
+	if (arena != NULL || size != ARENA_SIZE || ((uintptr_t)addr & (PAGE - 1)))
 		return set_err(EPROTO, "bad window arena from the host");
-	}
-	p = mmap(addr, size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_NORESERVE | MAP_FIXED_NOREPLACE, fd, 0);
+	p = mmap(addr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+	    MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p != addr) {
 		int err = p == MAP_FAILED ? errno : EADDRINUSE;
 
 		if (p != MAP_FAILED)
 			munmap(p, size);
-		close(fd);
-		return set_err(err, "cannot map the window arena at %p in the "
-		    "compartment's process: %s", addr, strerror(err));
+		return set_err(err, "cannot reserve the window arena at %p in "
+		    "the compartment's process: %s", addr, strerror(err));
 	}
 	arena = p;
-	arena_fd = fd;
 	return 0;
+}
+
+/* Does [p, p+len) lie in the arena, in whole pages? */
+bool
+arena_holds(uintptr_t p, size_t len)
+{
+	uintptr_t a = (uintptr_t)arena;
+
+	return arena != NULL && p % PAGE == 0 && len % PAGE == 0 && len > 0 &&
+	    p >= a && p - a <= ARENA_SIZE && len <= ARENA_SIZE - (p - a);
+}
+
+/* Put fd's memory at p (fd -1: nothing, the reservation again). */
+int
+arena_map(void *p, size_t len, int fd)
+{
+	void *q = fd >= 0 ?
+	    mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) :
+	    mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+	    MAP_NORESERVE | MAP_FIXED, -1, 0);
+
+	return q == p ? 0 : set_err(errno, "mmap of window memory: %s",
+	    strerror(errno));
 }
 
 #define USED(i)		(arena_used[(i) / 8] & (1 << ((i) % 8)))
 
-void *
-arena_alloc(size_t len)
+/* A block of window memory: its own memfd, mapped in the arena. */
+static int
+arena_alloc(size_t len, struct blk *b)
 {
-	size_t n = PAGE_UP(len) / PAGE, i, run = 0;
+	size_t n = PAGE_UP(len) / PAGE, i, run = 0, first, k;
+	int fd;
 
 	if (n == 0 || arena_init() < 0)
-		return NULL;
+		return -1;
 	for (i = 0; i < ARENA_PAGES; i++) {
 		run = USED(i) ? 0 : run + 1;
-		if (run == n) {
-			size_t first = i + 1 - n, k;
-
-			for (k = first; k <= i; k++)
-				arena_used[k / 8] |= (uint8_t)(1 << (k % 8));
-			return arena + first * PAGE;
-		}
+		if (run == n)
+			break;
 	}
-	set_err(ENOMEM, "the window arena (%lu MiB) is full", ARENA_SIZE >> 20);
-	return NULL;
+	if (i == ARENA_PAGES)
+		return set_err(ENOMEM, "the window arena (%lu MiB) is full",
+		    ARENA_SIZE >> 20);
+	first = i + 1 - n;
+	fd = memfd_create("compart-window", MFD_CLOEXEC);
+	if (fd < 0)
+		return set_err(errno, "memfd_create: %s", strerror(errno));
+	if (ftruncate(fd, (off_t)(n * PAGE)) < 0 ||
+	    arena_map(arena + first * PAGE, n * PAGE, fd) < 0) {
+		close(fd);
+		return set_err(ENOMEM, "no memory for a window");
+	}
+	for (k = first; k <= i; k++)
+		arena_used[k / 8] |= (uint8_t)(1 << (k % 8));
+	b->p = arena + first * PAGE;
+	b->len = n * PAGE;
+	b->fd = fd;
+	return 0;
 }
 
-/* Back to the arena, zeroed (the pages are given back to the kernel). */
-void
-arena_free(void *p, size_t len)
+/* Back to the arena (the memory goes with the last mapping of it). */
+static void
+arena_free(struct blk *b)
 {
-	size_t first = (size_t)((char *)p - arena) / PAGE, n = PAGE_UP(len) / PAGE;
-	size_t k;
+	size_t first = (size_t)((char *)b->p - arena) / PAGE, k;
 
-	fallocate(arena_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-	    (off_t)(first * PAGE), (off_t)(n * PAGE));
-	for (k = first; k < first + n; k++)
+	arena_map(b->p, b->len, -1);
+	close(b->fd);
+	for (k = first; k < first + b->len / PAGE; k++)
 		arena_used[k / 8] &= (uint8_t)~(1 << (k % 8));
+}
+
+/* Process mode: the compartments whose processes have w's blocks mapped
+ * (those it is open to, and its owner). */
+static uint64_t
+proc_viewers(const struct compart_window *w)
+{
+	uint64_t who = 0;
+	int i;
+
+	for (i = 1; i <= COMPART_MAX; i++)
+		if (G.c[i] != NULL && G.c[i]->mode == COMPART_PROCESS &&
+		    ((w->open_to & (1ULL << i)) || w->owner == i))
+			who |= 1ULL << i;
+	return who;
+}
+
+/* Map (or unmap) blocks [from, to) of w in the processes of who.  On a
+ * failure to map, what this call mapped is unmapped again. */
+static int
+blks_show(struct compart_window *w, int from, int to, uint64_t who, bool map)
+{
+	int i, b;
+
+	for (i = 1; i <= COMPART_MAX; i++) {
+		if (!(who & (1ULL << i)))
+			continue;
+		for (b = from; b < to; b++) {
+			if (!map) {
+				proc_unmap(G.c[i], w->blks[b].p, w->blks[b].len);
+			} else if (proc_map(G.c[i], w->blks[b].p,
+			    w->blks[b].len, w->blks[b].fd) < 0) {
+				uint64_t done = who & ((1ULL << i) - 1);
+
+				while (--b >= from)
+					proc_unmap(G.c[i], w->blks[b].p,
+					    w->blks[b].len);
+				blks_show(w, from, to, done, false);
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 /* Domains each compartment reaches through windows: those open to it and
@@ -240,18 +304,22 @@ compart_window_alloc(compart_window_t *wp, size_t len)
 		goto out;
 	}
 	w->blks = b;
-	p = arena_alloc(len);
-	if (p == NULL)
+	b = &w->blks[w->nblks];
+	if (arena_alloc(len, b) < 0)
 		goto out;
-	if (dom_add(w->dom, (uintptr_t)p, (uintptr_t)p + PAGE_UP(len),
+	if (dom_add(w->dom, (uintptr_t)b->p, (uintptr_t)b->p + b->len,
 	    PROT_READ | PROT_WRITE) < 0) {
-		arena_free(p, len);
-		p = NULL;
+		arena_free(b);
 		goto out;
 	}
-	w->blks[w->nblks].p = p;
-	w->blks[w->nblks].len = PAGE_UP(len);
 	w->nblks++;
+	if (blks_show(w, w->nblks - 1, w->nblks, proc_viewers(w), true) < 0) {
+		w->nblks--;
+		dom_take(w->dom, -1, (uintptr_t)b->p, (uintptr_t)b->p + b->len);
+		arena_free(b);
+		goto out;
+	}
+	p = b->p;
 out:
 	pthread_mutex_unlock(&G.lock);
 	return p;
@@ -344,12 +412,21 @@ open_close(compart_window_t *wp, compart_t *to, bool open)
 	if (w == NULL || (to != NULL && c == NULL)) {
 		rc = set_err(EINVAL, "not a window or not a compartment");
 	} else if (c != NULL) {
+		uint64_t before = proc_viewers(w), after;
+
 		if (open)
 			w->open_to |= 1ULL << c->idx;
 		else
 			w->open_to &= ~(1ULL << c->idx);
-		stats_window(w->slot + 1, w->owner, c->idx, open);
-		iso_recompute();
+		after = proc_viewers(w);
+		if (blks_show(w, 0, w->nblks, after & ~before, true) < 0) {
+			w->open_to &= ~(1ULL << c->idx);
+			rc = -1;
+		} else {
+			blks_show(w, 0, w->nblks, before & ~after, false);
+			stats_window(w->slot + 1, w->owner, c->idx, open);
+			iso_recompute();
+		}
 	}
 	/* the host reaches every window: nothing to do for NULL */
 	pthread_mutex_unlock(&G.lock);
@@ -374,10 +451,11 @@ destroy_locked(struct compart_window *w)
 	struct dom *dm = &G.dom[w->dom];
 	int i;
 
+	blks_show(w, 0, w->nblks, proc_viewers(w), false);
 	for (i = 0; i < w->nblks; i++) {
 		dom_take(w->dom, -1, (uintptr_t)w->blks[i].p,
 		    (uintptr_t)w->blks[i].p + w->blks[i].len);
-		arena_free(w->blks[i].p, w->blks[i].len);
+		arena_free(&w->blks[i]);
 	}
 	/* what is left goes back to the owner */
 	while (dm->n > 0) {
