@@ -84,6 +84,25 @@ scenario(int mode)
 		CHECK(peek_via(bp) == -1);
 		CHECK(peek_via(secret) == 0x5ec2e7);
 	}
+	/* a fault inside a compartment's own allocator fails that call;
+	 * the allocator's lock is not left held, so its next allocation
+	 * works instead of spinning for ever (alarm: a hang fails fast) */
+	{
+		void *(*alloc_a)(long) = COMPART_FN(a, void *(*)(long), "heap_alloc");
+		long (*heap_break)(void) = COMPART_FN(a, long (*)(void), "heap_break");
+
+		CHECK(alloc_a != NULL && heap_break != NULL);
+		alarm(60);
+		CHECK(heap_break() == 0);
+		CHECK(alloc_a(48) != NULL);
+		compart_clear_violation();
+		CHECK(alloc_a(48) == (void *)-1 && errno == EFAULT);
+		CHECK(compart_last_violation(&v) == 0);
+		CHECK(strcmp(v.accessor, "alpha") == 0);
+		CHECK(alloc_a(64) != NULL);
+		CHECK(alloc_a(1 << 20) != NULL);
+		alarm(0);
+	}
 	CHECK(compart_unload(c) == 0);
 	CHECK(compart_unload(b) == 0);
 	CHECK(compart_unload(a) == 0);

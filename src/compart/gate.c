@@ -328,6 +328,8 @@ run_in(struct compart *c, struct frame *f)
 	t->cur = (uint64_t)to;
 	iso_switch(from, to);
 	faulted = compart_invoke(f, t->top[to]);
+	if (faulted)
+		heap_fault_unlock(to);	/* before c's memory is closed again */
 	iso_switch(to, from);
 	t->cur = (uint64_t)from;
 	t->top[from] = saved_top;

@@ -219,11 +219,16 @@ compart_gate_mpk:
 	jmp	compart_gate_slow
 
 /* A fault in the callee: the SIGSEGV handler resumes here with %rsp at
- * the unwind frame and the callee's PKRU.  Back to the caller's state,
- * report (gate_fault: the violation, EFAULT for the caller), and return
- * -1 (and NaN) to the caller. */
+ * the unwind frame and the callee's PKRU.  The callee's allocator lock
+ * if it held it (heap_fault_unlock), back to the caller's state, report
+ * (gate_fault: the violation, EFAULT for the caller), and return -1 (and
+ * NaN) to the caller. */
 compart_gate_mpk_fault:
 	cld
+	movq	compart_thr@gottpoff(%rip), %r11
+	addq	%fs:0, %r11
+	movl	T_CUR(%r11), %edi
+	callq	heap_fault_unlock	/* under the callee's PKRU still */
 	movq	compart_thr@gottpoff(%rip), %r11
 	addq	%fs:0, %r11
 	MPK_BACK

@@ -78,6 +78,7 @@ shim_load(struct compart *c)
 	    (init = (shim_init_fn)dlsym(c->shim, "compart_shim_init")) == NULL ||
 	    (c->s_malloc = (void *(*)(size_t))dlsym(c->shim, "malloc")) == NULL ||
 	    (c->s_free = (void (*)(void *))dlsym(c->shim, "free")) == NULL ||
+	    (c->heap_lock = dlsym(c->shim, "compart_shim_lock")) == NULL ||
 	    init(c->heap, c->heap_size, intercept_dispatch) < 0) {
 		dlclose(c->shim);
 		c->shim = NULL;
@@ -154,4 +155,25 @@ compart_region(compart_t *cp, int which, void **addrp, size_t *lenp)
 		return 0;
 	}
 	return set_err(EINVAL, "no such region %d", which);
+}
+
+/*
+ * A call into compartment idx faulted on this thread (still under its
+ * protection: its memory reachable).  If it faulted inside its allocator,
+ * the allocator's lock is this thread's: let go of it, or the
+ * compartment's next malloc would spin for ever.  Its heap may be
+ * inconsistent; that is its own state (a further fault is reported like
+ * this one).  Runs on the manager's stack after the SIGSEGV handler.
+ */
+void
+heap_fault_unlock(int idx)
+{
+	struct compart *c = idx > 0 && idx <= COMPART_MAX ? G.c[idx] : NULL;
+	uintptr_t me;
+
+	if (c == NULL || c->heap_lock == NULL)
+		return;
+	__asm__ volatile("mov %%fs:0, %0" : "=r"(me));
+	__atomic_compare_exchange_n(c->heap_lock, &me, 0, false,
+	    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }

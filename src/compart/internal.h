@@ -178,6 +178,7 @@ struct compart {
 	char		*path;
 	void		*handle;	/* dlmopen handle of the object */
 	void		*shim;		/* dlmopen handle of the shim */
+	volatile uintptr_t *heap_lock;	/* the shim's allocator lock */
 	long		 lmid;
 	void		*heap;		/* heap region */
 	size_t		 heap_size;
@@ -229,6 +230,7 @@ int	compart_invoke(struct frame *f, uint64_t newsp) HIDDEN;
 /* gate.c */
 void	gate_enter(struct frame *f) HIDDEN;
 void	gate_fault(int from) HIDDEN;
+void	heap_fault_unlock(int idx) HIDDEN;
 int	sig_parse(const char *sig, int *nargs, uint32_t *nstack) HIDDEN;
 struct gate *gate_make(struct compart *c, int eidx) HIDDEN;
 void	gates_retire(struct compart *c) HIDDEN;

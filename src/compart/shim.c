@@ -34,21 +34,38 @@ struct big { struct big *next; uint64_t size; };	/* free page run */
 static char *region, *bump, *region_end;
 static struct free_blk *freelist[NSMALL + NPOW + 1];
 static struct big *bigfree;
-static volatile int lock;
+/* The allocator's lock: 0, or the thread pointer (%fs:0) of the thread
+ * holding it, so that the manager can tell, after a fault inside the
+ * allocator, that the faulting thread holds it (heap_fault_unlock). */
+EXPORT volatile uintptr_t compart_shim_lock;
 static long (*hook)(int, long, long, long, long, long, long);
+
+static inline uintptr_t
+self(void)
+{
+	uintptr_t tp;
+
+	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
 
 static void
 acquire(void)
 {
-	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&lock, __ATOMIC_RELAXED))
+	uintptr_t me = self(), free_ = 0;
+
+	while (!__atomic_compare_exchange_n(&compart_shim_lock, &free_, me,
+	    0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		free_ = 0;
+		while (__atomic_load_n(&compart_shim_lock, __ATOMIC_RELAXED))
 			__builtin_ia32_pause();
+	}
 }
 
 static void
 release(void)
 {
-	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&compart_shim_lock, 0, __ATOMIC_RELEASE);
 }
 
 static void

@@ -109,6 +109,23 @@ length(const char *s)
 }
 COMPART_ENTRY(length, "l(s)");
 
+/* A bug of its own: a stray write over a freed block's free-list link,
+ * so that the second allocation of that size after this faults inside
+ * the compartment's allocator. */
+long
+heap_break(void)
+{
+	long *p = malloc(48), *stale = p;
+
+	if (p == NULL)
+		return -1;
+	__asm__("" : "+r"(stale));	/* the bug is meant */
+	free(p);
+	*(volatile long *)stale = 0x10;
+	return 0;
+}
+COMPART_ENTRY(heap_break, "l()");
+
 /* Probes of what the compartment's process holds: a word at an address
  * given as a number (no window check applies), a descriptor number. */
 long
