@@ -22,6 +22,7 @@ funcs() {
 	connect)	echo "connect_one connect_all memfd_sealed_map caller_attach pending_evict" ;;
 	chan_state)	echo "find_request take coacceptv publish cocallv wait_reply_shm service_errno msg_recv_call" ;;
 	capv_msgs)	echo "service_run handle do_bind addr_port answerback" ;;
+	elf)		echo "elf_check" ;;
 	esac
 }
 
@@ -38,7 +39,7 @@ for h in "$@"; do
 	llvm-profdata merge -sparse -o "$data" "$raw" || continue
 	echo "== $h: $n inputs"
 	llvm-cov report -show-functions "$bin/fuzz_$h" -instr-profile="$data" \
-	    "$top/src/lib" "$top/tools" 2>/dev/null |
+	    "$top/src/lib" "$top/src/compart" "$top/tools" 2>/dev/null |
 	    awk -v want=" $(funcs "$h") " '
 		BEGIN { printf "  %-26s %6s %7s %8s %9s\n", "function", "lines",
 		    "missed", "lines %", "branch %" }

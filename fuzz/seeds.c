@@ -1,10 +1,11 @@
 /*
  * Writes the seed corpora of the harnesses (make -C fuzz seeds): small
  * valid and nearly valid inputs in each harness's input format, built
- * from the real structures of wire.h, shm.h and capv.h.
+ * from the real structures of wire.h, shm.h and capv.h, and of elf.h.
  *
  * usage: seeds DIR   (writes DIR/<harness>/<name>)
  */
+#include <elf.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -956,6 +957,135 @@ seed_coport_dgram(void)
 	save("coport_dgram", "pipe-unsealed", b);
 }
 
+/*
+ * A small ELF shared object as elf_check() reads one: the header, .dynstr,
+ * .dynsym, and section headers (null, .dynsym, .dynstr).  Two entries
+ * (hello, add), a symbol that is not one, an entry that is undefined.
+ */
+#define ELF_STR	"\0__compart_entry_hello\0__compart_entry_add\0helper\0" \
+		"__compart_entry_undef\0"
+struct elf_seed {
+	Elf64_Ehdr	eh;
+	char		str[(sizeof(ELF_STR) + 7) & ~7];
+	Elf64_Sym	sym[5];
+	Elf64_Shdr	sh[4];	/* the 4th: another .dynsym ("two-dynsym") */
+};
+
+static void
+elf_seed(struct elf_seed *e)
+{
+	static const unsigned names[] = { 0, 1, 23, 43, 50 };
+	int i;
+
+	memset(e, 0, sizeof(*e));
+	memcpy(e->eh.e_ident, ELFMAG, SELFMAG);
+	e->eh.e_ident[EI_CLASS] = ELFCLASS64;
+	e->eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	e->eh.e_ident[EI_VERSION] = EV_CURRENT;
+	e->eh.e_type = ET_DYN;
+	e->eh.e_machine = EM_X86_64;
+	e->eh.e_version = EV_CURRENT;
+	e->eh.e_ehsize = sizeof(Elf64_Ehdr);
+	e->eh.e_shoff = offsetof(struct elf_seed, sh);
+	e->eh.e_shentsize = sizeof(Elf64_Shdr);
+	e->eh.e_shnum = 3;
+	memcpy(e->str, ELF_STR, sizeof(ELF_STR));
+	for (i = 1; i < 5; i++) {
+		e->sym[i].st_name = names[i];
+		e->sym[i].st_info = ELF64_ST_INFO(STB_GLOBAL,
+		    i == 3 ? STT_FUNC : STT_OBJECT);
+		e->sym[i].st_shndx = i == 4 ? SHN_UNDEF : 1;
+	}
+	e->sh[1].sh_type = SHT_DYNSYM;
+	e->sh[1].sh_offset = offsetof(struct elf_seed, sym);
+	e->sh[1].sh_size = sizeof(e->sym);
+	e->sh[1].sh_link = 2;
+	e->sh[1].sh_entsize = sizeof(Elf64_Sym);
+	e->sh[2].sh_type = SHT_STRTAB;
+	e->sh[2].sh_offset = offsetof(struct elf_seed, str);
+	e->sh[2].sh_size = sizeof(ELF_STR);
+	e->sh[3] = e->sh[1];
+}
+
+static void
+elf_save(const char *name, const struct elf_seed *e, size_t n)
+{
+	struct buf *b = fresh();
+
+	put(b, e, n);
+	save("elf", name, b);
+}
+
+/* Besides these, corpus/elf holds two real test compartments (make
+ * seeds builds them). */
+static void
+seed_elf(void)
+{
+	const size_t full = offsetof(struct elf_seed, sh[3]);
+	struct elf_seed e;
+
+	elf_seed(&e);
+	elf_save("min", &e, full);
+	elf_save("short", &e, sizeof(Elf64_Ehdr) - 1);
+	elf_save("header-only", &e, sizeof(Elf64_Ehdr));
+	elf_save("truncated", &e, full - sizeof(Elf64_Shdr) / 2);
+	e.eh.e_shoff = 0;
+	e.eh.e_shnum = 0;
+	elf_save("no-sections", &e, full);
+
+	elf_seed(&e);
+	e.eh.e_shnum = 4;
+	elf_save("two-dynsym", &e, sizeof(e));
+	e.sh[3].sh_link = 1;		/* .dynsym as its strings */
+	elf_save("dynsym-as-dynstr", &e, sizeof(e));
+
+	elf_seed(&e);
+	e.eh.e_ident[EI_CLASS] = ELFCLASS32;
+	elf_save("class32", &e, full);
+	elf_seed(&e);
+	e.eh.e_ident[EI_DATA] = ELFDATA2MSB;
+	elf_save("big-endian", &e, full);
+	elf_seed(&e);
+	e.eh.e_machine = EM_AARCH64;
+	elf_save("aarch64", &e, full);
+	elf_seed(&e);
+	e.eh.e_type = ET_EXEC;
+	elf_save("executable", &e, full);
+	elf_seed(&e);
+	e.eh.e_ident[EI_MAG3] = 'f';
+	elf_save("not-elf", &e, full);
+
+	elf_seed(&e);
+	e.eh.e_shentsize = sizeof(Elf64_Shdr) - 8;
+	elf_save("shentsize", &e, full);
+	elf_seed(&e);
+	e.eh.e_shnum = 4;		/* one more than the file holds */
+	elf_save("shnum-past-end", &e, full);
+	elf_seed(&e);
+	e.eh.e_shoff = full + 64;
+	elf_save("shoff-past-end", &e, full);
+
+	elf_seed(&e);
+	e.sh[1].sh_size = full - e.sh[1].sh_offset + 1;
+	elf_save("dynsym-past-end", &e, full);
+	elf_seed(&e);
+	e.sh[1].sh_offset = UINT64_MAX - 7;
+	elf_save("dynsym-offset-wraps", &e, full);
+	elf_seed(&e);
+	e.sh[1].sh_link = 3;
+	elf_save("dynstr-link-out", &e, full);
+	elf_seed(&e);
+	e.sh[2].sh_size = full;
+	elf_save("dynstr-past-end", &e, full);
+	elf_seed(&e);
+	e.sh[2].sh_size = 30;		/* in the name of add: no NUL */
+	elf_save("name-unterminated", &e, full);
+	elf_seed(&e);
+	e.sym[2].st_name = (Elf64_Word)sizeof(ELF_STR);
+	e.sym[3].st_name = UINT32_MAX;
+	elf_save("name-past-dynstr", &e, full);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -974,5 +1104,6 @@ main(int argc, char **argv)
 	seed_comsgd();
 	seed_coport_shm();
 	seed_coport_dgram();
+	seed_elf();
 	return 0;
 }

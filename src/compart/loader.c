@@ -207,37 +207,77 @@ maps_ranges(uintptr_t start, uintptr_t end,
 }
 
 /*
- * Check the file: an ELF shared object for x86-64.  Collect the names of
- * its entry descriptors from .dynsym (the file is untrusted: every offset
- * is checked against its size).  *namesp: a NULL-terminated array.
+ * The whole file, in memory of our own: a mapping of it would fault
+ * (SIGBUS, in the host) if it were truncated while being read.  The
+ * buffer is malloc'd, so aligned for any ELF structure.
  */
-static int
-elf_check(const char *path, char ***namesp, const char *want, bool *found)
+static unsigned char *
+file_read(const char *path, size_t *szp)
 {
 	struct stat st;
-	const unsigned char *m;
-	const Elf64_Ehdr *eh;
-	char **names = NULL;
-	int fd, n = 0, rc = -1;
-	size_t sz, i;
+	unsigned char *m;
+	size_t sz, got = 0;
+	int fd;
 
-	*namesp = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return set_err(errno, "%s: %s", path, strerror(errno));
+	if (fd < 0) {
+		set_err(errno, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return set_err(ENOEXEC, "%s: not a regular file", path);
+		set_err(ENOEXEC, "%s: not a regular file", path);
+		return NULL;
 	}
 	sz = (size_t)st.st_size;
 	if (sz < sizeof(Elf64_Ehdr)) {
 		close(fd);
-		return set_err(ENOEXEC, "%s: too short for an ELF file", path);
+		set_err(ENOEXEC, "%s: too short for an ELF file", path);
+		return NULL;
 	}
-	m = mmap(NULL, sz, PROT_READ, MAP_PRIVATE, fd, 0);
+	if ((m = malloc(sz)) == NULL) {
+		close(fd);
+		set_err(ENOMEM, "%s: no memory to read it (%zu bytes)", path, sz);
+		return NULL;
+	}
+	while (got < sz) {
+		ssize_t r = pread(fd, m + got, sz - got, (off_t)got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
 	close(fd);
-	if (m == MAP_FAILED)
-		return set_err(ENOMEM, "%s: cannot map it", path);
+	if (got < sz) {
+		free(m);
+		set_err(ENOEXEC, "%s: shorter than it was (changed while read)",
+		    path);
+		return NULL;
+	}
+	*szp = sz;
+	return m;
+}
+
+/*
+ * Check the file: an ELF shared object for x86-64.  Collect the names of
+ * its entry descriptors from .dynsym (the file is untrusted: every offset
+ * is checked against its size and alignment; only the first .dynsym
+ * counts, as the gABI has one).  *namesp: a NULL-terminated array.
+ */
+static int
+elf_check(const char *path, char ***namesp, const char *want, bool *found)
+{
+	unsigned char *m;
+	const Elf64_Ehdr *eh;
+	char **names = NULL;
+	int n = 0, rc = -1;
+	size_t sz, i;
+
+	*namesp = NULL;
+	if ((m = file_read(path, &sz)) == NULL)
+		return -1;
 	eh = (const Elf64_Ehdr *)m;
 	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) {
 		set_err(ENOEXEC, "%s: not an ELF file", path);
@@ -253,6 +293,7 @@ elf_check(const char *path, char ***namesp, const char *want, bool *found)
 		goto out;
 	}
 	if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > sz ||
+	    eh->e_shoff % _Alignof(Elf64_Shdr) != 0 ||
 	    (size_t)eh->e_shnum * sizeof(Elf64_Shdr) > sz - eh->e_shoff) {
 		set_err(ENOEXEC, "%s: bad section headers", path);
 		goto out;
@@ -271,6 +312,7 @@ elf_check(const char *path, char ***namesp, const char *want, bool *found)
 		if (sh->sh_type != SHT_DYNSYM)
 			continue;
 		if (sh->sh_link >= eh->e_shnum || sh->sh_offset > sz ||
+		    sh->sh_offset % _Alignof(Elf64_Sym) != 0 ||
 		    sh->sh_size > sz - sh->sh_offset) {
 			set_err(ENOEXEC, "%s: bad .dynsym", path);
 			goto out;
@@ -309,6 +351,7 @@ elf_check(const char *path, char ***namesp, const char *want, bool *found)
 			}
 			names[++n] = NULL;
 		}
+		break;
 	}
 	*namesp = names;
 	names = NULL;
@@ -319,7 +362,7 @@ out:
 			free(names[i]);
 		free(names);
 	}
-	munmap((void *)m, sz);
+	free(m);
 	return rc;
 }
 
