@@ -1,10 +1,11 @@
-/* comsgd: started by the first coopen (once, however many race), kill -9 of it: open ports keep working, close does not hang, a new one serves (stale name recovered). */
+/* comsgd: started by the first coopen (once, however many race), kill -9 of it: open ports keep working, close does not hang, a new one serves (stale name recovered); callers that find its name while it still starts its workers are served. */
 #include "coport_test.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
 
 #define RACERS	4
+#define EARLY	8
 #define N	1000
 
 static struct t_gate go;
@@ -90,10 +91,23 @@ sender(void *arg)
 	return T_PASS;
 }
 
+/* A caller that asks for its worker as soon as comsgd's name is bound
+ * (coport_list does not start a comsgd: until then, ENOLINK). */
+static int
+early_caller(void *arg)
+{
+	int64_t until = t_now_ns() + 5000000000;
+
+	(void)arg;
+	while (coport_list(NULL, 0) < 0)
+		CHECK(t_now_ns() < until);
+	return T_PASS;
+}
+
 int
 main(void)
 {
-	pid_t racers[RACERS], pids[RACERS], d, d2, s;
+	pid_t racers[RACERS], pids[RACERS], early[EARLY], d, d2, s;
 	coport_t p, q;
 	int64_t t0;
 	char path[256];
@@ -174,5 +188,25 @@ main(void)
 	CHECK(coclose(q) == 0);
 	n = count_comsgd();
 	CHECK(n == 1 || n < -100);
+
+	/* Callers that find the name of a comsgd still starting its workers
+	 * (64, for a long start) are served, and it lives on: HELLO hands
+	 * out only workers that serve already. */
+	CHECK(kill(d2, SIGKILL) == 0);
+	t_wait_gone(d2, 5000);
+	for (int i = 0; i < EARLY; i++)
+		early[i] = t_spawn(early_caller, NULL);
+	n = (int)readlink("/proc/self/exe", path, sizeof(path) - 32);
+	CHECK(n > 0 && n < (int)sizeof(path) - 32);
+	path[n] = '\0';
+	strcpy(strrchr(path, '/'), "/../tools/comsgd");
+	if ((d = t_fork()) == 0) {
+		execl(path, "comsgd", "-f", "-w", "64", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < EARLY; i++)
+		CHECK(t_wait(early[i]) == 0);
+	CHECK(waitpid(d, &x, WNOHANG) == 0);
+	CHECK(kill(d, SIGKILL) == 0 && t_wait(d) == 128 + SIGKILL);
 	return T_PASS;
 }

@@ -257,14 +257,18 @@ main(int argc, char **argv)
 		exit(1);
 	}
 	ns_workers_set(worker_targets, nworkers);
-	for (int i = 0; i < nworkers; i++) {
+	/* Worker 0, the name, last: a caller finds the name as soon as it is
+	 * bound and says HELLO at once, not waiting for our readiness, and
+	 * HELLO hands out any worker's target.  Each worker's target is
+	 * published (its byte read here) before the next thread starts. */
+	for (int i = nworkers - 1; i >= 0; i--) {
 		w[i].index = i;
 		w[i].ready_fd = p[1];
 		if (pthread_create(&w[i].thread, NULL, worker_start, &w[i]) != 0) {
 			perror("comsgd: pthread_create");
 			exit(1);
 		}
-		if (read(p[0], &c, 1) != 1) {	/* in order: HELLO needs all */
+		if (read(p[0], &c, 1) != 1) {
 			perror("comsgd: worker");
 			exit(1);
 		}
