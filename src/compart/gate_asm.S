@@ -204,7 +204,7 @@ compart_gate_mpk:
 	MPK_BACK
 	movq	%r8, %rax
 	movq	%r9, %rdx
-	movq	UW_CALLER_SP(%rsp), %rsp
+2:	movq	UW_CALLER_SP(%rsp), %rsp	/* back on the caller's stack */
 	popq	%r15
 	popq	%r14
 	popq	%r13
@@ -238,13 +238,7 @@ compart_gate_mpk_fault:
 	xorl	%edx, %edx
 	pcmpeqd	%xmm0, %xmm0		/* all ones: a NaN */
 	movapd	%xmm0, %xmm1
-	movq	UW_CALLER_SP(%rsp), %rsp
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbx
-	ret
+	jmp	2b
 	.size	compart_gate_mpk, .-compart_gate_mpk
 
 /*
