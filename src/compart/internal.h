@@ -100,8 +100,9 @@ extern __thread struct thr compart_thr
 
 /*
  * An unwind frame: what a gate leaves on the host stack while a colocated
- * compartment runs, at thr.inv_sp.  compart_invoke's holds only the first
- * three words; compart_gate_mpk's the rest too.  On a fault the SIGSEGV
+ * compartment runs, at thr.inv_sp.  compart_invoke's has the first three
+ * words (then its struct frame pointer, not a caller); compart_gate_mpk's
+ * all six.  On a fault the SIGSEGV
  * handler resumes at `resume` with %rsp at the frame; that code puts the
  * thread state back from the frame.
  */
@@ -230,7 +231,6 @@ int	compart_invoke(struct frame *f, uint64_t newsp) HIDDEN;
 /* gate.c */
 void	gate_enter(struct frame *f) HIDDEN;
 void	gate_fault(int from) HIDDEN;
-void	heap_fault_unlock(int idx) HIDDEN;
 int	sig_parse(const char *sig, int *nargs, uint32_t *nstack) HIDDEN;
 struct gate *gate_make(struct compart *c, int eidx) HIDDEN;
 void	gates_retire(struct compart *c) HIDDEN;
@@ -272,6 +272,7 @@ void	violation_report(struct thr *t, int accessor, uintptr_t addr,
 
 /* heap.c */
 int	shim_load(struct compart *c) HIDDEN;
+void	heap_fault_unlock(int idx) HIDDEN;
 
 /* window.c */
 void	windows_drop_owner(int idx) HIDDEN;
