@@ -24,7 +24,7 @@ main(void)
 	CHECK(compart_entry_sig(a, "count") != NULL);
 	for (n = 0; compart_entry_name(a, n) != NULL; n++)
 		;
-	CHECK(n == 14);
+	CHECK(n == 15);
 	CHECK(errno == ENOENT);
 
 	/* not ELF; missing file; missing symbol */

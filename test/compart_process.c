@@ -1,10 +1,11 @@
-/* Process mode: the compartment's process is a fresh program, not a fork of the host: none of the host's memory (a secret on a page of its own) nor its descriptors are there; of the window memory, only that of windows open to it, at the same address, and only while they are open; a compartment whose process dies fails its calls with ENOLINK and unloads. */
+/* Process mode: the compartment's process is a fresh program, not a fork of the host: none of the host's memory (a secret on a page of its own) nor its descriptors are there, and (Landlock) it may not read the host's through /proc/PID/mem; of the window memory, only that of windows open to it, at the same address, and only while they are open; a compartment whose process dies fails its calls with ENOLINK and unloads. */
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "compart_util.h"
 
-static long (*peek_addr)(long), (*peek)(const long *);
+static long (*peek_addr)(long), (*peek)(const long *), (*proc_mem)(long, long);
 static int (*fd_open)(int);
 
 static compart_t *
@@ -15,6 +16,7 @@ load(const char *as)
 	CHECK((fd_open = COMPART_FN(a, int (*)(int), "fd_open")) != NULL);
 	CHECK((peek_addr = COMPART_FN(a, long (*)(long), "peek_addr")) != NULL);
 	CHECK((peek = COMPART_FN(a, long (*)(const long *), "peek")) != NULL);
+	CHECK((proc_mem = COMPART_FN(a, long (*)(long, long), "proc_mem")) != NULL);
 	return a;
 }
 
@@ -58,6 +60,20 @@ main(void)
 	got = peek_addr((long)secret);
 	CHECK(got != 0x5ec2e7);
 	CHECK(got != -1 || errno == ENOLINK);
+	CHECK(compart_unload(a) == 0);
+
+	/* nor through the kernel, where it has Landlock: its process may
+	 * not read ours by /proc/PID/mem (nor ptrace us) */
+	a = load("delta");
+	got = proc_mem((long)getpid(), (long)secret);
+	if (syscall(444 /* landlock_create_ruleset */, NULL, 0, 1) < 0) {
+		printf("no Landlock here (%s): the host's memory is readable "
+		    "from the compartment's process, as docs/security.md "
+		    "says\n", strerror(errno));
+	} else {
+		CHECK(got != 0x5ec2e7);
+		CHECK(got == -EACCES || got == -EPERM);
+	}
 	CHECK(compart_unload(a) == 0);
 
 	/* window memory: shared at the same address once open, whether
