@@ -56,6 +56,33 @@ compart_thunks:
 	.size	compart_thunks, .-compart_thunks
 
 /*
+ * FAST_ENTER: what both fast paths do first.  Keep the callee-saved
+ * registers they use (on the caller's stack), find this thread's struct
+ * thr (%rbx), the callee (%rax) and its stack top on this thread (%r10);
+ * go to the slow path (fast_to_slow) unless the callee has a stack here of
+ * its current generation and the call has no stack arguments.  Leaves the
+ * argument registers alone.
+ */
+	.macro	FAST_ENTER
+	pushq	%rbx
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	movq	compart_thr@gottpoff(%rip), %rbx
+	addq	%fs:0, %rbx
+	movl	G_CALLEE(%r11), %eax
+	movq	T_TOP(%rbx,%rax,8), %r10
+	testq	%r10, %r10
+	jz	fast_to_slow		/* no stack in the callee yet */
+	movl	G_GEN(%r11), %r12d
+	cmpl	%r12d, T_GEN(%rbx,%rax,4)
+	jne	fast_to_slow		/* a stack of an unloaded compartment */
+	cmpl	$0, G_NSTACK(%r11)
+	jne	fast_to_slow
+	.endm
+
+/*
  * Fast path (none mode, no statistics, no stack arguments, a stack ready
  * on this thread): switch stacks and call.  Nothing is isolated in this
  * mode, so the callee is trusted to keep the callee-saved registers that
@@ -65,22 +92,7 @@ compart_thunks:
 	.hidden	compart_gate_fast
 	.type	compart_gate_fast, @function
 compart_gate_fast:
-	pushq	%rbx
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15			/* %rsp is 16-byte aligned */
-	movq	compart_thr@gottpoff(%rip), %rbx
-	addq	%fs:0, %rbx		/* %rbx = this thread's struct thr */
-	movl	G_CALLEE(%r11), %eax
-	movq	T_TOP(%rbx,%rax,8), %r10
-	testq	%r10, %r10
-	jz	1f			/* no stack in the callee yet */
-	movl	G_GEN(%r11), %r12d
-	cmpl	%r12d, T_GEN(%rbx,%rax,4)
-	jne	1f			/* a stack of an unloaded compartment */
-	cmpl	$0, G_NSTACK(%r11)
-	jne	1f
+	FAST_ENTER			/* then %rsp is 16-byte aligned */
 	movq	T_CUR(%rbx), %r12	/* caller */
 	movq	T_TOP(%rbx,%r12,8), %r13 /* where its stack continued before */
 	movq	%rsp, %r14
@@ -98,7 +110,8 @@ compart_gate_fast:
 	popq	%r12
 	popq	%rbx
 	ret
-1:	popq	%r15
+fast_to_slow:				/* from FAST_ENTER, either path */
+	popq	%r15
 	popq	%r14
 	popq	%r13
 	popq	%r12
@@ -143,22 +156,7 @@ compart_gate_fast:
 	.hidden	compart_gate_mpk
 	.type	compart_gate_mpk, @function
 compart_gate_mpk:
-	pushq	%rbx
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
-	movq	compart_thr@gottpoff(%rip), %rbx
-	addq	%fs:0, %rbx		/* %rbx = this thread's struct thr */
-	movl	G_CALLEE(%r11), %eax
-	movq	T_TOP(%rbx,%rax,8), %r10
-	testq	%r10, %r10
-	jz	1f			/* no stack in the callee yet */
-	movl	G_GEN(%r11), %r12d
-	cmpl	%r12d, T_GEN(%rbx,%rax,4)
-	jne	1f			/* a stack of an unloaded compartment */
-	cmpl	$0, G_NSTACK(%r11)
-	jne	1f
+	FAST_ENTER
 	/* The unwind frame goes below the innermost one, or below this
 	 * stack if there is none (the host calls: this is the host stack). */
 	movq	T_MGRSP(%rbx), %r13
@@ -211,12 +209,6 @@ compart_gate_mpk:
 	popq	%r12
 	popq	%rbx
 	ret
-1:	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbx
-	jmp	compart_gate_slow
 
 /* A fault in the callee: the SIGSEGV handler resumes here with %rsp at
  * the unwind frame and the callee's PKRU.  The callee's allocator lock
