@@ -82,6 +82,15 @@ compart_thunks:
 	jne	fast_to_slow
 	.endm
 
+/* FAST_LEAVE: the registers FAST_ENTER kept, back (%rsp where it left it). */
+	.macro	FAST_LEAVE
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbx
+	.endm
+
 /*
  * Fast path (none mode, no statistics, no stack arguments, a stack ready
  * on this thread): switch stacks and call.  Nothing is isolated in this
@@ -104,18 +113,10 @@ compart_gate_fast:
 	movq	%r12, T_CUR(%rbx)
 	movq	%r13, T_TOP(%rbx,%r12,8)
 	movq	%r14, %rsp
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbx
+	FAST_LEAVE
 	ret
 fast_to_slow:				/* from FAST_ENTER, either path */
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbx
+	FAST_LEAVE
 	jmp	compart_gate_slow
 	.size	compart_gate_fast, .-compart_gate_fast
 
@@ -203,11 +204,7 @@ compart_gate_mpk:
 	movq	%r8, %rax
 	movq	%r9, %rdx
 2:	movq	UW_CALLER_SP(%rsp), %rsp	/* back on the caller's stack */
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbx
+	FAST_LEAVE
 	ret
 
 /* A fault in the callee: the SIGSEGV handler resumes here with %rsp at
