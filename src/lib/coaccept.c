@@ -22,6 +22,9 @@
 #define REAP_MS		1000
 /* Connections accepted whose first message has not come yet, at most. */
 #define PENDING_MAX	64
+/* Connections accepted from one gate per pass, at most: a process
+ * connecting without end must not keep us from serving calls. */
+#define ACCEPT_BATCH	16
 /* Channels one process may hold to one accepting thread, at most: a
  * process opening channels without end exhausts only its own share of the
  * service's descriptors. */
@@ -52,6 +55,7 @@ struct acceptor {
 	int		 rr;		/* where the next scan starts */
 	bool		 flags_set;	/* service_sleeping set in the channels */
 	uint32_t	 connects_seen;
+	bool		 accept_more;	/* a gate had more than one batch */
 	struct svc_chan	*pending;	/* the call to reply to */
 	uint32_t	 pending_seq;
 	bool		 pending_socket;
@@ -447,12 +451,14 @@ pending_evict(struct acceptor *a)
 	a->conns[best] = a->conns[--a->nconns];
 }
 
-/* Accept the connections waiting at our gates, and set up the channels of
- * those whose first message has come. */
+/* Accept the connections waiting at our gates (a batch from each), and
+ * set up the channels of those whose first message has come. */
 static void
 connect_all(struct acceptor *a)
 {
 	int i, before = a->nchans;
+
+	a->accept_more = false;
 
 	for (i = a->nconns - 1; i >= 0; i--)
 		if (connect_one(a, a->conns[i].sock, a->conns[i].target))
@@ -461,10 +467,11 @@ connect_all(struct acceptor *a)
 		struct cap *c = a->targets[i];
 		struct ucred peer;
 		socklen_t len = sizeof(peer);
-		int s;
+		int s, batch = 0;
 
-		while ((s = accept4(c->listen_fd, NULL, NULL,
-		    SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		while (batch < ACCEPT_BATCH && (s = accept4(c->listen_fd,
+		    NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+			batch++;
 			/* An honest caller sends its first message before it
 			 * rings: usually it is there already. */
 			if (connect_one(a, s, c))
@@ -475,6 +482,8 @@ connect_all(struct acceptor *a)
 				pending_evict(a);
 			a->conns[a->nconns++] = (struct pending){ s, c, peer.pid };
 		}
+		if (batch == ACCEPT_BATCH)
+			a->accept_more = true;
 	}
 	if (a->nchans != before)
 		reap(a);
@@ -643,7 +652,7 @@ coacceptv(void **cookiep, uint64_t *labelp, struct comsg *m, int flags,
 		/* New callers first: a busy service must not starve them.
 		 * The word changes rarely, so this load is nearly free. */
 		conn = LOAD_RLX(&a->bell->connects);
-		if (conn != a->connects_seen) {
+		if (conn != a->connects_seen || a->accept_more) {
 			a->connects_seen = conn;
 			connect_all(a);
 		}
@@ -685,7 +694,7 @@ coacceptv(void **cookiep, uint64_t *labelp, struct comsg *m, int flags,
 		if (!a->flags_set)
 			set_sleeping(a, 1);
 		FENCE();
-		if (find_request(a) != NULL ||
+		if (find_request(a) != NULL || a->accept_more ||
 		    LOAD_RLX(&a->bell->connects) != a->connects_seen)
 			continue;
 		slice = deadline_left(deadline, REAP_MS);
