@@ -207,8 +207,11 @@ int	compart_region(compart_t *c, int which, void **addrp, size_t *lenp);
  * clock) go through the manager, which allows, denies (the call fails
  * with EACCES; time functions return -1) or logs them, each under c's
  * own policy.  what is a function name ("open"), a group ("file",
- * "net", "time", "proc") or "*".  The default is COMPART_ALLOW.
- * Errors: EINVAL (no such function or group, bad action), ENOLINK.
+ * "net", "time", "proc") or "*".  The default is COMPART_ALLOW.  In
+ * process mode, denying a whole group other than "time" also has the
+ * kernel refuse its system calls to the compartment's process, for good.
+ * Errors: EINVAL (no such function or group, bad action), EPERM (process
+ * mode: allowing again what the kernel refuses), ENOLINK.
  */
 #define COMPART_ALLOW	0
 #define COMPART_DENY	1

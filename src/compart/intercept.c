@@ -86,20 +86,24 @@ int
 compart_policy(compart_t *cp, const char *what, int action)
 {
 	struct compart *c;
+	bool process;
 	int rc;
 
 	if (what == NULL || (action & ~(COMPART_DENY | COMPART_LOG)) != 0)
 		return set_err(EINVAL, "bad policy");
 	pthread_mutex_lock(&G.lock);
 	c = compart_get(cp);
-	if (c == NULL) {
-		pthread_mutex_unlock(&G.lock);
-		return set_err(EINVAL, "not a loaded compartment");
-	}
-	rc = policy_apply(c, what, action);
+	process = c != NULL && c->mode == COMPART_PROCESS;
 	pthread_mutex_unlock(&G.lock);
-	if (rc == 0 && c->mode == COMPART_PROCESS)
-		rc = proc_policy(c, what, action);
+	/* Process mode: the compartment's process decides first (it refuses
+	 * to allow again what the kernel refuses it); our copy follows. */
+	if (process && proc_policy(c, what, action) < 0)
+		return -1;
+	pthread_mutex_lock(&G.lock);
+	c = compart_get(cp);
+	rc = c != NULL ? policy_apply(c, what, action) :
+	    set_err(EINVAL, "not a loaded compartment");
+	pthread_mutex_unlock(&G.lock);
 	return rc;
 }
 

@@ -300,6 +300,22 @@ void	proc_serve(void) HIDDEN __attribute__((noreturn));
 int	proc_map(struct compart *c, void *p, size_t len, int fd) HIDDEN;
 void	proc_unmap(struct compart *c, void *p, size_t len) HIDDEN;
 
+/*
+ * sandbox.c, in a compartment's process only.  sandbox_landlock(): out of
+ * reach of the processes outside (0, or -1: ENOSYS/EOPNOTSUPP without
+ * Landlock, else a failure).  sandbox_groups(): the groups what names
+ * ("*", a group, or with by_function a function's group), 0 for none
+ * (time).  sandbox_deny(): the kernel refuses those groups' system calls
+ * to every thread, for good (0, or -1 with errno).
+ */
+#define SANDBOX_FILE	1u
+#define SANDBOX_NET	2u
+#define SANDBOX_PROC	4u
+#define SANDBOX_ALL	7u
+int	 sandbox_landlock(void) HIDDEN;
+unsigned sandbox_groups(const char *what, bool by_function) HIDDEN;
+int	 sandbox_deny(unsigned groups) HIDDEN;
+
 /* stats.c */
 void	stats_add(int from, int to, uint64_t ns) HIDDEN;
 void	stats_forget(int idx) HIDDEN;

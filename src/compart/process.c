@@ -20,7 +20,6 @@
 #include <string.h>
 #include <spawn.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -174,82 +173,6 @@ fd_recv(int sock)
 }
 
 /*
- * Landlock, for the compartment's process: the kernel then refuses it
- * ptrace, /proc/PID/mem, process_vm_readv and pidfd_getfd on any process
- * outside its own sandbox - the host above all - and, from ABI 6, signals
- * to them.  Files are not restricted: the ruleset handles one access
- * (making block devices, ABI < 6) and allows it everywhere, or handles
- * none but the signal scope.  The layout is the kernel's; headers older
- * than ABI 6 lack `scoped`.
- */
-#ifndef SYS_landlock_create_ruleset
-#define SYS_landlock_create_ruleset	444
-#define SYS_landlock_add_rule		445
-#define SYS_landlock_restrict_self	446
-#endif
-struct ll_ruleset_attr {
-	uint64_t	 handled_access_fs;
-	uint64_t	 handled_access_net;
-	uint64_t	 scoped;
-};
-struct ll_path_beneath {
-	uint64_t	 allowed_access;
-	int32_t		 parent_fd;
-} __attribute__((packed));
-#define LL_CREATE_RULESET_VERSION	1U
-#define LL_RULE_PATH_BENEATH		1
-#define LL_ACCESS_FS_MAKE_BLOCK		(1ULL << 11)
-#define LL_SCOPE_SIGNAL			(1ULL << 1)
-
-/* 0 sandboxed, or -1 with the reason in compart_error(). */
-static int
-sandbox(void)
-{
-	struct ll_ruleset_attr attr = { 0 };
-	struct ll_path_beneath rule = { 0 };
-	size_t size;
-	long abi;
-	int rs, err;
-
-	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
-	    LL_CREATE_RULESET_VERSION);
-	if (abi < 1)
-		return set_err(errno, "no Landlock: %s", strerror(errno));
-	if (abi >= 6) {
-		attr.scoped = LL_SCOPE_SIGNAL;
-		size = sizeof(attr);
-	} else {
-		attr.handled_access_fs = LL_ACCESS_FS_MAKE_BLOCK;
-		size = sizeof(attr.handled_access_fs);
-	}
-	rs = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
-	if (rs < 0)
-		return set_err(errno, "landlock_create_ruleset: %s",
-		    strerror(errno));
-	if (abi < 6) {
-		rule.allowed_access = LL_ACCESS_FS_MAKE_BLOCK;
-		rule.parent_fd = open("/", O_PATH | O_CLOEXEC);
-		if (rule.parent_fd < 0 || syscall(SYS_landlock_add_rule, rs,
-		    LL_RULE_PATH_BENEATH, &rule, 0) < 0) {
-			err = errno;
-			if (rule.parent_fd >= 0)
-				close(rule.parent_fd);
-			close(rs);
-			return set_err(err, "landlock_add_rule: %s", strerror(err));
-		}
-		close(rule.parent_fd);
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    syscall(SYS_landlock_restrict_self, rs, 0) < 0) {
-		err = errno;
-		close(rs);
-		return set_err(err, "landlock_restrict_self: %s", strerror(err));
-	}
-	close(rs);
-	return 0;
-}
-
-/*
  * The compartment's process (comsg-compart): receive the setup on
  * PROC_FD, load the compartment, hand over a target and the entry list, serve calls until
  * told to stop.  Never returns.
@@ -268,6 +191,7 @@ proc_serve(void)
 	size_t len = 0, replen = 0;
 	void *target, *cookie;
 	int i, sock = PROC_FD;
+	unsigned denied = 0;	/* groups the kernel refuses us */
 
 	su = malloc(SETUP_MAX);
 	if (su == NULL)
@@ -276,7 +200,7 @@ proc_serve(void)
 	    compart_init(COMPART_NONE) < 0 || compart_log_fd(PROC_LOG_FD) < 0)
 		hello_fail(sock, errno, compart_error());
 	/* Before the compartment's first instruction (its constructors). */
-	if (sandbox() < 0 && errno != ENOSYS && errno != EOPNOTSUPP)
+	if (sandbox_landlock() < 0 && errno != ENOSYS && errno != EOPNOTSUPP)
 		hello_fail(sock, errno, compart_error());
 	compart_attr_init(&a);
 	a.name = su->name;
@@ -349,13 +273,32 @@ proc_serve(void)
 			rep.x0 = f.x0;
 			rep.x1 = f.x1;
 			break;
-		case OP_POLICY:
+		case OP_POLICY: {
+			unsigned g;
+
 			req.arg[sizeof(req.arg) - 1] = '\0';
+			/* A group the kernel refuses cannot be allowed again. */
+			if (!(req.entry & COMPART_DENY) &&
+			    (sandbox_groups(req.arg, true) & denied)) {
+				rep.status = -1;
+				rep.err = EPERM;
+				break;
+			}
 			if (policy_apply(lc, req.arg, (int)req.entry) < 0) {
 				rep.status = -1;
 				rep.err = EINVAL;
+				break;
 			}
+			g = (req.entry & COMPART_DENY) ?
+			    sandbox_groups(req.arg, false) & ~denied : 0;
+			if (g != 0 && sandbox_deny(g) < 0) {
+				rep.status = -1;
+				rep.err = errno;
+				break;
+			}
+			denied |= g;
 			break;
+		}
 		case OP_MAP:
 		case OP_UNMAP: {
 			int fd = req.op == OP_MAP ? fd_recv(sock) : -1;
@@ -587,9 +530,13 @@ proc_request(struct compart *c, struct pm_req *req)
 	if (n != (ssize_t)sizeof(rep))
 		return set_err(n < 0 ? errno : EPROTO, "%s: no answer from its "
 		    "process", c->name);
-	if (rep.status != 0)
-		return set_err(EINVAL, "%s: its process refused", c->name);
-	return 0;
+	if (rep.status == 0)
+		return 0;
+	if (rep.err == EPERM)
+		return set_err(EPERM, "%s: the kernel refuses that group to its "
+		    "process for good (denied before)", c->name);
+	return set_err(EINVAL, "%s: its process refused (%s)", c->name,
+	    strerror(rep.err > 0 && rep.err < 4096 ? rep.err : EPROTO));
 }
 
 /* Window memory [p, p+len), the memfd fd, into c's process. */
