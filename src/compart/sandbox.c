@@ -161,17 +161,32 @@ _Static_assert(7 + 2 * (NCALLS(uring_calls) + NCALLS(proc_calls)) + 7 +
     5 * NCALLS(proc_self_calls) <= FILTER_MAX, "room for the proc filter");
 _Static_assert(NCALLS(net_calls) <= NCALLS(file_calls), "room for net's");
 #define ARG0_LOW	(offsetof(struct seccomp_data, args[0]))	/* x86-64: little-endian */
-#define RET(v)		BPF_STMT(BPF_RET | BPF_K, (v))
+#define LOAD(off)	((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off)))
+#define JUMP(op, v, t, f) ((struct sock_filter)BPF_JUMP(BPF_JMP | (op) | BPF_K, (v), (t), (f)))
+#define RET(v)		((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, (v)))
 #define REFUSE		RET(SECCOMP_RET_ERRNO | EACCES)
 
+/* Refuse each of calls[n]. */
 static int
-filter_deny(struct sock_filter *f, const int *calls, size_t n, int k)
+filter_deny(struct sock_filter *f, int k, const int *calls, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-		    (uint32_t)calls[i], 0, 1);
-		f[k++] = (struct sock_filter)REFUSE;
+		f[k++] = JUMP(BPF_JEQ, (uint32_t)calls[i], 0, 1);
+		f[k++] = REFUSE;
 	}
+	return k;
+}
+
+/* Allow nr only when its first argument passes op (BPF_JEQ, BPF_JSET)
+ * against v; refuse it otherwise. */
+static int
+filter_arg0(struct sock_filter *f, int k, int nr, int op, uint32_t v)
+{
+	f[k++] = JUMP(BPF_JEQ, (uint32_t)nr, 0, 4);
+	f[k++] = LOAD(ARG0_LOW);
+	f[k++] = JUMP(op, v, 0, 1);
+	f[k++] = RET(SECCOMP_RET_ALLOW);
+	f[k++] = REFUSE;
 	return k;
 }
 
@@ -182,49 +197,30 @@ filter_build(struct sock_filter *f, unsigned group)
 
 	/* Another architecture's system calls (int 0x80) and the x32
 	 * numbers would pass under other numbers: refused whole. */
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-	    offsetof(struct seccomp_data, arch));
-	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-	    AUDIT_ARCH_X86_64, 1, 0);
-	f[k++] = (struct sock_filter)REFUSE;
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-	    offsetof(struct seccomp_data, nr));
-	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K,
-	    __X32_SYSCALL_BIT, 0, 1);
-	f[k++] = (struct sock_filter)REFUSE;
-	k = filter_deny(f, uring_calls, NCALLS(uring_calls), k);
+	f[k++] = LOAD(offsetof(struct seccomp_data, arch));
+	f[k++] = JUMP(BPF_JEQ, AUDIT_ARCH_X86_64, 1, 0);
+	f[k++] = REFUSE;
+	f[k++] = LOAD(offsetof(struct seccomp_data, nr));
+	f[k++] = JUMP(BPF_JGE, __X32_SYSCALL_BIT, 0, 1);
+	f[k++] = REFUSE;
+	k = filter_deny(f, k, uring_calls, NCALLS(uring_calls));
 	if (group == SANDBOX_FILE)
-		k = filter_deny(f, file_calls, NCALLS(file_calls), k);
+		k = filter_deny(f, k, file_calls, NCALLS(file_calls));
 	if (group == SANDBOX_NET)
-		k = filter_deny(f, net_calls, NCALLS(net_calls), k);
+		k = filter_deny(f, k, net_calls, NCALLS(net_calls));
 	if (group == SANDBOX_PROC) {
-		k = filter_deny(f, proc_calls, NCALLS(proc_calls), k);
-		/* clone: threads only (CLONE_THREAD in its flags). */
-		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-		    SYS_clone, 0, 4);
-		f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-		    ARG0_LOW);
-		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K,
-		    CLONE_THREAD, 0, 1);
-		f[k++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
-		f[k++] = (struct sock_filter)REFUSE;
+		k = filter_deny(f, k, proc_calls, NCALLS(proc_calls));
+		/* clone: threads only */
+		k = filter_arg0(f, k, SYS_clone, BPF_JSET, CLONE_THREAD);
 		/* clone3's flags are behind a pointer the filter cannot
 		 * follow: ENOSYS, on which libc falls back to clone. */
-		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-		    SYS_clone3, 0, 1);
-		f[k++] = (struct sock_filter)RET(SECCOMP_RET_ERRNO | ENOSYS);
-		for (size_t i = 0; i < NCALLS(proc_self_calls); i++) {
-			f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ |
-			    BPF_K, (uint32_t)proc_self_calls[i], 0, 4);
-			f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W |
-			    BPF_ABS, ARG0_LOW);
-			f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ |
-			    BPF_K, (uint32_t)getpid(), 0, 1);
-			f[k++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
-			f[k++] = (struct sock_filter)REFUSE;
-		}
+		f[k++] = JUMP(BPF_JEQ, SYS_clone3, 0, 1);
+		f[k++] = RET(SECCOMP_RET_ERRNO | ENOSYS);
+		for (size_t i = 0; i < NCALLS(proc_self_calls); i++)
+			k = filter_arg0(f, k, proc_self_calls[i], BPF_JEQ,
+			    (uint32_t)getpid());
 	}
-	f[k++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+	f[k++] = RET(SECCOMP_RET_ALLOW);
 	return k;
 }
 
