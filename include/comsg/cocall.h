@@ -206,9 +206,11 @@ int	cotargetpid(void *target, pid_t *pidp);
 
 /*
  * The directory of the calling process's domain ($COMSG_DIR, else
- * $XDG_RUNTIME_DIR/comsg, else /tmp/comsg-UID), written to buf (at most
- * size bytes, NUL included); it need not exist yet.  Errors: EINVAL
- * (COMSG_DIR not absolute), ENAMETOOLONG.
+ * $XDG_RUNTIME_DIR/comsg, else /run/user/UID/comsg if that directory is
+ * the user's, else /tmp/comsg-UID unless another user made it first, then
+ * $HOME/.comsg/HOSTNAME: see codomain(3)), written to buf (at most size
+ * bytes, NUL included); it need not exist yet.  Errors: EINVAL (COMSG_DIR
+ * not absolute), ENAMETOOLONG.
  */
 int	codomain(char *buf, size_t size);
 

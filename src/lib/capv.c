@@ -366,8 +366,9 @@ fetch_other(pid_t pid, int *capcp, void ***capvp)
 	if (domain_dir(mine, sizeof(mine)) < 0)
 		goto out;
 	if (domain_from(env_lookup(env, len, "COMSG_DIR"),
-	    env_lookup(env, len, "XDG_RUNTIME_DIR"), uid, theirs,
-	    sizeof(theirs)) < 0 || strcmp(mine, theirs) != 0) {
+	    env_lookup(env, len, "XDG_RUNTIME_DIR"),
+	    env_lookup(env, len, "HOME"), uid, theirs, sizeof(theirs),
+	    false) < 0 || strcmp(mine, theirs) != 0) {
 		errno = ESRCH;
 		goto out;
 	}

@@ -1,8 +1,10 @@
 /*
- * The domain: the co-processes of one user that share a runtime directory,
- * $COMSG_DIR, else $XDG_RUNTIME_DIR/comsg, else /tmp/comsg-$UID.
+ * The domain: the co-processes of one user that share a runtime directory.
+ * Which directory, and why it never depends on a path another user can
+ * make, is domain_from()'s comment.
  */
 #define _GNU_SOURCE
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +14,76 @@
 
 #include "internal.h"
 
-/* The domain's directory, from the values of COMSG_DIR and
- * XDG_RUNTIME_DIR (either NULL) of a process of user uid. */
-int
-domain_from(const char *d, const char *x, uid_t uid, char *buf, size_t size)
+/* Is path a directory (not a symbolic link) that uid owns and that no one
+ * else may enter?  lstat() only: a link another user planted is "no". */
+static bool
+dir_private_to(const char *path, uid_t uid)
 {
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == uid && (st.st_mode & 0077) == 0;
+}
+
+/* Is path a directory (not a link) that uid owns and only uid may write,
+ * so that no other user can create or replace an entry in it? */
+static bool
+dir_owned_by(const char *path, uid_t uid)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == uid && (st.st_mode & 0022) == 0;
+}
+
+/* Say once per process, on stderr, that the shared default was taken by
+ * someone else and where the domain is instead: the user has to know, or
+ * processes started with XDG_RUNTIME_DIR or COMSG_DIR would seem to be
+ * in another domain for no reason. */
+static void
+warn_default_taken(const char *taken, const char *instead)
+{
+	static atomic_bool said;
+
+	if (atomic_exchange(&said, true))
+		return;
+	if (instead != NULL)
+		dprintf(2, "comsg: %s is not a private directory of yours "
+		    "(another user may have made it): using %s instead; set "
+		    "XDG_RUNTIME_DIR or COMSG_DIR to choose the domain\n",
+		    taken, instead);
+	else
+		dprintf(2, "comsg: %s is not a private directory of yours "
+		    "(another user may have made it) and $HOME is no place "
+		    "of yours to fall back on: set XDG_RUNTIME_DIR or "
+		    "COMSG_DIR to a directory only you can write\n", taken);
+}
+
+/*
+ * The domain's directory of a process of user uid, from the values of its
+ * COMSG_DIR, XDG_RUNTIME_DIR and HOME (any NULL), the first of:
+ *   1. $COMSG_DIR, which must be absolute;
+ *   2. $XDG_RUNTIME_DIR/comsg, if absolute;
+ *   3. /run/user/UID/comsg, if /run/user/UID is uid's private directory
+ *      (what XDG_RUNTIME_DIR would be where the variable was lost, as
+ *      under su or cron; only root can make it);
+ *   4. /tmp/comsg-UID, if absent (the library makes it, 0700) or uid's
+ *      private directory;
+ *   5. $HOME/.comsg/HOSTNAME, if $HOME is a directory of uid's that only
+ *      uid can write: /tmp/comsg-UID was made by someone else (any user
+ *      can make that name in /tmp, and uid cannot remove it).
+ * So a path another user can make is used only while it is uid's own,
+ * and another user making it first moves the domain, never locks uid out.
+ * If 5 is not possible either, 4 is returned and the library refuses it
+ * (EACCES) with a message.  warn: the calling process's own domain: make
+ * $HOME/.comsg for 5, and say on stderr when 4 was taken.
+ */
+int
+domain_from(const char *d, const char *x, const char *home, uid_t uid,
+    char *buf, size_t size, bool warn)
+{
+	char tmp[64], run[64], host[256];
+	struct stat st;
 	int n;
 
 	if (d != NULL && d[0] != '\0') {
@@ -26,11 +93,39 @@ domain_from(const char *d, const char *x, uid_t uid, char *buf, size_t size)
 			return -1;
 		}
 		n = snprintf(buf, size, "%s", d);
-	} else if (x != NULL && x[0] == '/') {
-		n = snprintf(buf, size, "%s/comsg", x);
-	} else {
-		n = snprintf(buf, size, "/tmp/comsg-%u", (unsigned)uid);
+		goto done;
 	}
+	if (x != NULL && x[0] == '/') {
+		n = snprintf(buf, size, "%s/comsg", x);
+		goto done;
+	}
+	snprintf(run, sizeof(run), "/run/user/%u", (unsigned)uid);
+	if (dir_private_to(run, uid)) {
+		n = snprintf(buf, size, "%s/comsg", run);
+		goto done;
+	}
+	snprintf(tmp, sizeof(tmp), "/tmp/comsg-%u", (unsigned)uid);
+	if ((lstat(tmp, &st) < 0 && errno == ENOENT) ||
+	    dir_private_to(tmp, uid)) {
+		n = snprintf(buf, size, "%s", tmp);
+		goto done;
+	}
+	if (home != NULL && home[0] == '/' && dir_owned_by(home, uid) &&
+	    gethostname(host, sizeof(host)) == 0 && host[0] != '\0' &&
+	    strchr(host, '/') == NULL) {
+		host[sizeof(host) - 1] = '\0';
+		n = snprintf(buf, size, "%s/.comsg", home);
+		if (warn && n >= 0 && (size_t)n < size)
+			(void)mkdir(buf, 0700);	/* the domain's parent */
+		n = snprintf(buf, size, "%s/.comsg/%s", home, host);
+		if (warn && n >= 0 && (size_t)n < size)
+			warn_default_taken(tmp, buf);
+		goto done;
+	}
+	if (warn)
+		warn_default_taken(tmp, NULL);
+	n = snprintf(buf, size, "%s", tmp);
+done:
 	if (n < 0 || (size_t)n >= size) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -42,7 +137,7 @@ int
 domain_dir(char *buf, size_t size)
 {
 	return domain_from(getenv("COMSG_DIR"), getenv("XDG_RUNTIME_DIR"),
-	    geteuid(), buf, size);
+	    getenv("HOME"), geteuid(), buf, size, true);
 }
 
 /* The environment another process started with (NUL-separated, malloc'd,
@@ -132,7 +227,8 @@ codomainof(pid_t pid, char *buf, size_t size)
 	if (env == NULL)
 		return -1;
 	r = domain_from(env_lookup(env, len, "COMSG_DIR"),
-	    env_lookup(env, len, "XDG_RUNTIME_DIR"), uid, buf, size);
+	    env_lookup(env, len, "XDG_RUNTIME_DIR"),
+	    env_lookup(env, len, "HOME"), uid, buf, size, false);
 	free(env);
 	return r;
 }

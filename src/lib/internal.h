@@ -72,7 +72,8 @@ HIDDEN void	 cap_unlock(void);
 
 HIDDEN int	 domain_dir(char *buf, size_t size);	/* the domain's directory */
 HIDDEN int	 domain_from(const char *comsg_dir, const char *xdg_runtime_dir,
-		    uid_t uid, char *buf, size_t size);
+		    const char *home, uid_t uid, char *buf, size_t size,
+		    bool warn);
 HIDDEN char	*proc_environ(pid_t pid, size_t *lenp, uid_t *uidp);
 HIDDEN const char *env_lookup(const char *env, size_t len, const char *var);
 HIDDEN int	 domain_subdir(const char *sub, char *buf, size_t size);

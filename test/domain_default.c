@@ -1,0 +1,229 @@
+/* The default domain cannot be taken from a user: another user who makes
+ * /tmp/comsg-UID first (a directory of any mode, a symbolic link, a file)
+ * moves the victim's domain to a place of the victim's own, with a message
+ * saying so, and names still work; never EACCES for as long as the other
+ * user likes.  Needs root, to be two users. */
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include "harness.h"
+
+static uid_t attacker, victim;
+static char home[64], tmpdir[64], rundir[64], errpath[64];
+
+/* Two user ids nobody uses: no passwd entry, no /tmp/comsg-UID of a real
+ * user to spoil. */
+static uid_t
+free_uid(uid_t from)
+{
+	uid_t u;
+
+	for (u = from; u < from + 2000; u++)
+		if (getpwuid(u) == NULL)
+			return u;
+	return 0;
+}
+
+static void
+become(uid_t u)
+{
+	CHECK(setgroups(0, NULL) == 0);
+	CHECK(setgid(u) == 0);
+	CHECK(setuid(u) == 0);
+}
+
+/* As the victim, in the default domain: publish a name, have a second
+ * process of ours look it up and find us, and report the domain's
+ * directory through fd out.  0 when all of that worked. */
+static int
+victim_run(int out, bool with_home)
+{
+	char dir[256];
+	void *t, *k;
+	pid_t me, child, found;
+	int st;
+
+	become(victim);
+	unsetenv("COMSG_DIR");
+	unsetenv("XDG_RUNTIME_DIR");
+	if (with_home)
+		setenv("HOME", home, 1);
+	else
+		unsetenv("HOME");
+	if (coregister("victim", &t) < 0) {
+		perror("victim: coregister");
+		return 2;
+	}
+	me = getpid();
+	child = fork();
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (colookup("victim", &k) < 0 || cotargetpid(k, &found) < 0 ||
+		    found != me) {
+			perror("victim: colookup");
+			_exit(3);
+		}
+		_exit(0);
+	}
+	if (child < 0 || waitpid(child, &st, 0) != child ||
+	    !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return 3;
+	if (codomain(dir, sizeof(dir)) < 0)
+		return 4;
+	if (write(out, dir, strlen(dir) + 1) < 0)
+		return 5;
+	return 0;
+}
+
+/* Run the victim; its domain's directory in dir, its stderr in err.
+ * Returns the victim's exit status. */
+static int
+run_victim(bool with_home, char *dir, size_t dirsize, char *err,
+    size_t errsize)
+{
+	int pfd[2], efd, st;
+	ssize_t n;
+	pid_t pid;
+
+	CHECK(pipe(pfd) == 0);
+	efd = open(errpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(efd >= 0);
+	pid = t_fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		dup2(efd, 2);
+		_exit(victim_run(pfd[1], with_home));
+	}
+	close(pfd[1]);
+	n = read(pfd[0], dir, dirsize - 1);
+	dir[n > 0 ? n : 0] = '\0';
+	close(pfd[0]);
+	st = t_wait(pid);
+	n = pread(efd, err, errsize - 1, 0);
+	err[n > 0 ? n : 0] = '\0';
+	close(efd);
+	return st;
+}
+
+static void
+cleanup(void)
+{
+	char cmd[320];
+
+	if (getpid() != t_main_pid || home[0] == '\0')
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s' '%s'", home, tmpdir,
+	    rundir, errpath);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not clean up\n");
+}
+
+/* As the attacker, make /tmp/comsg-VICTIM one of the ways. */
+static void
+plant(const char *how)
+{
+	pid_t pid = t_fork();
+
+	if (pid == 0) {
+		become(attacker);
+		if (strcmp(how, "dir0700") == 0)
+			_exit(mkdir(tmpdir, 0700) == 0 ? 0 : 1);
+		if (strcmp(how, "dir0777") == 0)
+			_exit(mkdir(tmpdir, 0777) == 0 &&
+			    chmod(tmpdir, 0777) == 0 ? 0 : 1);
+		if (strcmp(how, "link-to-victim-home") == 0)
+			_exit(symlink(home, tmpdir) == 0 ? 0 : 1);
+		if (strcmp(how, "file") == 0) {
+			int fd = open(tmpdir, O_WRONLY | O_CREAT | O_EXCL, 0644);
+
+			_exit(fd >= 0 ? 0 : 1);
+		}
+		_exit(1);
+	}
+	CHECK(t_wait(pid) == 0);
+}
+
+static void
+unplant(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	CHECK(system(cmd) == 0);
+}
+
+int
+main(void)
+{
+	static const char *const ways[] = {
+		"dir0700", "dir0777", "link-to-victim-home", "file",
+	};
+	char dir[512], err[1024], host[256], want[512];
+	struct stat st;
+	size_t i;
+
+	if (geteuid() != 0) {
+		printf("needs root, to act as two users\n");
+		return T_SKIP;
+	}
+	attacker = free_uid(61000);
+	victim = free_uid(attacker + 1);
+	CHECK(attacker != 0 && victim != 0);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/comsg-%u", (unsigned)victim);
+	snprintf(rundir, sizeof(rundir), "/run/user/%u", (unsigned)victim);
+	snprintf(home, sizeof(home), "/tmp/comsg-test-home-%u",
+	    (unsigned)victim);
+	snprintf(errpath, sizeof(errpath), "/tmp/comsg-test-err-%u",
+	    (unsigned)victim);
+	atexit(cleanup);
+	cleanup();	/* leftovers of a run that was killed */
+	CHECK(mkdir(home, 0700) == 0 && chown(home, victim, victim) == 0);
+	CHECK(gethostname(host, sizeof(host)) == 0);
+	snprintf(want, sizeof(want), "%s/.comsg/%s", home, host);
+
+	/* Nothing planted: /tmp/comsg-UID, made private, no message. */
+	CHECK(run_victim(true, dir, sizeof(dir), err, sizeof(err)) == 0);
+	CHECK(strcmp(dir, tmpdir) == 0);
+	CHECK(lstat(tmpdir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == victim && (st.st_mode & 0777) == 0700);
+	CHECK(err[0] == '\0');
+	unplant();
+
+	/* Planted every way: the domain moves to the victim's home. */
+	for (i = 0; i < sizeof(ways) / sizeof(ways[0]); i++) {
+		plant(ways[i]);
+		if (run_victim(true, dir, sizeof(dir), err, sizeof(err)) != 0 ||
+		    strcmp(dir, want) != 0 ||
+		    strstr(err, "is not a private directory") == NULL ||
+		    strstr(err, want) == NULL) {
+			fprintf(stderr, "planted %s: domain '%s', said '%s'\n",
+			    ways[i], dir, err);
+			t_fail();
+		}
+		/* Nothing of the victim's went into what the attacker made. */
+		if (strcmp(ways[i], "dir0777") == 0) {
+			char names[128];
+
+			snprintf(names, sizeof(names), "%s/names", tmpdir);
+			CHECK(lstat(names, &st) < 0 && errno == ENOENT);
+		}
+		unplant();
+	}
+
+	/* /run/user/UID, which only root makes, comes before /tmp. */
+	plant("dir0777");
+	CHECK(mkdir(rundir, 0700) == 0 && chown(rundir, victim, victim) == 0);
+	CHECK(run_victim(true, dir, sizeof(dir), err, sizeof(err)) == 0);
+	snprintf(want, sizeof(want), "%s/comsg", rundir);
+	CHECK(strcmp(dir, want) == 0);
+	CHECK(err[0] == '\0');
+
+	/* Planted, and no home to fall back on: refused, and told what to
+	 * do about it. */
+	snprintf(want, sizeof(want), "rm -rf '%s'", rundir);
+	CHECK(system(want) == 0);
+	CHECK(run_victim(false, dir, sizeof(dir), err, sizeof(err)) == 2);
+	CHECK(strstr(err, "COMSG_DIR") != NULL);
+	unplant();
+	return T_PASS;
+}
