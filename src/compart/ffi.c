@@ -126,7 +126,8 @@ compart_callv(compart_t *cp, const char *name, int argc, char *const argv[],
 		goto out;
 	}
 	compart_clear_violation();
-	errno = 0;
+	compart_thr.host_call_err = 0;
+	compart_thr.err[0] = '\0';
 	memset(&ret, 0, sizeof(ret));
 	{
 		ffi_arg r64 = 0;
@@ -140,12 +141,17 @@ compart_callv(compart_t *cp, const char *name, int argc, char *const argv[],
 		if (sig[0] != 'd')
 			ret.l = (long)r64;
 	}
-	if (compart_last_violation(NULL) == 0 ||
-	    (errno != 0 && (errno == EFAULT || errno == ENOLINK ||
-	    errno == EINVAL) && ret.l == -1)) {
-		int err = errno ? errno : EFAULT;
+	/* The gate failed the call (a violation, the compartment's process
+	 * gone, a bad argument): the value returned is not the function's. */
+	if (compart_thr.host_call_err != 0 || compart_thr.has_viol) {
+		int err = compart_thr.host_call_err ? compart_thr.host_call_err :
+		    EFAULT;
 
-		set_err(err, "the call of %s failed: %s", name, strerror(err));
+		if (compart_thr.err[0] != '\0')
+			errno = err;	/* the gate said why */
+		else
+			set_err(err, "the call of %s failed: %s", name,
+			    strerror(err));
 		goto out;
 	}
 	switch (sig[0]) {

@@ -280,6 +280,10 @@ set_caller_errno(int from, int err)
 {
 	struct compart *x = from ? G.c[from] : NULL;
 
+	/* A function may return -1 of its own: this, not the value, says
+	 * that the gate failed the host's call (compart_callv). */
+	if (from == 0)
+		thr_self()->host_call_err = err;
 	errno = err;
 	if (x != NULL && x->errno_loc != NULL)
 		*x->errno_loc() = err;

@@ -89,6 +89,8 @@ struct thr {
 	uint32_t	 gen[COMPART_MAX + 1];
 	struct compart_violation viol;
 	bool		 has_viol;
+	int		 host_call_err;	/* errno of the last call of the
+					 * host's that a gate failed, or 0 */
 	bool		 registered;
 	char		 err[256];	/* compart_error() */
 };

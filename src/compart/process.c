@@ -76,6 +76,7 @@ struct pm_setup {
 #define SETUP_MAX	(sizeof(struct pm_setup) + LIST_MAX)
 #define PROC_FD		3	/* the socket, in comsg-compart */
 #define PROC_LOG_FD	4	/* where COMPART_LOG lines go */
+#define ARENA_TRIES	8	/* processes started to find the arena free */
 
 static void
 proc_fail(struct frame *f, int err)
@@ -437,10 +438,11 @@ proc_start(struct compart *c, const struct compart_attr *attr)
 	struct pm_hello hello;
 	char *list = NULL;
 	ssize_t n;
-	int sv[2];
+	int sv[2], tries = 0;
 
 	if (arena_init() < 0)
 		return -1;
+again:
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return set_err(errno, "socketpair: %s", strerror(errno));
 	if (proc_spawn(c, sv[1]) < 0) {
@@ -457,6 +459,15 @@ proc_start(struct compart *c, const struct compart_attr *attr)
 	if (n != (ssize_t)sizeof(hello)) {
 		set_err(ENOLINK, "%s: its process died while starting", c->name);
 		goto fail;
+	}
+	/* The new process's layout is random, as ours is: now and then it
+	 * has something where our arena is.  Another process, another
+	 * layout. */
+	if (hello.err == EADDRINUSE && ++tries < ARENA_TRIES) {
+		close(sv[0]);
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+		goto again;
 	}
 	if (hello.err != 0) {
 		hello.msg[sizeof(hello.msg) - 1] = '\0';
@@ -624,8 +635,12 @@ proc_call(struct frame *f)
 	if (n != (ssize_t)sizeof(rep)) {
 		int err = n < 0 ? errno : EPROTO;
 
-		set_err(err, "%s: call to %s failed: %s", c->name, e->name,
-		    strerror(err));
+		if (err == ENOLINK)
+			set_err(err, "%s: its process died in the call to %s "
+			    "(%s)", c->name, e->name, strerror(err));
+		else
+			set_err(err, "%s: call to %s failed: %s", c->name,
+			    e->name, strerror(err));
 		proc_fail(f, err);
 		return;
 	}

@@ -73,7 +73,7 @@ arena_adopt(void *addr, size_t size)
 	p = mmap(addr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 	    MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p != addr) {
-		int err = p == MAP_FAILED ? errno : EADDRINUSE;
+		int err = p == MAP_FAILED && errno != EEXIST ? errno : EADDRINUSE;
 
 		if (p != MAP_FAILED)
 			munmap(p, size);
