@@ -81,10 +81,12 @@ int	copublish(const char *name, void *target);
 /*
  * Call target: copy outlen bytes of outbuf to the service, wait for its
  * reply, copy at most inlen bytes of it into inbuf and return the reply's
- * full length (larger than inlen means it was truncated).
+ * full length (larger than inlen means it was truncated).  No reply is
+ * longer than COCALL_MAXLEN: inlen may be anything up to SIZE_MAX.
  * The first call of a thread through a target sets up its channel.
  * Errors: EINVAL (target is not a live target capability, or a buffer is
- * NULL with a non-zero length), EMSGSIZE (outlen > COCALL_MAXLEN),
+ * NULL with a non-zero length), EMSGSIZE (outlen > COCALL_MAXLEN, up to
+ * SIZE_MAX; nothing is sent),
  * ENOLINK (the service is gone, or died during the call), EDEADLK (the
  * target is served by the calling thread), EPROTO (the service broke the
  * protocol), ENOMEM, EMFILE, ENFILE (here or, for the call's
@@ -102,9 +104,10 @@ ssize_t	cocall(void *target, const void *outbuf, size_t outlen,
  * calling thread: the same for every call of that thread, different for
  * any two live threads.  A request that cannot be taken (malformed, or
  * carrying capabilities there is no room for) is answered with an error
- * for its caller and not returned.  Errors: EINVAL (bad buffer), EMSGSIZE
- * (outlen > COCALL_MAXLEN; nothing is delivered), ESRCH (the thread
- * serves no target).
+ * for its caller and not returned.  inlen may be anything up to SIZE_MAX.
+ * Errors: EINVAL (bad buffer), EMSGSIZE (outlen > COCALL_MAXLEN, up to
+ * SIZE_MAX; nothing is delivered, and the previous call still waits for
+ * its reply), ESRCH (the thread serves no target).
  */
 ssize_t	coaccept(void **cookiep, const void *outbuf, size_t outlen,
 	    void *inbuf, size_t inlen);

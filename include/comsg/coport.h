@@ -94,8 +94,9 @@ int	coclose(coport_t port);
  * non-blocking.  Returns len once the message is queued (COPIPE: once it
  * is in the receiver's buffer); the caller keeps buf.
  * Errors: EINVAL (bad handle; buf NULL with len > 0), EPERM (the handle
- * lacks COPORT_PERM_SEND), EMSGSIZE (larger than the port takes: a
- * COCHANNEL message must fit its buffer), EPIPE (every receiver has
+ * lacks COPORT_PERM_SEND), EMSGSIZE (larger than the port takes, up to
+ * SIZE_MAX, and nothing is sent: a COCHANNEL message is at most its
+ * buffer's size less 8 bytes), EPIPE (every receiver has
  * closed), EAGAIN (non-blocking, no room now), EPROTO (a receiver broke
  * the port's shared state), ENOLINK (comsgd is needed, and gone),
  * ENOMEM, EMFILE.
@@ -114,7 +115,8 @@ ssize_t	cosend(coport_t port, const void *buf, size_t len);
  * follow the protocol could still change its own message there).
  * Returns the message's length.
  * Errors: EINVAL (bad handle; bufp NULL), EPERM (no COPORT_PERM_RECV),
- * EMSGSIZE (does not fit: COCHANNEL and COPIPE), EPIPE (nothing queued
+ * EMSGSIZE (does not fit: COCHANNEL and COPIPE; COPIPE len larger than
+ * COPIPE_MAXLEN, up to SIZE_MAX), EPIPE (nothing queued
  * and every sender has closed), EAGAIN (non-blocking, nothing now),
  * ENOLINK (comsgd is needed, and gone), ENOMEM, EMFILE.
  */

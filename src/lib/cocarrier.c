@@ -106,16 +106,16 @@ carrier_take(struct port_obj *o, void **bufp, size_t *lenp)
 	    MSG_DONTWAIT);
 	if (n < 0)
 		return -1;
-	len = (size_t)d.len;
 	if ((size_t)n != sizeof(d) || trunc || nfds != 1 ||
-	    d.magic != CARRIER_MAGIC || len > COCARRIER_MAXLEN ||
+	    d.magic != CARRIER_MAGIC || d.len > COCARRIER_MAXLEN ||
 	    !memfd_check(fds[0], F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW,
-	    len, &size)) {
+	    (size_t)d.len, &size)) {
 		/* a sender's garbage spoils only that message */
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);
 		return 0;
 	}
+	len = (size_t)d.len;
 	if (len > 0) {
 		map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE,
 		    fds[0], 0);

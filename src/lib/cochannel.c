@@ -112,14 +112,17 @@ fail:
 ssize_t
 chan_send_try(struct port_obj *o, const void *buf, size_t len)
 {
-	uint64_t need = RING_REC_SIZE(len), pos, room;
-	struct ring_rec rec = { (uint32_t)len, ~(uint32_t)len };
+	uint64_t need, pos, room;
+	struct ring_rec rec;
 	struct tx_ring *t;
 
-	if (need > o->ring_size) {
+	/* Before any arithmetic on len: it may be anything up to SIZE_MAX. */
+	if (len > RING_MSG_MAX(o->ring_size)) {
 		errno = EMSGSIZE;
 		return -1;
 	}
+	need = RING_REC_SIZE(len);
+	rec = (struct ring_rec){ (uint32_t)len, ~(uint32_t)len };
 	pthread_mutex_lock(&o->tx_lock);
 	if (o->tx == NULL && tx_make(o) < 0) {
 		pthread_mutex_unlock(&o->tx_lock);

@@ -41,16 +41,17 @@ ssize_t
 pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 {
 	struct port_dgram d = { TICKET_MAGIC, COPORT_SHM_VERSION, len };
-	size_t maplen = PAGE + ROUND_PAGE(len);
 	struct pipe_area *a;
 	int64_t start;
 	uint64_t msglen;
+	size_t maplen;
 	int s, fd, e;
 
 	if (len > COPIPE_MAXLEN) {
 		errno = EMSGSIZE;
 		return -1;
 	}
+	maplen = PAGE + ROUND_PAGE(len);	/* len is bounded: no wrap */
 	if (nonblock && LOAD_ACQ(&o->bell->pipe_senders) == 0) {
 		errno = port_senders_gone(o) ? EPIPE : EAGAIN;
 		return -1;

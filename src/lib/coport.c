@@ -550,11 +550,15 @@ chan_wait(struct port_obj *o, bool out, bool nonblock,
 			 * other side's cache line away from it.  A sender
 			 * waits for a quarter of its ring to be free, so that
 			 * it then writes a batch rather than one message per
-			 * look at the receivers' position. */
-			uint64_t want = RING_REC_SIZE(len) + o->ring_size / 4;
+			 * look at the receivers' position (len fits the
+			 * ring: try() said EAGAIN, not EMSGSIZE). */
+			uint64_t want = 0;
 
-			if (want > o->ring_size)
-				want = o->ring_size;
+			if (out) {
+				want = RING_REC_SIZE(len) + o->ring_size / 4;
+				if (want > o->ring_size)
+					want = o->ring_size;
+			}
 			do {
 				for (int i = 0; i < SPIN_BACKOFF && spins > 0;
 				    i++, spins--)

@@ -111,7 +111,15 @@ struct ring_rec {
 };
 _Static_assert(sizeof(struct ring_rec) == 8, "ring layout");
 
+/*
+ * Bytes a record of len takes: computed in 64 bits, so exact for any len
+ * up to UINT32_MAX (all a record header can say).  A length a caller
+ * gives is checked against RING_MSG_MAX first: near SIZE_MAX the sum
+ * would wrap to a small size.
+ */
 #define RING_REC_SIZE(len)	(8u + (((uint64_t)(len) + 7u) & ~(uint64_t)7u))
+/* The longest message a ring of size bytes (a multiple of 8) takes. */
+#define RING_MSG_MAX(size)	((uint64_t)(size) - sizeof(struct ring_rec))
 
 /* area.status (COPIPE) */
 #define AREA_WAITING	1u	/* published by the receiver */

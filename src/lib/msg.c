@@ -94,6 +94,10 @@ msg_recv_call(int sock, uint32_t seq, void *buf, size_t room, void **caps,
 {
 	int capsroom = *ncapsp, stale = 0;
 
+	/* No message is longer; and the kernel refuses (EINVAL, EFAULT) a
+	 * buffer said to reach past SSIZE_MAX or the address space. */
+	if (room > COCALL_MAXLEN)
+		room = COCALL_MAXLEN;
 	*ncapsp = 0;
 	for (;;) {
 		struct wire_call w;

@@ -22,8 +22,8 @@ HIDDEN int	msg_send_call(int sock, uint32_t seq, const void *buf,
 		    int64_t deadline);
 
 /*
- * Receive the message of seq, skipping stale ones: at most room bytes into
- * buf, capabilities into caps (room *ncapsp, count stored back).  Returns
+ * Receive the message of seq, skipping stale ones: at most room bytes
+ * (and never more than COCALL_MAXLEN) into buf, capabilities into caps (room *ncapsp, count stored back).  Returns
  * the message's full length.  deadline 0: take only what is already queued
  * (EAGAIN otherwise).  While waiting, ring bell again if *sleeping says the
  * service sleeps.  Errors: ENOLINK (peer gone), ETIMEDOUT, EPROTO, EMFILE
