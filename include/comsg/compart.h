@@ -41,6 +41,8 @@ extern "C" {
 #define COMPART_WINDOWS_MAX	40
 /* Most arguments of an entry point. */
 #define COMPART_MAXARGS		32
+/* Largest heap_size and stack_size (1 TiB); larger gives EINVAL. */
+#define COMPART_SIZE_MAX	((size_t)1 << 40)
 
 /*
  * Entry points.  A compartment declares each function others may call,
@@ -70,7 +72,8 @@ struct compart_attr {
 	const char	*name;		/* for messages; default: file name */
 	int		 mode;		/* -1: the process's mode */
 	size_t		 heap_size;	/* bytes of heap region (default 64 MiB) */
-	size_t		 stack_size;	/* bytes per stack (default 1 MiB) */
+	size_t		 stack_size;	/* bytes per stack (default 1 MiB);
+					   both at most COMPART_SIZE_MAX */
 	/* Entry points declared for the object by whoever loads it, for
 	 * objects that cannot carry COMPART_ENTRY (a system library):
 	 * "name:sig" strings, NULL-terminated; NULL for none. */
@@ -116,7 +119,8 @@ void	compart_attr_init(struct compart_attr *attr);
  * compart_unload().
  * Errors: ENOENT (no such file), ENOEXEC (not an ELF shared object for
  * this machine), ELIBACC (a library it needs, or a symbol, is missing),
- * EINVAL (bad attr, a bad entry declaration), EMFILE (too many
+ * EINVAL (bad attr: sizes 0 or above COMPART_SIZE_MAX, a stack under
+ * 16 KiB; a bad entry declaration), EMFILE (too many
  * compartments: COMPART_MAX, the link-map namespaces or the static TLS
  * of this process), ENOSPC (mpk: no protection key left), ENOMEM,
  * ENOLINK (process mode: the compartment's process died while starting).
@@ -238,9 +242,12 @@ const char *compart_intercept_name(int i, const char **groupp);
  * ENOSPC (mpk: no protection key left).
  * compart_window_alloc: len bytes of fresh zeroed shared memory, rounded
  * up to pages, added to w: the memory to use for pointer arguments in
- * process mode.  Errors: EINVAL, ENOMEM.
- * compart_window_add/remove errors: EINVAL (not whole pages; not the
- * owner's memory; already in a window; not in this window).
+ * process mode.  Errors: EINVAL (len 0), ENOMEM (the arena, 256 MiB for
+ * all windows, has no room: any len up to SIZE_MAX).
+ * compart_window_add/remove errors: EINVAL (not whole pages; past the
+ * top of the address space; not the owner's memory: for the host, not
+ * all mapped or held by another; already in a window; not in this
+ * window).
  * compart_window_open/close errors: EINVAL (bad window or compartment).
  */
 compart_window_t *compart_window_create(compart_t *owner);

@@ -263,6 +263,7 @@ int	dom_add(int d, uintptr_t start, uintptr_t end, int prot) HIDDEN;
 int	dom_take(int from, int to, uintptr_t start, uintptr_t end) HIDDEN;
 void	dom_clear(int d) HIDDEN;
 int	dom_owner_of(uintptr_t addr) HIDDEN;
+int	dom_overlap(uintptr_t start, uintptr_t end, uintptr_t *atp) HIDDEN;
 void	iso_recompute(void) HIDDEN;
 void	iso_switch(int from, int to) HIDDEN;
 int	iso_handler_install(void) HIDDEN;

@@ -278,6 +278,27 @@ dom_clear(int d)
 	G.open &= ~(1ULL << d);
 }
 
+/* A domain holding some of [s, e), and an address of it in *atp; -1 if
+ * none.  Range by range: [s, e) may span the whole address space. */
+int
+dom_overlap(uintptr_t s, uintptr_t e, uintptr_t *atp)
+{
+	int d, i;
+
+	for (d = 1; d < NDOMS; d++) {
+		struct dom *dm = &G.dom[d];
+
+		if (!dm->used)
+			continue;
+		for (i = 0; i < dm->n; i++)
+			if (dm->r[i].start < e && dm->r[i].end > s) {
+				*atp = dm->r[i].start > s ? dm->r[i].start : s;
+				return d;
+			}
+	}
+	return -1;
+}
+
 /* The domain holding addr, or -1 (lock-free: called by the handler). */
 int
 dom_owner_of(uintptr_t addr)

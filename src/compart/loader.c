@@ -737,7 +737,10 @@ compart_load(const char *path, const struct compart_attr *attrp)
 		attr = *attrp;
 	else
 		compart_attr_init(&attr);
-	if (attr.heap_size == 0 || attr.stack_size < 16 * 1024 ||
+	/* Bounded before PAGE_UP() and the stack's guard page are added:
+	 * near SIZE_MAX they would wrap to a tiny region. */
+	if (attr.heap_size == 0 || attr.heap_size > COMPART_SIZE_MAX ||
+	    attr.stack_size < 16 * 1024 || attr.stack_size > COMPART_SIZE_MAX ||
 	    attr.mode < -1 || attr.mode > COMPART_PROCESS) {
 		set_err(EINVAL, "bad attributes (heap %zu, stack %zu, mode %d)",
 		    attr.heap_size, attr.stack_size, attr.mode);

@@ -23,6 +23,9 @@
 #define NPOW		11			/* 1 KiB .. 1 MiB */
 #define BIG_CLASS	255
 #define ALIGNED_MAGIC	0xa11a11a11a11a11aULL
+/* Largest request: no heap is larger (COMPART_SIZE_MAX), and checked
+ * before any rounding, which near SIZE_MAX would wrap. */
+#define ALLOC_MAX	((size_t)1 << 40)
 
 struct hdr {
 	uint64_t	 size;		/* usable bytes */
@@ -141,7 +144,7 @@ alloc_locked(size_t n)
 	unsigned c;
 	struct hdr *h;
 
-	if (region == NULL || n > (size_t)1 << 40)
+	if (region == NULL || n > ALLOC_MAX)
 		return NULL;
 	c = size_class(n, &cap);
 	if (c != BIG_CLASS) {
@@ -330,7 +333,7 @@ memalign(size_t align, size_t n)
 
 	if (align <= HDR)
 		return malloc(n);
-	if ((align & (align - 1)) != 0 || n > ((size_t)1 << 40))
+	if ((align & (align - 1)) != 0 || align > ALLOC_MAX || n > ALLOC_MAX)
 		return NULL;
 	raw = malloc(n + align + HDR);
 	if (raw == NULL)
@@ -371,6 +374,8 @@ valloc(size_t n)
 EXPORT void *
 pvalloc(size_t n)
 {
+	if (n > ALLOC_MAX)
+		return NULL;
 	return memalign(4096, (n + 4095) & ~(size_t)4095);
 }
 

@@ -113,10 +113,15 @@ arena_map(void *p, size_t len, int fd)
 static int
 arena_alloc(size_t len, struct blk *b)
 {
-	size_t n = PAGE_UP(len) / PAGE, i, run = 0, first, k;
+	size_t n, i, run = 0, first, k;
 	int fd;
 
-	if (n == 0 || arena_init() < 0)
+	/* Before rounding: near SIZE_MAX, PAGE_UP() wraps to 0. */
+	if (len > ARENA_SIZE)
+		return set_err(ENOMEM, "%zu bytes: more than the window arena "
+		    "(%lu MiB)", len, ARENA_SIZE >> 20);
+	n = PAGE_UP(len) / PAGE;
+	if (arena_init() < 0)
 		return -1;
 	for (i = 0; i < ARENA_PAGES; i++) {
 		run = USED(i) ? 0 : run + 1;
@@ -331,11 +336,19 @@ host_add_cb(void *arg, uintptr_t s, uintptr_t e, int prot)
 	return dom_add(*(int *)arg, s, e, prot);
 }
 
+static int
+mapped_cb(void *arg, uintptr_t s, uintptr_t e, int prot)
+{
+	(void)prot;
+	*(uintptr_t *)arg += e - s;
+	return 0;
+}
+
 int
 compart_window_add(compart_window_t *wp, void *addr, size_t len)
 {
 	struct compart_window *w;
-	uintptr_t s = (uintptr_t)addr, e = s + len, a;
+	uintptr_t s = (uintptr_t)addr, e = s + len, a, mapped = 0;
 	int rc = -1;
 
 	if (compart_thr.cur != 0)
@@ -351,13 +364,21 @@ compart_window_add(compart_window_t *wp, void *addr, size_t len)
 		rc = dom_take(w->owner, w->dom, s, e);
 		goto out;
 	}
-	/* The host's memory: any that no compartment or window holds. */
-	for (a = s; a < e; a += PAGE)
-		if (dom_owner_of(a) >= 0) {
-			set_err(EINVAL, "%#lx is not the host's to share",
-			    (unsigned long)a);
-			goto out;
-		}
+	/* The host's memory: mapped, and held by no compartment or window.
+	 * Looked at range by range, never page by page: len may be up to
+	 * the top of the address space. */
+	if (dom_overlap(s, e, &a) >= 0) {
+		set_err(EINVAL, "%#lx is not the host's to share",
+		    (unsigned long)a);
+		goto out;
+	}
+	if (maps_ranges(s, e, mapped_cb, &mapped) < 0)
+		goto out;
+	if (mapped != len) {
+		set_err(EINVAL, "%#lx-%#lx is not all the host's memory "
+		    "(not all mapped)", (unsigned long)s, (unsigned long)e);
+		goto out;
+	}
 	rc = maps_ranges(s, e, host_add_cb, &w->dom);
 out:
 	if (rc == 0)
