@@ -123,7 +123,7 @@ cap_new(enum cap_kind kind, const int *fds)
 	c = cap_alloc(kind);
 	if (c == NULL) {
 		for (i = 0; i < n; i++)
-			close(fds[i]);
+			sys_close(fds[i]);
 		return NULL;
 	}
 	for (i = 0; i < n; i++)
@@ -143,17 +143,17 @@ cap_fds_valid(enum cap_kind kind, const int *fds)
 	if (n < 0)
 		return false;
 	for (i = 0; i < n; i++)
-		if (fds[i] < 0 || fcntl(fds[i], F_GETFD) < 0)
+		if (fds[i] < 0 || sys_fcntl(fds[i], F_GETFD, 0) < 0)
 			return false;
 	if (kind != CAP_TARGET)
 		return true;
-	if (fstat(fds[0], &st) < 0 || !S_ISSOCK(st.st_mode))
+	if (sys_fstat(fds[0], &st) < 0 || !S_ISSOCK(st.st_mode))
 		return false;
-	seals = fcntl(fds[1], F_GET_SEALS);
+	seals = sys_fcntl(fds[1], F_GET_SEALS, 0);
 	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
 	    (F_SEAL_SHRINK | F_SEAL_GROW))
 		return false;
-	return fstat(fds[1], &st) == 0 && S_ISREG(st.st_mode) &&
+	return sys_fstat(fds[1], &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_size == sizeof(struct bell_shm);
 }
 
@@ -172,7 +172,7 @@ cap_import(enum cap_kind kind, const int *fds, bool owned)
 		return cap_new(kind, fds);
 	for (i = 0; owned && i < n; i++)
 		if (fds[i] >= 0)
-			close(fds[i]);
+			sys_close(fds[i]);
 	errno = EINVAL;
 	return NULL;
 }
@@ -189,7 +189,7 @@ cap_release(struct cap *c)
 	c->gen++;
 	for (i = 0; i < 2; i++)
 		if (c->fd[i] >= 0)
-			close(c->fd[i]);
+			sys_close(c->fd[i]);
 	c->kind = 0;
 	cap_unlock();
 }
@@ -202,7 +202,7 @@ cap_set_inherit(struct cap *c, bool inherit)
 	int i, n = cap_nfds(c->kind);
 
 	for (i = 0; i < n; i++)
-		if (fcntl(c->fd[i], F_SETFD, inherit ? 0 : FD_CLOEXEC) < 0)
+		if (sys_fcntl(c->fd[i], F_SETFD, inherit ? 0 : FD_CLOEXEC) < 0)
 			return -1;
 	return 0;
 }
@@ -232,7 +232,7 @@ fd_sendmsg(int sock, const void *hdr, size_t hdrlen, const void *body,
 		memcpy(CMSG_DATA(&cm.hdr), fds, sizeof(int) * nfds);
 	}
 	for (;;) {
-		ssize_t n = sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
+		ssize_t n = sys_sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
 
 		if (n >= 0)
 			return 0;
@@ -279,7 +279,7 @@ cap_recvmsg(int sock, struct iovec *iov, int iovcnt, int *fds, int *nfds,
 
 	*nfds = 0;
 	do
-		n = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+		n = sys_recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
@@ -296,7 +296,7 @@ cap_recvmsg(int sock, struct iovec *iov, int iovcnt, int *fds, int *nfds,
 			if (*nfds < WIRE_MAXFDS)
 				fds[(*nfds)++] = fd;
 			else
-				close(fd);
+				sys_close(fd);
 		}
 	}
 	*truncated = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
@@ -340,7 +340,7 @@ cap_unpack(const uint8_t *kinds, int ncaps, int *fds, int nfds,
 	return ncaps < room ? ncaps : room;
 bad:
 	for (i = 0; i < nfds; i++)
-		close(fds[i]);
+		sys_close(fds[i]);
 	errno = EINVAL;
 	return -1;
 }
@@ -355,7 +355,7 @@ capfromfd(void **capp, int fd)
 		errno = EINVAL;
 		return -1;
 	}
-	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	nfd = sys_fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (nfd < 0)
 		return -1;
 	c = cap_new(CAP_FD, &nfd);
@@ -377,7 +377,7 @@ captofd(void *cap, int *fdp)
 		errno = EINVAL;
 		return -1;
 	}
-	fd = fcntl(c->fd[0], F_DUPFD_CLOEXEC, 0);
+	fd = sys_fcntl(c->fd[0], F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	*fdp = fd;
@@ -417,7 +417,7 @@ caprecv(int sockfd, void **capp)
 	if (trunc || n != sizeof(w) || w.magic != WIRE_CAP ||
 	    w.version != WIRE_VERSION || w.kind > UINT8_MAX) {
 		for (i = 0; i < nfds; i++)
-			close(fds[i]);
+			sys_close(fds[i]);
 		errno = n == 0 ? ECONNRESET : EINVAL;
 		return -1;
 	}
@@ -449,11 +449,11 @@ cotargetpid(void *target, pid_t *pidp)
 	s = gate_connect(c);
 	if (s < 0)
 		return -1;
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
-		close(s);
+	if (sys_getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+		sys_close(s);
 		return -1;
 	}
-	close(s);
+	sys_close(s);
 	*pidp = cr.pid;
 	return 0;
 }
@@ -471,26 +471,26 @@ gate_connect(struct cap *c)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int s, r, e;
 
-	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	s = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return -1;
 	/* Under the lock: the descriptor number must still be c's. */
 	cap_lock();
 	if (c->magic != CAP_LIVE || c->kind != CAP_TARGET) {
 		cap_unlock();
-		close(s);
+		sys_close(s);
 		errno = EINVAL;
 		return -1;
 	}
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d",
 	    c->fd[0]);
 	do
-		r = connect(s, (struct sockaddr *)&sun, sizeof(sun));
+		r = sys_connect(s, (struct sockaddr *)&sun, sizeof(sun));
 	while (r < 0 && errno == EINTR);
 	e = errno;
 	cap_unlock();
 	if (r < 0) {
-		close(s);
+		sys_close(s);
 		errno = (e == ECONNREFUSED || e == ENOENT) ? ENOLINK : e;
 		return -1;
 	}
@@ -519,7 +519,7 @@ capdescribe(void *cap, char *buf, size_t size)
 		    c->fd[0], c->fd[1]);
 		return 0;
 	}
-	if (fstat(c->fd[0], &st) == 0) {
+	if (sys_fstat(c->fd[0], &st) == 0) {
 		if (S_ISSOCK(st.st_mode))
 			what = "socket";
 		else if (S_ISFIFO(st.st_mode))

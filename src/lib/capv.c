@@ -152,7 +152,7 @@ capv_decode(const char *s, int *capcp, void ***capvp,
 				if (fds[i] < 0 && errno == EPERM) {
 					for (j = 0; owned && j < i; j++)
 						if (fds[j] >= 0)
-							close(fds[j]);
+							sys_close(fds[j]);
 					errno = EPERM;
 					goto fail;
 				}
@@ -397,7 +397,7 @@ fetch_other(pid_t pid, int *capcp, void ***capvp)
 	}
 out:
 	if (o.pidfd >= 0)
-		close(o.pidfd);
+		sys_close(o.pidfd);
 	free(env);
 	return r;
 }

@@ -146,7 +146,7 @@ caller_detach(struct svc_chan *ch)
 			*pp = ch->caller_next;
 			break;
 		}
-	close(ch->sock);
+	sys_close(ch->sock);
 	if (--c->nchans == 0)
 		c->magic = 0;
 	pthread_mutex_unlock(&callers_mutex);
@@ -182,7 +182,7 @@ cogetpid(void *cookie, pid_t *pidp)
 		errno = EINVAL;
 	/* The kernel's peer credentials of a connection we accepted are
 	 * those of the process that connected. */
-	else if (getsockopt(c->chans->sock, SOL_SOCKET, SO_PEERCRED, &cr,
+	else if (sys_getsockopt(c->chans->sock, SOL_SOCKET, SO_PEERCRED, &cr,
 	    &len) == 0) {
 		*pidp = cr.pid;
 		r = 0;
@@ -226,11 +226,11 @@ acceptor_get(struct cothread *t)
 		errno = ENOMEM;
 		return NULL;
 	}
-	fd = memfd_create("comsg-bell", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0 || ftruncate(fd, sizeof(struct bell_shm)) < 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+	fd = sys_memfd_create("comsg-bell", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || sys_ftruncate(fd, sizeof(struct bell_shm)) < 0 ||
+	    sys_fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto fail;
-	a->bell = mmap(NULL, sizeof(struct bell_shm), PROT_READ | PROT_WRITE,
+	a->bell = sys_mmap(NULL, sizeof(struct bell_shm), PROT_READ | PROT_WRITE,
 	    MAP_SHARED, fd, 0);
 	if (a->bell == MAP_FAILED)
 		goto fail;
@@ -241,7 +241,7 @@ acceptor_get(struct cothread *t)
 	return a;
 fail:
 	if (fd >= 0)
-		close(fd);
+		sys_close(fd);
 	free(a);
 	return NULL;
 }
@@ -281,7 +281,7 @@ chan_remove(struct acceptor *a, int i)
 	a->chans[i] = a->chans[--a->nchans];
 	if (a->rr > a->nchans)
 		a->rr = 0;
-	munmap(ch->shm, sizeof(struct chan_shm));
+	sys_munmap(ch->shm, sizeof(struct chan_shm));
 	caller_detach(ch);
 	free(ch);
 }
@@ -298,7 +298,7 @@ acceptor_remove_target(struct acceptor *a, struct cap *c)
 			chan_remove(a, i);
 	for (i = a->nconns - 1; i >= 0; i--)
 		if (a->conns[i].target == c) {
-			close(a->conns[i].sock);
+			sys_close(a->conns[i].sock);
 			a->conns[i] = a->conns[--a->nconns];
 		}
 	for (i = 0; i < a->ntargets; i++)
@@ -307,7 +307,7 @@ acceptor_remove_target(struct acceptor *a, struct cap *c)
 			break;
 		}
 	if (c->listen_fd >= 0)
-		close(c->listen_fd);
+		sys_close(c->listen_fd);
 	c->listen_fd = -1;
 	c->server = NULL;
 }
@@ -324,7 +324,7 @@ reap(struct acceptor *a)
 		for (i = 0; i < n; i++)
 			pfd[i] = (struct pollfd){ .fd = a->chans[base + i]->sock,
 			    .events = POLLRDHUP };
-		if (poll(pfd, n, 0) <= 0)
+		if (sys_poll(pfd, n, 0) <= 0)
 			continue;
 		for (i = n - 1; i >= 0; i--)
 			if (pfd[i].revents & (POLLHUP | POLLRDHUP | POLLERR |
@@ -339,7 +339,7 @@ ack(int sock, int status)
 	struct wire_accept w = { WIRE_ACCEPT, WIRE_VERSION, status,
 	    (int32_t)getpid() };
 
-	(void)send(sock, &w, sizeof(w), MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)sys_send(sock, &w, sizeof(w), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 static int
@@ -381,7 +381,7 @@ connect_one(struct acceptor *a, int sock, struct cap *c)
 		goto bad;
 	/* pid 0: a process outside our pid namespace, which we cannot tell
 	 * apart from others. */
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0 ||
+	if (sys_getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0 ||
 	    peer.pid <= 0)
 		goto bad;
 	if (memfd_sealed_map(fds[0], sizeof(struct chan_shm), &shm) < 0)
@@ -414,18 +414,18 @@ connect_one(struct acceptor *a, int sock, struct cap *c)
 	if (a->flags_set)
 		STORE_RLX(&ch->shm->service_sleeping, 1);
 	a->chans[a->nchans++] = ch;
-	close(fds[0]);
+	sys_close(fds[0]);
 	ack(sock, 0);
 	return true;
 bad:
 	free(ch);
 	if (shm != NULL)
-		munmap(shm, sizeof(struct chan_shm));
+		sys_munmap(shm, sizeof(struct chan_shm));
 	for (i = 0; i < nfds; i++)
-		close(fds[i]);
+		sys_close(fds[i]);
 	if (status != 0)
 		ack(sock, status);
-	close(sock);
+	sys_close(sock);
 	return true;
 }
 
@@ -447,7 +447,7 @@ pending_evict(struct acceptor *a)
 			best = i;
 		}
 	}
-	close(a->conns[best].sock);
+	sys_close(a->conns[best].sock);
 	a->conns[best] = a->conns[--a->nconns];
 }
 
@@ -469,14 +469,14 @@ connect_all(struct acceptor *a)
 		socklen_t len = sizeof(peer);
 		int s, batch = 0;
 
-		while (batch < ACCEPT_BATCH && (s = accept4(c->listen_fd,
+		while (batch < ACCEPT_BATCH && (s = sys_accept4(c->listen_fd,
 		    NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
 			batch++;
 			/* An honest caller sends its first message before it
 			 * rings: usually it is there already. */
 			if (connect_one(a, s, c))
 				continue;
-			if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
+			if (sys_getsockopt(s, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
 				peer.pid = 0;
 			if (a->nconns == PENDING_MAX)
 				pending_evict(a);
@@ -743,8 +743,8 @@ coaccept_slow(void **cookiep, const void *outbuf, size_t outlen, void *inbuf,
 static void
 acceptor_free(struct acceptor *a)
 {
-	munmap(a->bell, sizeof(struct bell_shm));
-	close(a->bell_fd);
+	sys_munmap(a->bell, sizeof(struct bell_shm));
+	sys_close(a->bell_fd);
 	free(a->targets);
 	free(a->chans);
 	free(a);
@@ -764,7 +764,7 @@ acceptor_thread_exit(struct acceptor *a)
 	while (a->nchans > 0)
 		chan_remove(a, a->nchans - 1);
 	while (a->nconns > 0)
-		close(a->conns[--a->nconns].sock);
+		sys_close(a->conns[--a->nconns].sock);
 	acceptor_free(a);
 }
 
@@ -776,17 +776,17 @@ acceptor_atfork_child(struct acceptor *a)
 	int i;
 
 	for (i = 0; i < a->nconns; i++)
-		close(a->conns[i].sock);
+		sys_close(a->conns[i].sock);
 	for (i = 0; i < a->nchans; i++) {
-		munmap(a->chans[i]->shm, sizeof(struct chan_shm));
-		close(a->chans[i]->sock);
+		sys_munmap(a->chans[i]->shm, sizeof(struct chan_shm));
+		sys_close(a->chans[i]->sock);
 		free(a->chans[i]);
 	}
 	for (i = 0; i < a->ntargets; i++) {
 		struct cap *c = a->targets[i];
 
 		if (c->listen_fd >= 0)
-			close(c->listen_fd);
+			sys_close(c->listen_fd);
 		c->listen_fd = -1;
 		c->server = NULL;
 	}

@@ -20,9 +20,9 @@
 static void
 chan_close(struct caller_chan *ch)
 {
-	munmap(ch->shm, sizeof(struct chan_shm));
-	munmap(ch->bell, sizeof(struct bell_shm));
-	close(ch->sock);
+	sys_munmap(ch->shm, sizeof(struct chan_shm));
+	sys_munmap(ch->bell, sizeof(struct bell_shm));
+	sys_close(ch->sock);
 	free(ch);
 }
 
@@ -47,8 +47,8 @@ served_here(struct cothread *t, struct cap *c)
 		return false;
 	if (c->server == t->acc)
 		return true;
-	return fstat(c->fd[1], &a) == 0 &&
-	    fstat(acceptor_bell_fd(t->acc), &b) == 0 &&
+	return sys_fstat(c->fd[1], &a) == 0 &&
+	    sys_fstat(acceptor_bell_fd(t->acc), &b) == 0 &&
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
@@ -88,7 +88,7 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 		errno = EDEADLK;
 		return NULL;
 	}
-	ch->bell = mmap(NULL, sizeof(struct bell_shm), PROT_READ | PROT_WRITE,
+	ch->bell = sys_mmap(NULL, sizeof(struct bell_shm), PROT_READ | PROT_WRITE,
 	    MAP_SHARED, c->fd[1], 0);
 	cap_unlock();
 	if (ch->bell == MAP_FAILED)
@@ -103,15 +103,15 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 			errno = ETIMEDOUT;
 			goto fail;
 		}
-		poll(NULL, 0, 1);
+		sys_poll(NULL, 0, 1);
 	}
-	(void)setsockopt(ch->sock, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
-	memfd = memfd_create("comsg-chan", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (memfd < 0 || ftruncate(memfd, sizeof(struct chan_shm)) < 0 ||
-	    fcntl(memfd, F_ADD_SEALS,
+	(void)sys_setsockopt(ch->sock, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	memfd = sys_memfd_create("comsg-chan", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (memfd < 0 || sys_ftruncate(memfd, sizeof(struct chan_shm)) < 0 ||
+	    sys_fcntl(memfd, F_ADD_SEALS,
 	    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto fail;
-	ch->shm = mmap(NULL, sizeof(struct chan_shm), PROT_READ | PROT_WRITE,
+	ch->shm = sys_mmap(NULL, sizeof(struct chan_shm), PROT_READ | PROT_WRITE,
 	    MAP_SHARED, memfd, 0);
 	if (ch->shm == MAP_FAILED)
 		goto fail;
@@ -122,7 +122,7 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 			errno = ENOLINK;
 		goto fail;
 	}
-	close(memfd);
+	sys_close(memfd);
 	memfd = -1;
 	bell_ring(ch->bell, true);
 	for (;;) {
@@ -133,7 +133,7 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 			errno = ETIMEDOUT;
 			goto fail;
 		}
-		r = poll(&pfd, 1, slice);
+		r = sys_poll(&pfd, 1, slice);
 		if (r < 0 && errno != EINTR)
 			goto fail;
 		if (r > 0)
@@ -142,7 +142,7 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 		 * that someone else undid.  Ring again. */
 		bell_ring(ch->bell, true);
 	}
-	n = recv(ch->sock, &ack, sizeof(ack), MSG_DONTWAIT);
+	n = sys_recv(ch->sock, &ack, sizeof(ack), MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno == ECONNRESET)) {
 		errno = ENOLINK;
 		goto fail;
@@ -164,13 +164,13 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 fail:
 	e = errno;
 	if (ch->shm != MAP_FAILED)
-		munmap(ch->shm, sizeof(struct chan_shm));
+		sys_munmap(ch->shm, sizeof(struct chan_shm));
 	if (ch->bell != MAP_FAILED)
-		munmap(ch->bell, sizeof(struct bell_shm));
+		sys_munmap(ch->bell, sizeof(struct bell_shm));
 	if (memfd >= 0)
-		close(memfd);
+		sys_close(memfd);
 	if (ch->sock >= 0)
-		close(ch->sock);
+		sys_close(ch->sock);
 	free(ch);
 	errno = e;
 	return NULL;

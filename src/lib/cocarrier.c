@@ -28,7 +28,7 @@ write_all(int fd, const void *buf, size_t len)
 	const char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = sys_write(fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -52,10 +52,10 @@ carrier_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 	}
 	if ((s = port_own_socket(o)) < 0)
 		return -1;
-	fd = memfd_create("cocarrier", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fd = sys_memfd_create("cocarrier", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, buf, len) < 0 || fcntl(fd, F_ADD_SEALS, MESSAGE_SEALS) < 0)
+	if (write_all(fd, buf, len) < 0 || sys_fcntl(fd, F_ADD_SEALS, MESSAGE_SEALS) < 0)
 		goto fail;
 	for (;;) {
 		r = fd_sendmsg(s, &d, sizeof(d), NULL, 0, &fd, 1, MSG_DONTWAIT);
@@ -78,13 +78,13 @@ carrier_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 		if (r == 0)
 			break;
 	}
-	close(fd);
+	sys_close(fd);
 	__atomic_add_fetch(&o->bell->carrier_sent, 1, __ATOMIC_RELAXED);
 	portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
 	return (ssize_t)len;
 fail:
 	r = errno;
-	close(fd);
+	sys_close(fd);
 	errno = r;
 	return -1;
 }
@@ -112,19 +112,19 @@ carrier_take(struct port_obj *o, void **bufp, size_t *lenp)
 	    (size_t)d.len, &size)) {
 		/* a sender's garbage spoils only that message */
 		for (int i = 0; i < nfds; i++)
-			close(fds[i]);
+			sys_close(fds[i]);
 		return 0;
 	}
 	len = (size_t)d.len;
 	if (len > 0) {
-		map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE,
+		map = sys_mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE,
 		    fds[0], 0);
 		if (map == MAP_FAILED) {
-			close(fds[0]);
+			sys_close(fds[0]);
 			return -1;	/* the message is lost with it */
 		}
 	}
-	close(fds[0]);
+	sys_close(fds[0]);
 	if (view_add(o, map != NULL ? map : (void *)&empty_message, map, len) < 0)
 		return -1;
 	*bufp = map != NULL ? map : (void *)&empty_message;
@@ -173,7 +173,7 @@ carrier_ready(struct port_obj *o, int events)
 	int rev = 0, n = 0;
 
 	if ((events & COPOLL_IN) && o->take_sock >= 0 &&
-	    ioctl(o->take_sock, SIOCINQ, &n) == 0 && n > 0)
+	    sys_ioctl(o->take_sock, SIOCINQ, &n) == 0 && n > 0)
 		rev |= COPOLL_IN;
 	if (events & COPOLL_OUT)
 		rev |= COPOLL_OUT;	/* a full queue shows only on sending */

@@ -56,13 +56,13 @@ tx_make(struct port_obj *o)
 
 	if (t == NULL)
 		return -1;
-	pfd = memfd_create("cochannel-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	cfd = memfd_create("cochannel-cons", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (pfd < 0 || cfd < 0 || ftruncate(pfd, (off_t)maplen) < 0 ||
-	    ftruncate(cfd, PAGE) < 0)
+	pfd = sys_memfd_create("cochannel-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	cfd = sys_memfd_create("cochannel-cons", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (pfd < 0 || cfd < 0 || sys_ftruncate(pfd, (off_t)maplen) < 0 ||
+	    sys_ftruncate(cfd, PAGE) < 0)
 		goto fail;
-	p = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, pfd, 0);
-	c = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
+	p = sys_mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, pfd, 0);
+	c = sys_mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
 	if (p == MAP_FAILED || c == MAP_FAILED)
 		goto fail;
 	t->prod = p;
@@ -76,9 +76,9 @@ tx_make(struct port_obj *o)
 	/* From here on no one can map the ring writable: our mapping is
 	 * the only way to write it.  Neither memfd can change size (a
 	 * shrunk file would fault its readers). */
-	if (fcntl(pfd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK |
+	if (sys_fcntl(pfd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK |
 	    F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
-	    fcntl(cfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+	    sys_fcntl(cfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto fail;
 	if (capfromfd(&caps[0], pfd) < 0 || capfromfd(&caps[1], cfd) < 0)
 		goto fail;
@@ -86,8 +86,8 @@ tx_make(struct port_obj *o)
 		goto fail;
 	capfree(caps[0]);
 	capfree(caps[1]);
-	close(pfd);
-	close(cfd);
+	sys_close(pfd);
+	sys_close(cfd);
 	o->tx = t;
 	return 0;
 fail:
@@ -97,13 +97,13 @@ fail:
 	if (caps[1] != NULL)
 		capfree(caps[1]);
 	if (p != MAP_FAILED)
-		munmap(p, maplen);
+		sys_munmap(p, maplen);
 	if (c != MAP_FAILED)
-		munmap(c, PAGE);
+		sys_munmap(c, PAGE);
 	if (pfd >= 0)
-		close(pfd);
+		sys_close(pfd);
 	if (cfd >= 0)
-		close(cfd);
+		sys_close(cfd);
 	free(t);
 	errno = e;
 	return -1;
@@ -177,8 +177,8 @@ chan_room(struct port_obj *o)
 static void
 rx_unmap(struct rx_ring *r)
 {
-	munmap((void *)r->prod, r->maplen);
-	munmap(r->cons, PAGE);
+	sys_munmap((void *)r->prod, r->maplen);
+	sys_munmap(r->cons, PAGE);
 }
 
 /* Map a ring comsgd gave: the producer part read-only (the seals say no
@@ -196,8 +196,8 @@ rx_map(struct rx_ring *r, uint64_t id, int pfd, int cfd)
 	    PAGE + COCHANNEL_MINSIZE, &size) || size > PAGE + COCHANNEL_MAXSIZE ||
 	    !memfd_check(cfd, F_SEAL_SHRINK | F_SEAL_GROW, PAGE, NULL))
 		goto fail;
-	p = mmap(NULL, size, PROT_READ, MAP_SHARED, pfd, 0);
-	c = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
+	p = sys_mmap(NULL, size, PROT_READ, MAP_SHARED, pfd, 0);
+	c = sys_mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
 	if (p == MAP_FAILED || c == MAP_FAILED)
 		goto fail;
 	hdr = p;
@@ -208,16 +208,16 @@ rx_map(struct rx_ring *r, uint64_t id, int pfd, int cfd)
 	*r = (struct rx_ring){ .id = id, .prod = hdr,
 	    .data = (const uint8_t *)p + PAGE, .cons = c, .maplen = size,
 	    .mask = rsize - 1 };
-	close(pfd);
-	close(cfd);
+	sys_close(pfd);
+	sys_close(cfd);
 	return 0;
 fail:
 	if (p != MAP_FAILED)
-		munmap(p, size);
+		sys_munmap(p, size);
 	if (c != MAP_FAILED)
-		munmap(c, PAGE);
-	close(pfd);
-	close(cfd);
+		sys_munmap(c, PAGE);
+	sys_close(pfd);
+	sys_close(cfd);
 	return -1;
 }
 
@@ -267,9 +267,9 @@ refresh_locked(struct port_obj *o, bool force)
 				g = realloc(nrx, (size_t)room * sizeof(*g));
 				if (g == NULL) {
 					if (pfd >= 0)
-						close(pfd);
+						sys_close(pfd);
 					if (cfd >= 0)
-						close(cfd);
+						sys_close(cfd);
 					errno = ENOMEM;
 					goto fail;
 				}
@@ -282,18 +282,18 @@ refresh_locked(struct port_obj *o, bool force)
 				nrx[nn++] = o->rx[old];
 				o->rx[old].maplen = 0;	/* moved */
 				if (pfd >= 0)
-					close(pfd);
+					sys_close(pfd);
 				if (cfd >= 0)
-					close(cfd);
+					sys_close(cfd);
 			} else if (pfd >= 0 && cfd >= 0 &&
 			    rx_map(&nrx[nn], rp.ids[i], pfd, cfd) == 0) {
 				nn++;
 			} else {
 				/* a ring that does not check out is skipped */
 				if (pfd >= 0 && cfd < 0)
-					close(pfd);
+					sys_close(pfd);
 				if (cfd >= 0 && pfd < 0)
-					close(cfd);
+					sys_close(cfd);
 			}
 		}
 	} while (rp.more && rp.count > 0);
@@ -459,8 +459,8 @@ void
 chan_release(struct port_obj *o)
 {
 	if (o->tx != NULL) {
-		munmap(o->tx->prod, o->tx->maplen);
-		munmap(o->tx->cons, PAGE);
+		sys_munmap(o->tx->prod, o->tx->maplen);
+		sys_munmap(o->tx->cons, PAGE);
 		free(o->tx);
 	}
 	for (int k = 0; k < o->nrx; k++)

@@ -102,7 +102,7 @@ comutex_init(const char *name, comutex_t *mtx)
 		e = EPROTO;
 		goto fail;
 	}
-	close(fd);
+	sys_close(fd);
 	fd = -1;
 	capfree(caps[0]);
 	caps[0] = NULL;
@@ -111,7 +111,7 @@ comutex_init(const char *name, comutex_t *mtx)
 		;
 	if (slot == COMUTEX_MAX) {
 		pthread_mutex_unlock(&comutex_lock);
-		munmap(p, PAGE);
+		sys_munmap(p, PAGE);
 		e = ENFILE;
 		goto fail;
 	}
@@ -124,7 +124,7 @@ comutex_init(const char *name, comutex_t *mtx)
 	return 0;
 fail:
 	if (fd >= 0)
-		close(fd);
+		sys_close(fd);
 	if (caps[0] != NULL)
 		capfree(caps[0]);
 	{
@@ -148,11 +148,11 @@ owner_gone(uint32_t tid)
 	if (tid == 0)
 		return true;
 	snprintf(path, sizeof(path), "/proc/%u/stat", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return errno == ENOENT || errno == ESRCH;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	n = sys_read(fd, buf, sizeof(buf) - 1);
+	sys_close(fd);
 	if (n <= 0)
 		return true;
 	buf[n] = '\0';
@@ -298,7 +298,7 @@ comutex_destroy(comutex_t *mtx)
 	comutexes[slot].shm = NULL;
 	comutexes[slot].gen++;
 	pthread_mutex_unlock(&comutex_lock);
-	munmap(m, PAGE);
+	sys_munmap(m, PAGE);
 	memset(mtx, 0, sizeof(*mtx));
 	(void)kernel_call(&rq, NULL, 0, &rp, NULL, 0, NULL, NULL, false);
 	return 0;

@@ -26,7 +26,7 @@ static bool
 pid_gone(uint32_t pid)
 {
 	return pid == 0 || pid > INT32_MAX ||
-	    (kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+	    (sys_kill((pid_t)pid, 0) < 0 && errno == ESRCH);
 }
 
 /* Withdraw our area if no sender claimed it: true if withdrawn. */
@@ -59,11 +59,11 @@ pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 	if ((s = port_own_socket(o)) < 0)
 		return -1;
 again:
-	fd = memfd_create("copipe-area", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fd = sys_memfd_create("copipe-area", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -1;
-	if (ftruncate(fd, (off_t)maplen) < 0 ||
-	    (a = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
+	if (sys_ftruncate(fd, (off_t)maplen) < 0 ||
+	    (a = sys_mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
 	    MAP_FAILED)
 		goto fail_fd;
 	a->magic = AREA_MAGIC;
@@ -71,7 +71,7 @@ again:
 	a->capacity = len;
 	a->status = AREA_WAITING;
 	/* A sender must not fault on an area we shrink under it. */
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+	if (sys_fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto fail_map;
 	while (fd_sendmsg(s, &d, sizeof(d), NULL, 0, &fd, 1, MSG_DONTWAIT) < 0) {
 		if (errno == ECONNREFUSED || errno == ENOTCONN)
@@ -85,7 +85,7 @@ again:
 		(void)portbell_sleep(&o->bell->in_seq, snap, -1);
 		portbell_disarm(&o->bell->in_sleepers);
 	}
-	close(fd);
+	sys_close(fd);
 	portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
 	start = now_ms();
 	for (unsigned spins = spin_budget();; spins = 0) {
@@ -94,7 +94,7 @@ again:
 		if (st == AREA_FILLED)
 			break;
 		if (st == AREA_TOOSMALL) {
-			munmap(a, maplen);
+			sys_munmap(a, maplen);
 			errno = EMSGSIZE;
 			return -1;
 		}
@@ -103,7 +103,7 @@ again:
 			    (nonblock && now_ms() - start >= NONBLOCK_WAIT_MS);
 
 			if (give_up && spins == 0 && area_cancel(a, AREA_WAITING)) {
-				munmap(a, maplen);
+				sys_munmap(a, maplen);
 				errno = port_senders_gone(o) ? EPIPE : EAGAIN;
 				return -1;
 			}
@@ -111,13 +111,13 @@ again:
 			/* its sender died mid-copy: nothing was delivered */
 			if (spins == 0 && pid_gone(LOAD_RLX(&a->claimer)) &&
 			    area_cancel(a, AREA_CLAIMED)) {
-				munmap(a, maplen);
+				sys_munmap(a, maplen);
 				goto again;
 			}
 		} else if (st != AREA_CANCELLED) {
 			/* a sender scribbled: the area is spoiled, try anew */
 			if (area_cancel(a, st)) {
-				munmap(a, maplen);
+				sys_munmap(a, maplen);
 				goto again;
 			}
 		}
@@ -130,7 +130,7 @@ again:
 	}
 	msglen = LOAD_ACQ(&a->msglen);
 	if (msglen > len) {		/* a sender lied */
-		munmap(a, maplen);
+		sys_munmap(a, maplen);
 		errno = EPROTO;
 		return -1;
 	}
@@ -140,16 +140,16 @@ again:
 		*bufp = (uint8_t *)a + PAGE;
 	} else {
 		copy_bytes(*bufp, (uint8_t *)a + PAGE, (size_t)msglen);
-		munmap(a, maplen);
+		sys_munmap(a, maplen);
 	}
 	return (ssize_t)msglen;
 fail_map:
 	e = errno;
-	munmap(a, maplen);
+	sys_munmap(a, maplen);
 	errno = e;
 fail_fd:
 	e = errno;
-	close(fd);
+	sys_close(fd);
 	errno = e;
 	return -1;
 }
@@ -178,7 +178,7 @@ pipe_deliver(struct port_obj *o, const void *buf, size_t len)
 	if ((size_t)n != sizeof(d) || trunc || nfds != 1 ||
 	    d.magic != TICKET_MAGIC ||
 	    !memfd_check(fds[0], F_SEAL_SHRINK | F_SEAL_GROW, PAGE, &size) ||
-	    (a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0)) ==
+	    (a = sys_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0)) ==
 	    MAP_FAILED)
 		goto out;
 	cap = LOAD_RLX(&a->capacity);
@@ -204,10 +204,10 @@ pipe_deliver(struct port_obj *o, const void *buf, size_t len)
 		r = 1;
 	}
 unmap:
-	munmap(a, size);
+	sys_munmap(a, size);
 out:
 	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
+		sys_close(fds[i]);
 	return r;
 }
 
@@ -260,7 +260,7 @@ pipe_ready(struct port_obj *o, int events)
 	if ((events & COPOLL_IN) && LOAD_ACQ(&o->bell->pipe_senders) > 0)
 		rev |= COPOLL_IN;
 	if ((events & COPOLL_OUT) && o->take_sock >= 0 &&
-	    ioctl(o->take_sock, SIOCINQ, &n) == 0 && n > 0)
+	    sys_ioctl(o->take_sock, SIOCINQ, &n) == 0 && n > 0)
 		rev |= COPOLL_OUT;
 	return rev;
 }

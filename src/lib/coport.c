@@ -112,9 +112,9 @@ bool
 memfd_check(int fd, int seals, size_t size, size_t *sizep)
 {
 	struct stat st;
-	int have = fcntl(fd, F_GET_SEALS);
+	int have = sys_fcntl(fd, F_GET_SEALS, 0);
 
-	if (have < 0 || (have & seals) != seals || fstat(fd, &st) < 0 ||
+	if (have < 0 || (have & seals) != seals || sys_fstat(fd, &st) < 0 ||
 	    !S_ISREG(st.st_mode) || st.st_size < 0 || (size_t)st.st_size < size)
 		return false;
 	if (sizep != NULL)
@@ -140,18 +140,18 @@ obj_free(struct port_obj *o)
 		chan_release(o);
 	for (int i = 0; i < o->nviews; i++)
 		if (o->views[i].map != NULL)
-			munmap(o->views[i].map, o->views[i].maplen);
+			sys_munmap(o->views[i].map, o->views[i].maplen);
 	free(o->views);
 	if (o->state != NULL)
-		munmap((void *)o->state, PAGE);
+		sys_munmap((void *)o->state, PAGE);
 	if (o->bell != NULL)
-		munmap(o->bell, PAGE);
+		sys_munmap(o->bell, PAGE);
 	if (o->take_sock >= 0)
-		close(o->take_sock);
+		sys_close(o->take_sock);
 	if (o->path_fd >= 0)
-		close(o->path_fd);
+		sys_close(o->path_fd);
 	if (o->put_sock >= 0)
-		close(o->put_sock);
+		sys_close(o->put_sock);
 	pthread_mutex_destroy(&o->lock);
 	pthread_mutex_destroy(&o->tx_lock);
 	free(o);
@@ -202,12 +202,12 @@ obj_from_reply(const struct corp *rp, void **caps, int ncaps)
 	/* state: read-only for us whatever descriptor came */
 	fd = cap_take_fd(caps[0]);
 	if (fd < 0 || !memfd_check(fd, F_SEAL_SHRINK | F_SEAL_GROW, PAGE, NULL) ||
-	    (p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+	    (p = sys_mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
 		if (fd >= 0)
-			close(fd);
+			sys_close(fd);
 		goto fail_caps;
 	}
-	close(fd);
+	sys_close(fd);
 	o->state = p;
 	if (LOAD_RLX(&o->state->magic) != STATE_MAGIC ||
 	    LOAD_RLX(&o->state->type) != (uint32_t)o->type)
@@ -215,10 +215,10 @@ obj_from_reply(const struct corp *rp, void **caps, int ncaps)
 	fd = cap_take_fd(caps[1]);
 	if (fd < 0 || memfd_sealed_map(fd, PAGE, &p) < 0) {
 		if (fd >= 0)
-			close(fd);
+			sys_close(fd);
 		goto fail_caps;
 	}
-	close(fd);
+	sys_close(fd);
 	o->bell = p;
 	if (takes && (o->take_sock = cap_take_fd(caps[i++])) < 0)
 		goto fail_caps;
@@ -319,7 +319,7 @@ coport_fromcap(void *cap, coport_t *portp)
 		errno = EINVAL;
 		return -1;
 	}
-	close(fd);
+	sys_close(fd);
 	return port_request(&rq, cap, portp);
 }
 
@@ -668,7 +668,7 @@ view_add(struct port_obj *o, void *addr, void *map, size_t maplen)
 		if (v == NULL) {
 			pthread_mutex_unlock(&o->lock);
 			if (map != NULL)
-				munmap(map, maplen);
+				sys_munmap(map, maplen);
 			errno = ENOMEM;
 			return -1;
 		}
@@ -706,7 +706,7 @@ coport_msg_free(coport_t port, void *msg)
 		return -1;
 	}
 	if (v.map != NULL)
-		munmap(v.map, v.maplen);
+		sys_munmap(v.map, v.maplen);
 	return 0;
 }
 
@@ -719,18 +719,18 @@ port_own_socket(struct port_obj *o)
 	pthread_mutex_lock(&o->lock);
 	if ((s = o->put_sock) >= 0)
 		goto out;
-	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	s = sys_socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		goto out;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d",
 	    o->path_fd);
 	do
-		r = connect(s, (struct sockaddr *)&sun, sizeof(sun));
+		r = sys_connect(s, (struct sockaddr *)&sun, sizeof(sun));
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
 		int e = errno;
 
-		close(s);
+		sys_close(s);
 		s = -1;
 		errno = (e == ECONNREFUSED || e == ENOENT) ? EPIPE : e;
 		goto out;
@@ -850,7 +850,7 @@ copoll(pollcoport_t *ports, int nports, int timeout_ms)
 			/* Only rights errors could be asked, and none is. */
 			struct timespec ts = { 0, SLEEP_SLICE_MS * 1000000L };
 
-			nanosleep(&ts, NULL);
+			sys_nanosleep(&ts);
 		}
 		for (i = 0; i < nw; i++)
 			portbell_disarm(armed[i]);

@@ -153,12 +153,12 @@ proc_environ(pid_t pid, size_t *lenp, uid_t *uidp)
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	if (pid <= 0 || stat(path, &st) < 0) {
+	if (pid <= 0 || sys_stat(path, &st) < 0) {
 		errno = ESRCH;
 		return NULL;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0) {
 		errno = errno == ENOENT ? ESRCH : EPERM;
 		return NULL;
@@ -169,17 +169,17 @@ proc_environ(pid_t pid, size_t *lenp, uid_t *uidp)
 
 			if (p == NULL) {
 				free(env);
-				close(fd);
+				sys_close(fd);
 				errno = ENOMEM;
 				return NULL;
 			}
 			env = p;
 			room = room ? 2 * room : 4096;
 		}
-		n = read(fd, env + len, room - len - 1);
+		n = sys_read(fd, env + len, room - len - 1);
 		if (n < 0) {
 			free(env);
-			close(fd);
+			sys_close(fd);
 			errno = EPERM;
 			return NULL;
 		}
@@ -187,7 +187,7 @@ proc_environ(pid_t pid, size_t *lenp, uid_t *uidp)
 			break;
 		len += (size_t)n;
 	}
-	close(fd);
+	sys_close(fd);
 	env[len] = '\0';
 	*lenp = len;
 	*uidp = st.st_uid;
@@ -251,9 +251,9 @@ private_dir(const char *dir)
 {
 	struct stat st;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (sys_mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -1;
-	if (lstat(dir, &st) < 0)
+	if (sys_lstat(dir, &st) < 0)
 		return -1;
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 0077) != 0) {

@@ -19,6 +19,11 @@
 
 #define HIDDEN __attribute__((visibility("hidden")))
 
+/* Every system call of the library goes through sys.h, never through
+ * libc's wrappers, which a program may replace with code that calls comsg
+ * back while we hold a lock. */
+#include "sys.h"
+
 /* ---- capabilities (cap.c) ---- */
 
 enum cap_kind {

@@ -40,7 +40,7 @@ kernel_start(void)
 	if (progpath_find("comsgd", "COMSGD", (const void *)kernel_start,
 	    prog, sizeof(prog)) < 0)
 		return -1;
-	if (pipe2(p, O_CLOEXEC) < 0)
+	if (sys_pipe2(p, O_CLOEXEC) < 0)
 		return -1;
 	/* The daemon inherits nothing of ours but the domain: no capability
 	 * vector, no descriptors beyond the pipe. */
@@ -56,23 +56,23 @@ kernel_start(void)
 	r = posix_spawn(&pid, prog, &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	free(envp);
-	close(p[1]);
+	sys_close(p[1]);
 	if (r != 0) {
-		close(p[0]);
+		sys_close(p[0]);
 		errno = r;
 		return -1;
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while (sys_waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	do
-		r = (int)read(p[0], &c, 1);
+		r = (int)sys_read(p[0], &c, 1);
 	while (r < 0 && errno == EINTR);
-	close(p[0]);
+	sys_close(p[0]);
 	return 0;	/* ready, or lost the race: the caller looks again */
 fail:
 	r = errno;
-	close(p[0]);
-	close(p[1]);
+	sys_close(p[0]);
+	sys_close(p[1]);
 	errno = r;
 	return -1;
 }

@@ -24,7 +24,7 @@ msg_wait(int sock, short events, int64_t deadline, struct bell_shm *bell,
 			errno = deadline == 0 ? EAGAIN : ETIMEDOUT;
 			return -1;
 		}
-		r = poll(&pfd, 1, slice);
+		r = sys_poll(&pfd, 1, slice);
 		if (r < 0 && errno != EINTR)
 			return -1;
 		if (r > 0) {
@@ -125,7 +125,7 @@ msg_recv_call(int sock, uint32_t seq, void *buf, size_t room, void **caps,
 		    w.len > COCALL_MAXLEN || w.len != (size_t)n - sizeof(w) ||
 		    w.ncaps > COCALL_MAXCAPS || w.seq != seq) {
 			for (i = 0; i < nfds; i++)
-				close(fds[i]);
+				sys_close(fds[i]);
 			if (n == 0) {
 				errno = ENOLINK;
 				return -1;
@@ -139,7 +139,7 @@ msg_recv_call(int sock, uint32_t seq, void *buf, size_t room, void **caps,
 		}
 		if (w.error != 0) {
 			for (i = 0; i < nfds; i++)
-				close(fds[i]);
+				sys_close(fds[i]);
 			errno = w.error;
 			return MSG_PEER_ERROR;
 		}

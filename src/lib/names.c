@@ -90,7 +90,7 @@ names_thread(void *arg)
 		room = names_pfd_room;
 		if (room == 0) {	/* no memory yet: try again shortly */
 			pthread_mutex_unlock(&names_mutex);
-			poll(NULL, 0, 100);
+			sys_poll(NULL, 0, 100);
 			continue;
 		}
 		pfd[0] = (struct pollfd){ .fd = names_wakefd, .events = POLLIN };
@@ -100,10 +100,10 @@ names_thread(void *arg)
 			    .events = POLLIN };
 		}
 		pthread_mutex_unlock(&names_mutex);
-		if (poll(pfd, n, -1) < 0)
+		if (sys_poll(pfd, n, -1) < 0)
 			continue;
 		if (pfd[0].revents & POLLIN)
-			(void)!read(names_wakefd, &v, sizeof(v));
+			(void)!sys_read(names_wakefd, &v, sizeof(v));
 		pthread_mutex_lock(&names_mutex);
 		for (i = 1; i < n; i++) {
 			int j, s;
@@ -116,12 +116,12 @@ names_thread(void *arg)
 				;
 			if (j == names_n || who[i]->name_fd != pfd[i].fd)
 				continue;
-			s = accept4(pfd[i].fd, NULL, NULL,
+			s = sys_accept4(pfd[i].fd, NULL, NULL,
 			    SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (s < 0)
 				continue;
 			(void)capsend(s, who[i]);
-			close(s);
+			sys_close(s);
 		}
 		pthread_mutex_unlock(&names_mutex);
 	}
@@ -142,7 +142,7 @@ names_start(void)
 	if (names_started)
 		goto wait;
 	if (names_wakefd < 0) {
-		names_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		names_wakefd = sys_eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (names_wakefd < 0)
 			return -1;
 	}
@@ -182,48 +182,48 @@ name_bind(const char *name, char **pathp)
 	snprintf(lockpath, sizeof(lockpath), "%s", sun.sun_path);
 	*strrchr(lockpath, '/') = '\0';
 	strcat(lockpath, "/.lock");
-	lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0)
+	lockfd = sys_open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0 || sys_flock(lockfd, LOCK_EX) < 0)
 		goto fail;
-	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	s = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		goto fail;
-	if (bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	if (sys_bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		if (errno != EADDRINUSE)
 			goto fail;
 		/* Non-blocking: a live owner with a full backlog answers
 		 * EAGAIN at once instead of holding the lock. */
-		probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
+		probe = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
 		    SOCK_NONBLOCK, 0);
 		if (probe < 0)
 			goto fail;
-		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+		if (sys_connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
 		    errno != ECONNREFUSED) {
-			close(probe);
+			sys_close(probe);
 			errno = EEXIST;
 			goto fail;
 		}
-		close(probe);
-		if (unlink(sun.sun_path) < 0 ||
-		    bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		sys_close(probe);
+		if (sys_unlink(sun.sun_path) < 0 ||
+		    sys_bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 			goto fail;
 	}
-	if (listen(s, 64) < 0 || (*pathp = strdup(sun.sun_path)) == NULL) {
+	if (sys_listen(s, 64) < 0 || (*pathp = strdup(sun.sun_path)) == NULL) {
 		int e = errno;
 
-		unlink(sun.sun_path);
+		sys_unlink(sun.sun_path);
 		errno = e;
 		goto fail;
 	}
-	close(lockfd);
+	sys_close(lockfd);
 	return s;
 fail:
 	if (s >= 0)
-		close(s);
+		sys_close(s);
 	if (lockfd >= 0) {
 		int e = errno;
 
-		close(lockfd);
+		sys_close(lockfd);
 		errno = e;
 	}
 	return -1;
@@ -256,7 +256,7 @@ names_publish(struct cap *c, const char *name)
 	c->name_fd = s;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	names_caps[names_n++] = c;
-	(void)!write(names_wakefd, &(uint64_t){ 1 }, sizeof(uint64_t));
+	(void)!sys_write(names_wakefd, &(uint64_t){ 1 }, sizeof(uint64_t));
 	pthread_mutex_unlock(&names_mutex);
 	return 0;
 fail:
@@ -280,13 +280,13 @@ names_withdraw(struct cap *c)
 		}
 	/* The path as it was bound: the environment may have changed since,
 	 * and a sandbox may forbid working it out again. */
-	unlink(c->name_path);
+	sys_unlink(c->name_path);
 	free(c->name_path);
 	c->name_path = NULL;
-	close(c->name_fd);
+	sys_close(c->name_fd);
 	c->name_fd = -1;
 	c->name[0] = '\0';
-	(void)!write(names_wakefd, &(uint64_t){ 1 }, sizeof(uint64_t));
+	(void)!sys_write(names_wakefd, &(uint64_t){ 1 }, sizeof(uint64_t));
 	pthread_mutex_unlock(&names_mutex);
 }
 
@@ -298,7 +298,7 @@ names_atfork_child(void)
 	int i;
 
 	for (i = 0; i < names_n; i++) {
-		close(names_caps[i]->name_fd);
+		sys_close(names_caps[i]->name_fd);
 		names_caps[i]->name_fd = -1;
 		names_caps[i]->name[0] = '\0';
 		free(names_caps[i]->name_path);
@@ -309,7 +309,7 @@ names_atfork_child(void)
 	pthread_cond_init(&names_ready, NULL);
 	/* The parent's helper reads this one: ours will need its own. */
 	if (names_wakefd >= 0)
-		close(names_wakefd);
+		sys_close(names_wakefd);
 	names_wakefd = -1;
 }
 
@@ -341,13 +341,13 @@ colookup(const char *name, void **targetp)
 		return -1;
 	/* Non-blocking: an owner whose backlog is full (stopped, wedged)
 	 * answers EAGAIN at once, and is as good as absent. */
-	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	s = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return -1;
-	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	if (sys_connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		int e = errno;
 
-		close(s);
+		sys_close(s);
 		errno = (e == ENOENT || e == ECONNREFUSED || e == EAGAIN) ?
 		    ESRCH : e;
 		return -1;
@@ -356,15 +356,15 @@ colookup(const char *name, void **targetp)
 	 * stopped or wedged is as good as absent. */
 	pfd = (struct pollfd){ .fd = s, .events = POLLIN };
 	do
-		r = poll(&pfd, 1, 5000);
+		r = sys_poll(&pfd, 1, 5000);
 	while (r < 0 && errno == EINTR);
 	if (r <= 0) {
-		close(s);
+		sys_close(s);
 		errno = ESRCH;
 		return -1;
 	}
 	r = caprecv(s, &cap);
-	close(s);
+	sys_close(s);
 	if (r < 0) {
 		/* Out of descriptors or capabilities is ours to report; any
 		 * other failure means no usable owner. */

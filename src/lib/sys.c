@@ -148,7 +148,7 @@ sock_hungup(int sock)
 {
 	struct pollfd pfd = { .fd = sock, .events = POLLRDHUP };
 
-	if (poll(&pfd, 1, 0) < 0)
+	if (sys_poll(&pfd, 1, 0) < 0)
 		return false;
 	return (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
 }
@@ -166,21 +166,238 @@ memfd_sealed_map(int fd, size_t size, void **mapp)
 	int seals;
 	void *p;
 
-	seals = fcntl(fd, F_GET_SEALS);
+	seals = sys_fcntl(fd, F_GET_SEALS, 0);
 	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
 	    (F_SEAL_SHRINK | F_SEAL_GROW)) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (fstat(fd, &st) < 0)
+	if (sys_fstat(fd, &st) < 0)
 		return -1;
 	if (!S_ISREG(st.st_mode) || (size_t)st.st_size != size) {
 		errno = EINVAL;
 		return -1;
 	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = sys_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return -1;
 	*mapp = p;
 	return 0;
+}
+
+/* ---- system calls, without libc's wrappers (see sys.h) ---- */
+
+int
+sys_socket(int domain, int type, int protocol)
+{
+	return (int)syscall(SYS_socket, domain, type, protocol);
+}
+
+int
+sys_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return (int)syscall(SYS_connect, fd, addr, len);
+}
+
+int
+sys_bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return (int)syscall(SYS_bind, fd, addr, len);
+}
+
+int
+sys_listen(int fd, int backlog)
+{
+	return (int)syscall(SYS_listen, fd, backlog);
+}
+
+int
+sys_accept4(int fd, struct sockaddr *addr, socklen_t *lenp, int flags)
+{
+	return (int)syscall(SYS_accept4, fd, addr, lenp, flags);
+}
+
+ssize_t
+sys_sendmsg(int fd, const struct msghdr *mh, int flags)
+{
+	return syscall(SYS_sendmsg, fd, mh, flags);
+}
+
+ssize_t
+sys_recvmsg(int fd, struct msghdr *mh, int flags)
+{
+	return syscall(SYS_recvmsg, fd, mh, flags);
+}
+
+ssize_t
+sys_send(int fd, const void *buf, size_t len, int flags)
+{
+	return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
+}
+
+ssize_t
+sys_recv(int fd, void *buf, size_t len, int flags)
+{
+	return syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
+}
+
+int
+sys_getsockopt(int fd, int level, int name, void *val, socklen_t *lenp)
+{
+	return (int)syscall(SYS_getsockopt, fd, level, name, val, lenp);
+}
+
+int
+sys_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	return (int)syscall(SYS_setsockopt, fd, level, name, val, len);
+}
+
+int
+sys_ioctl(int fd, unsigned long req, void *arg)
+{
+	return (int)syscall(SYS_ioctl, fd, req, arg);
+}
+
+int
+sys_poll(struct pollfd *pfd, nfds_t n, int timeout_ms)
+{
+#ifdef SYS_poll
+	return (int)syscall(SYS_poll, pfd, n, timeout_ms);
+#else
+	struct timespec ts = { timeout_ms / 1000,
+	    (long)(timeout_ms % 1000) * 1000000 };
+
+	return (int)syscall(SYS_ppoll, pfd, n, timeout_ms < 0 ? NULL : &ts,
+	    NULL, 0);
+#endif
+}
+
+int
+sys_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+
+ssize_t
+sys_read(int fd, void *buf, size_t len)
+{
+	return syscall(SYS_read, fd, buf, len);
+}
+
+ssize_t
+sys_write(int fd, const void *buf, size_t len)
+{
+	return syscall(SYS_write, fd, buf, len);
+}
+
+int
+sys_fcntl(int fd, int cmd, long arg)
+{
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
+/* The kernel's struct stat is libc's on the 64-bit platforms we build
+ * for. */
+int
+sys_fstat(int fd, struct stat *st)
+{
+	return (int)syscall(SYS_fstat, fd, st);
+}
+
+int
+sys_stat(const char *path, struct stat *st)
+{
+	return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, 0);
+}
+
+int
+sys_lstat(const char *path, struct stat *st)
+{
+	return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st,
+	    AT_SYMLINK_NOFOLLOW);
+}
+
+int
+sys_open(const char *path, int flags, mode_t mode)
+{
+	return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+}
+
+int
+sys_unlink(const char *path)
+{
+	return (int)syscall(SYS_unlinkat, AT_FDCWD, path, 0);
+}
+
+int
+sys_mkdir(const char *path, mode_t mode)
+{
+	return (int)syscall(SYS_mkdirat, AT_FDCWD, path, mode);
+}
+
+int
+sys_chmod(const char *path, mode_t mode)
+{
+	return (int)syscall(SYS_fchmodat, AT_FDCWD, path, mode);
+}
+
+int
+sys_flock(int fd, int op)
+{
+	return (int)syscall(SYS_flock, fd, op);
+}
+
+int
+sys_pipe2(int fds[2], int flags)
+{
+	return (int)syscall(SYS_pipe2, fds, flags);
+}
+
+int
+sys_eventfd(unsigned initval, int flags)
+{
+	return (int)syscall(SYS_eventfd2, initval, flags);
+}
+
+int
+sys_memfd_create(const char *name, unsigned flags)
+{
+	return (int)syscall(SYS_memfd_create, name, flags);
+}
+
+int
+sys_ftruncate(int fd, off_t len)
+{
+	return (int)syscall(SYS_ftruncate, fd, len);
+}
+
+void *
+sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+int
+sys_munmap(void *addr, size_t len)
+{
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+int
+sys_kill(pid_t pid, int sig)
+{
+	return (int)syscall(SYS_kill, pid, sig);
+}
+
+pid_t
+sys_waitpid(pid_t pid, int *status, int options)
+{
+	return (pid_t)syscall(SYS_wait4, pid, status, options, NULL);
+}
+
+int
+sys_nanosleep(const struct timespec *ts)
+{
+	return (int)syscall(SYS_nanosleep, ts, NULL);
 }

@@ -36,28 +36,28 @@ gate_create(int *listenp)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	s = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return -1;
-	(void)unlink(sun.sun_path);	/* a leftover of a dead namesake */
-	if (bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    listen(s, SOMAXCONN) < 0)
+	(void)sys_unlink(sun.sun_path);	/* a leftover of a dead namesake */
+	if (sys_bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    sys_listen(s, SOMAXCONN) < 0)
 		goto fail;
 	/* Connecting needs write permission on the socket's inode: grant it
 	 * to all, since the name goes away and the O_PATH descriptor alone
 	 * decides who can reach it (also another user it is given to). */
-	if (chmod(sun.sun_path, 0666) < 0)
+	if (sys_chmod(sun.sun_path, 0666) < 0)
 		goto fail;
-	p = open(sun.sun_path, O_PATH | O_CLOEXEC);
+	p = sys_open(sun.sun_path, O_PATH | O_CLOEXEC, 0);
 	if (p < 0)
 		goto fail;
-	unlink(sun.sun_path);
+	sys_unlink(sun.sun_path);
 	*listenp = s;
 	return p;
 fail:
 	n = errno;
-	unlink(sun.sun_path);
-	close(s);
+	sys_unlink(sun.sun_path);
+	sys_close(s);
 	errno = n;
 	return -1;
 }
@@ -79,17 +79,17 @@ coregister_label(const char *name, uint64_t label, void **targetp)
 	fds[0] = gate_create(&listen_fd);
 	if (fds[0] < 0)
 		return -1;
-	fds[1] = fcntl(acceptor_bell_fd(a), F_DUPFD_CLOEXEC, 3);
+	fds[1] = sys_fcntl(acceptor_bell_fd(a), F_DUPFD_CLOEXEC, 3);
 	if (fds[1] < 0) {
 		e = errno;
-		close(fds[0]);
-		close(listen_fd);
+		sys_close(fds[0]);
+		sys_close(listen_fd);
 		errno = e;
 		return -1;
 	}
 	c = cap_new(CAP_TARGET, fds);	/* takes fds */
 	if (c == NULL) {
-		close(listen_fd);
+		sys_close(listen_fd);
 		return -1;
 	}
 	c->listen_fd = listen_fd;
@@ -105,7 +105,7 @@ coregister_label(const char *name, uint64_t label, void **targetp)
 fail:
 	e = errno;
 	if (c->listen_fd >= 0)
-		close(c->listen_fd);
+		sys_close(c->listen_fd);
 	cap_release(c);
 	errno = e;
 	return -1;
