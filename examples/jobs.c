@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,12 +49,14 @@ worker(uint32_t id)
 	}
 	for (;;) {
 		void *buf = &job;
-		struct result r = { .worker = id };
+		struct result r;
 
 		if (corecv(jobs, &buf, sizeof(job)) != sizeof(job))
 			err(1, "worker %u: corecv", id);
 		if (job == STOP)
 			break;
+		memset(&r, 0, sizeof(r));
+		r.worker = id;
 		r.job = job;
 		r.square = job * job;
 		if (cosend(results, &r, sizeof(r)) != sizeof(r))

@@ -36,10 +36,14 @@ ping(void *cap, const char *label, long count, double secs, bool slow,
     bool verbose)
 {
 	capv_answerback_t rep;
-	capv_t req = { sizeof(req), CAPV_ANSWERBACK };
+	capv_t req;
 	double t0, el;
 	long i;
 
+	/* Whole, padding included: what we send is the service's to see. */
+	memset(&req, 0, sizeof(req));
+	req.len = sizeof(req);
+	req.op = CAPV_ANSWERBACK;
 	if (verbose) {
 		char ab[CAPV_ANSWERBACK_MAX];
 

@@ -31,7 +31,7 @@ real_clock_gettime(clockid_t id, struct timespec *ts)
 int
 clock_gettime(clockid_t id, struct timespec *ts)
 {
-	capv_clocks_t req = { sizeof(req), CAPV_CLOCKS_GETTIME, id };
+	capv_clocks_t req;
 	capv_clocks_return_t rep;
 	void **capv;
 	int capc, e = errno;
@@ -41,6 +41,11 @@ clock_gettime(clockid_t id, struct timespec *ts)
 	    capv[CAPV_CLOCKS] == NULL)
 		return real_clock_gettime(id, ts);
 	busy = 1;
+	/* Whole, padding included: what we send is the service's to see. */
+	memset(&req, 0, sizeof(req));
+	req.len = sizeof(req);
+	req.op = CAPV_CLOCKS_GETTIME;
+	req.clock_id = id;
 	n = cocall(capv[CAPV_CLOCKS], &req, sizeof(req), &rep, sizeof(rep));
 	busy = 0;
 	if (n != sizeof(rep) || rep.op != -CAPV_CLOCKS_GETTIME) {

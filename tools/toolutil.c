@@ -45,10 +45,14 @@ tool_slotarg(const char *s)
 int
 tool_answerback(void *cap, bool slow, char *buf, size_t size)
 {
-	capv_t req = { sizeof(req), CAPV_ANSWERBACK };
 	capv_answerback_t ab;
+	capv_t req;
 	ssize_t n;
 
+	/* Whole, padding included: what we send is the service's to see. */
+	memset(&req, 0, sizeof(req));
+	req.len = sizeof(req);
+	req.op = CAPV_ANSWERBACK;
 	memset(&ab, 0, sizeof(ab));
 	n = (slow ? cocall_slow : cocall)(cap, &req, sizeof(req), &ab,
 	    sizeof(ab));
