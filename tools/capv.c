@@ -15,7 +15,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: capv [-ckn] [-v]\n"
+	fprintf(stderr, "usage: capv [-ckn] [-t secs] [-v]\n"
 	    "       capv [-k] -i index [-i index ...] command [args ...]\n");
 	exit(EXIT_USAGE);
 }
@@ -24,14 +24,16 @@ int
 main(int argc, char **argv)
 {
 	bool describe = false, slow = false, ask = true, verbose = false;
-	int keep[CAPV_MAX], nkeep = 0, capc, i, ch, shown = 0;
+	int keep[CAPV_MAX], nkeep = 0, capc, i, ch, shown = 0, timeout;
+	const char *secs = NULL;
 	void **capv;
 
-	while ((ch = getopt(argc, argv, "+cki:nv")) != -1) {
+	while ((ch = getopt(argc, argv, "+cki:nt:v")) != -1) {
 		switch (ch) {
 		case 'c': describe = true; break;
 		case 'k': slow = true; break;
 		case 'n': ask = false; break;
+		case 't': secs = optarg; break;
 		case 'v': verbose = true; break;
 		case 'i':
 			if (nkeep == CAPV_MAX || (keep[nkeep++] = tool_slotarg(optarg)) < 0)
@@ -40,6 +42,7 @@ main(int argc, char **argv)
 		default: usage();
 		}
 	}
+	timeout = tool_timeout(secs);
 	if (capvfetch(&capc, &capv) < 0)
 		err(1, "capvfetch");
 	if (nkeep > 0) {
@@ -72,7 +75,8 @@ main(int argc, char **argv)
 			if (capdescribe(capv[i], what, sizeof(what)) == 0 &&
 			    strncmp(what, "target", 6) != 0) {
 				printf("\t(not a target)");
-			} else if (tool_answerback(capv[i], slow, ab, sizeof(ab)) < 0) {
+			} else if (tool_answerback(capv[i], slow, timeout, ab,
+			    sizeof(ab)) < 0) {
 				printf("\t(no answer: %s)", strerror(errno));
 			} else {
 				printf("\t\"");

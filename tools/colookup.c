@@ -22,7 +22,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: colookup [-kv] (-n name | -f path) -i index "
 	    "command [args ...]\n"
-	    "       colookup -c [-k] (-n name | -f path)\n");
+	    "       colookup -c [-k] [-t secs] (-n name | -f path)\n");
 	exit(EXIT_USAGE);
 }
 
@@ -98,12 +98,12 @@ int
 main(int argc, char **argv)
 {
 	bool describe = false, slow = false, verbose = false;
-	const char *name = NULL, *path = NULL;
+	const char *name = NULL, *path = NULL, *secs = NULL;
 	char what[256], ab[CAPV_ANSWERBACK_MAX];
 	int slot = -1, ch, capc;
 	void *cap, **capv;
 
-	while ((ch = getopt(argc, argv, "+cf:i:kn:v")) != -1) {
+	while ((ch = getopt(argc, argv, "+cf:i:kn:t:v")) != -1) {
 		switch (ch) {
 		case 'c': describe = true; break;
 		case 'f': path = optarg; break;
@@ -113,6 +113,7 @@ main(int argc, char **argv)
 			break;
 		case 'k': slow = true; break;
 		case 'n': name = optarg; break;
+		case 't': secs = optarg; break;
 		case 'v': verbose = true; break;
 		default: usage();
 		}
@@ -121,7 +122,8 @@ main(int argc, char **argv)
 	argv += optind;
 	if ((name == NULL) == (path == NULL))
 		usage();
-	if (describe ? (argc != 0 || slot >= 0) : (argc == 0 || slot < 0))
+	if (describe ? (argc != 0 || slot >= 0) : (argc == 0 || slot < 0 ||
+	    secs != NULL))
 		usage();
 	cap = path != NULL ? from_path(path) : from_name(name);
 	if (capdescribe(cap, what, sizeof(what)) < 0)
@@ -130,7 +132,8 @@ main(int argc, char **argv)
 		printf("%s", what);
 		if (strncmp(what, "target", 6) != 0)
 			printf("\n");
-		else if (tool_answerback(cap, slow, ab, sizeof(ab)) < 0)
+		else if (tool_answerback(cap, slow, tool_timeout(secs), ab,
+		    sizeof(ab)) < 0)
 			printf(":\t(no answer: %s)\n", strerror(errno));
 		else {
 			printf(":\t\"");

@@ -14,7 +14,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: coping [-c count] [-s secs] [-kv] "
+	fprintf(stderr, "usage: coping [-c count] [-s secs] [-t secs] [-kv] "
 	    "(-a | -i index | name ...)\n");
 	exit(EXIT_USAGE);
 }
@@ -33,9 +33,10 @@ now(void)
 /* Ping cap count times (or for secs), print one line; 0 or 1. */
 static int
 ping(void *cap, const char *label, long count, double secs, bool slow,
-    bool verbose)
+    bool verbose, int timeout)
 {
 	capv_answerback_t rep;
+	struct comsg m;
 	capv_t req;
 	double t0, el;
 	long i;
@@ -47,13 +48,17 @@ ping(void *cap, const char *label, long count, double secs, bool slow,
 	if (verbose) {
 		char ab[CAPV_ANSWERBACK_MAX];
 
-		if (tool_answerback(cap, slow, ab, sizeof(ab)) == 0)
+		if (tool_answerback(cap, slow, timeout, ab, sizeof(ab)) == 0)
 			printf("coping: %s: \"%s\"\n", label, ab);
 	}
+	memset(&m, 0, sizeof(m));
+	m.out = &req;
+	m.outlen = sizeof(req);
+	m.in = &rep;
+	m.inlen = sizeof(rep);
 	t0 = now();
 	for (i = 0; secs > 0 ? (now() - t0) < secs : i < count; i++) {
-		if ((slow ? cocall_slow : cocall)(cap, &req, sizeof(req), &rep,
-		    sizeof(rep)) < 0) {
+		if (cocallv(cap, &m, slow ? COCALL_SLOW : 0, timeout) < 0) {
 			warn("%s", label);
 			return 1;
 		}
@@ -70,11 +75,12 @@ main(int argc, char **argv)
 	bool all = false, slow = false, verbose = false;
 	long count = 1000;
 	double secs = 0;
-	int index = -1, ch, rc = 0, i, capc;
+	int index = -1, ch, rc = 0, i, capc, timeout;
+	const char *wait = NULL;
 	void **capv;
 	char *end;
 
-	while ((ch = getopt(argc, argv, "ac:i:ks:v")) != -1) {
+	while ((ch = getopt(argc, argv, "ac:i:ks:t:v")) != -1) {
 		switch (ch) {
 		case 'a': all = true; break;
 		case 'c':
@@ -92,12 +98,14 @@ main(int argc, char **argv)
 			if (*end != '\0' || secs <= 0)
 				errx(EXIT_USAGE, "bad seconds: %s", optarg);
 			break;
+		case 't': wait = optarg; break;
 		case 'v': verbose = true; break;
 		default: usage();
 		}
 	}
 	argc -= optind;
 	argv += optind;
+	timeout = tool_timeout(wait);
 	if ((all ? 1 : 0) + (index >= 0 ? 1 : 0) + (argc > 0 ? 1 : 0) != 1)
 		usage();
 	if (all || index >= 0) {
@@ -115,7 +123,8 @@ main(int argc, char **argv)
 				continue;
 			found++;
 			snprintf(label, sizeof(label), "capv[%d]", i);
-			rc |= ping(capv[i], label, count, secs, slow, verbose);
+			rc |= ping(capv[i], label, count, secs, slow, verbose,
+		    timeout);
 		}
 		if (found == 0)
 			errx(1, all ? "no capability vector" : "slot %d is empty", index);
@@ -129,7 +138,8 @@ main(int argc, char **argv)
 			rc = 1;
 			continue;
 		}
-		rc |= ping(t, argv[i], count, secs, slow, verbose);
+		rc |= ping(t, argv[i], count, secs, slow, verbose,
+		    timeout);
 		capfree(t);
 	}
 	return rc;

@@ -81,7 +81,7 @@ whatis(void *cap, bool slow, char *buf, size_t size)
 	if (capdescribe(cap, buf, size) < 0)
 		snprintf(buf, size, "?");
 	else if (strncmp(buf, "target", 6) == 0 &&
-	    tool_answerback(cap, slow, ab, sizeof(ab)) == 0)
+	    tool_answerback(cap, slow, tool_timeout(NULL), ab, sizeof(ab)) == 0)
 		snprintf(buf, size, "\"%s\"", ab);
 }
 

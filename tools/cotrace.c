@@ -23,7 +23,7 @@ static bool verbose;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: cotrace [-Ckv] command [args ...]\n");
+	fprintf(stderr, "usage: cotrace [-Ckv] [-t secs] command [args ...]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -119,23 +119,26 @@ main(int argc, char **argv)
 	static const int extra[] = { SYS_socket, SYS_connect, SYS_memfd_create,
 	    SYS_ftruncate, -1 };
 	bool slow = false, nosandbox = false;
+	const char *secs = NULL;
 	void **capv, **orig, **mine = NULL, *cookie;
 	void *caps_in[COCALL_MAXCAPS], *caps_out[COCALL_MAXCAPS];
 	pid_t *servers, child, caller;
-	int capc, nmine = 0, ch, i, status = 0, nout = 0;
+	int capc, nmine = 0, ch, i, status = 0, nout = 0, timeout;
 	size_t outlen = 0;
 	struct sigaction sa;
 
-	while ((ch = getopt(argc, argv, "+Ckv")) != -1) {
+	while ((ch = getopt(argc, argv, "+Ckt:v")) != -1) {
 		switch (ch) {
 		case 'C': nosandbox = true; break;
 		case 'k': slow = true; break;
+		case 't': secs = optarg; break;
 		case 'v': verbose = true; break;
 		default: usage();
 		}
 	}
 	if (optind >= argc)
 		usage();
+	timeout = tool_timeout(secs);
 	if (capvfetch(&capc, &capv) < 0)
 		err(1, "capvfetch");
 	/* Our own copy: capvset() on the process's vector would change it. */
@@ -217,7 +220,7 @@ main(int argc, char **argv)
 		for (i = 0; i < fwd.noutcaps; i++)
 			if (caps_in[i] == NULL)
 				fwd.noutcaps = i;
-		r = cocallv(orig[slot], &fwd, slow ? COCALL_SLOW : 0, -1);
+		r = cocallv(orig[slot], &fwd, slow ? COCALL_SLOW : 0, timeout);
 		for (i = 0; i < m.nincaps; i++)
 			if (caps_in[i] != NULL)
 				capfree(caps_in[i]);

@@ -2,7 +2,8 @@
  * libbinds.so: preloaded by binds(1) into the programs it runs, it answers
  * bind() of Internet sockets by sending the socket to the service at slot
  * 10 of the vector.  Other families, no service there, a service that
- * cannot be reached, or a call from inside comsg itself: the real bind().
+ * cannot be reached or does not answer within $COMSG_TIMEOUT (seconds,
+ * default 5), or a call from inside comsg itself: the real bind().
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -11,10 +12,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <comsg/capv.h>
-#include <comsg/cocall.h>
+#include "toolutil.h"
 
 static __thread int busy;	/* we are inside our own call */
+static int timeout = -2;	/* ms, from the environment once */
 
 static int
 real_bind(int fd, const struct sockaddr *addr, socklen_t addrlen)
@@ -60,7 +61,9 @@ bind(int fd, const struct sockaddr *addr, socklen_t addrlen)
 	memset(&rep, 0, sizeof(rep));
 	m = (struct comsg){ .out = &req, .outlen = sizeof(req),
 	    .outcaps = &cap, .noutcaps = 1, .in = &rep, .inlen = sizeof(rep) };
-	n = cocallv(capv[CAPV_BINDS], &m, 0, -1);
+	if (timeout == -2)
+		timeout = tool_env_timeout();
+	n = cocallv(capv[CAPV_BINDS], &m, 0, timeout);
 	capfree(cap);
 	busy = 0;
 	if (n != sizeof(rep) || rep.len != sizeof(rep) ||

@@ -1,7 +1,8 @@
 /*
  * libclocks.so: preloaded by clocks(1) into the programs it runs, it
  * answers clock_gettime() by calling the service at slot 8 of the vector.
- * Without a service there, or inside comsg itself, the real one answers.
+ * Without a service there, one that does not answer within $COMSG_TIMEOUT
+ * (seconds, default 5), or inside comsg itself, the real one answers.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -10,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <comsg/capv.h>
-#include <comsg/cocall.h>
+#include "toolutil.h"
 
 static __thread int busy;	/* we are inside our own call */
+static int timeout = -2;	/* ms, from the environment once */
 
 static int
 real_clock_gettime(clockid_t id, struct timespec *ts)
@@ -33,6 +34,7 @@ clock_gettime(clockid_t id, struct timespec *ts)
 {
 	capv_clocks_t req;
 	capv_clocks_return_t rep;
+	struct comsg m;
 	void **capv;
 	int capc, e = errno;
 	ssize_t n;
@@ -46,7 +48,14 @@ clock_gettime(clockid_t id, struct timespec *ts)
 	req.len = sizeof(req);
 	req.op = CAPV_CLOCKS_GETTIME;
 	req.clock_id = id;
-	n = cocall(capv[CAPV_CLOCKS], &req, sizeof(req), &rep, sizeof(rep));
+	memset(&m, 0, sizeof(m));
+	m.out = &req;
+	m.outlen = sizeof(req);
+	m.in = &rep;
+	m.inlen = sizeof(rep);
+	if (timeout == -2)
+		timeout = tool_env_timeout();
+	n = cocallv(capv[CAPV_CLOCKS], &m, 0, timeout);
 	busy = 0;
 	if (n != sizeof(rep) || rep.op != -CAPV_CLOCKS_GETTIME) {
 		/* No answer we can trust: the kernel's clock, then. */

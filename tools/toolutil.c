@@ -43,9 +43,30 @@ tool_slotarg(const char *s)
 }
 
 int
-tool_answerback(void *cap, bool slow, char *buf, size_t size)
+tool_timeout(const char *arg)
+{
+	const char *env = getenv("COMSG_TIMEOUT");
+	int ms;
+
+	if (arg != NULL) {
+		if ((ms = tool_parse_timeout(arg)) == -2)
+			errx(EXIT_USAGE, "bad timeout: %s", arg);
+		return ms;
+	}
+	if (env != NULL && env[0] != '\0') {
+		if ((ms = tool_parse_timeout(env)) == -2)
+			errx(EXIT_USAGE, "bad COMSG_TIMEOUT: %s", env);
+		return ms;
+	}
+	return TOOL_TIMEOUT_MS;
+}
+
+int
+tool_answerback(void *cap, bool slow, int timeout_ms, char *buf, size_t size)
 {
 	capv_answerback_t ab;
+	capv_return_t r;
+	struct comsg m;
 	capv_t req;
 	ssize_t n;
 
@@ -54,10 +75,22 @@ tool_answerback(void *cap, bool slow, char *buf, size_t size)
 	req.len = sizeof(req);
 	req.op = CAPV_ANSWERBACK;
 	memset(&ab, 0, sizeof(ab));
-	n = (slow ? cocall_slow : cocall)(cap, &req, sizeof(req), &ab,
-	    sizeof(ab));
+	memset(&m, 0, sizeof(m));
+	m.out = &req;
+	m.outlen = sizeof(req);
+	m.in = &ab;
+	m.inlen = sizeof(ab);
+	n = cocallv(cap, &m, slow ? COCALL_SLOW : 0, timeout_ms);
 	if (n < 0)
 		return -1;
+	/* An error in-band, from someone in the middle (cotrace(1)). */
+	if ((size_t)n == sizeof(r)) {
+		memcpy(&r, &ab, sizeof(r));
+		if (r.len == sizeof(r) && r.error == -1) {
+			errno = r.errno_ > 0 ? r.errno_ : EPROTO;
+			return -1;
+		}
+	}
 	/* The reply is the service's word: check it before believing it. */
 	if ((size_t)n < offsetof(capv_answerback_t, answerback) + 1 ||
 	    ab.op != CAPV_ANSWERBACK) {

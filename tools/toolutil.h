@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/types.h>
 
 #include <comsg/capv.h>
@@ -27,8 +28,51 @@ tool_reply_op(int op)
 /* The capability in slot index of our vector, or NULL. */
 void	*tool_slot(int index);
 
-/* Ask the service behind cap for its answerback (op 0) into buf. */
-int	 tool_answerback(void *cap, bool slow, char *buf, size_t size);
+/*
+ * A call to a service we did not make ourselves may take this long, so
+ * that one that never answers is reported, not waited for for ever: the
+ * seconds of a tool's -t flag, else of $COMSG_TIMEOUT, else the default.
+ * 0 seconds: no limit.
+ */
+#define TOOL_TIMEOUT_MS	5000
+
+/* Milliseconds for a number of seconds ("2", "0.5"; "0": -1, no limit),
+ * or -2 if s is not one. */
+static inline int
+tool_parse_timeout(const char *s)
+{
+	char *end;
+	double v;
+
+	if (s == NULL || *s == '\0')
+		return -2;
+	v = strtod(s, &end);
+	if (*end != '\0' || !(v >= 0) || v > 2000000)
+		return -2;
+	if (v == 0)
+		return -1;
+	return v * 1000 < 1 ? 1 : (int)(v * 1000 + 0.5);
+}
+
+/* The same for a preload library, which must not exit: $COMSG_TIMEOUT,
+ * or the default if it is unset or bad. */
+static inline int
+tool_env_timeout(void)
+{
+	int ms = tool_parse_timeout(getenv("COMSG_TIMEOUT"));
+
+	return ms == -2 ? TOOL_TIMEOUT_MS : ms;
+}
+
+/* The timeout in milliseconds (-1: none): arg (a -t flag's, or NULL),
+ * else $COMSG_TIMEOUT, else TOOL_TIMEOUT_MS.  Exits on a bad value. */
+int	 tool_timeout(const char *arg);
+
+/* Ask the service behind cap for its answerback (op 0) into buf, waiting
+ * at most timeout_ms (-1: no limit).  Errors: those of cocallv(), and
+ * the errno of an in-band error reply (an interposer's, cotrace(1)'s). */
+int	 tool_answerback(void *cap, bool slow, int timeout_ms, char *buf,
+	    size_t size);
 
 /* Print n bytes as a C string body: printable ASCII as is, the rest
  * escaped (\0, \n, \020, ...).  At most max characters of output, then
