@@ -47,6 +47,7 @@ struct pending {
 
 struct acceptor {
 	int		 bell_fd;
+	int		 spare_fd;	/* held back, to refuse when out of them */
 	struct bell_shm	*bell;
 	struct cap	**targets;
 	int		 ntargets, targets_room;
@@ -237,6 +238,7 @@ acceptor_get(struct cothread *t)
 	a->bell->magic = BELL_MAGIC;
 	a->bell->version = SHM_VERSION;
 	a->bell_fd = fd;
+	a->spare_fd = sys_fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	t->acc = a;
 	return a;
 fail:
@@ -369,12 +371,21 @@ connect_one(struct acceptor *a, int sock, struct cap *c)
 	int fds[WIRE_MAXFDS], nfds = 0, i, status = 0;
 	struct svc_chan *ch = NULL;
 	void *shm = NULL;
-	bool trunc;
+	bool trunc, ctrunc;
 	ssize_t n;
 
-	n = cap_recvmsg(sock, &iov, 1, fds, &nfds, &trunc, NULL, MSG_DONTWAIT);
+	n = cap_recvmsg(sock, &iov, 1, fds, &nfds, &trunc, &ctrunc,
+	    MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return false;
+	/* The channel's memfd lost on the way: we are out of descriptors,
+	 * not the caller at fault.  Some channels may be dead: drop them, so
+	 * that the caller's next try finds room. */
+	if (n == sizeof(w) && ctrunc) {
+		status = EAGAIN;
+		reap(a);
+		goto bad;
+	}
 	if (n != sizeof(w) || trunc || nfds != 1 || w.magic != WIRE_CONNECT ||
 	    w.version != WIRE_VERSION || w.chan_size != sizeof(struct chan_shm) ||
 	    w.tid <= 0)
@@ -384,8 +395,11 @@ connect_one(struct acceptor *a, int sock, struct cap *c)
 	if (sys_getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0 ||
 	    peer.pid <= 0)
 		goto bad;
-	if (memfd_sealed_map(fds[0], sizeof(struct chan_shm), &shm) < 0)
+	if (memfd_sealed_map(fds[0], sizeof(struct chan_shm), &shm) < 0) {
+		if (errno == ENOMEM)
+			status = ENOMEM;
 		goto bad;
+	}
 	if (chans_of(a, peer.pid) >= CHANS_PER_PID) {
 		status = EMFILE;
 		reap(a);	/* some may be dead already */
@@ -451,14 +465,42 @@ pending_evict(struct acceptor *a)
 	a->conns[best] = a->conns[--a->nconns];
 }
 
+/*
+ * Out of descriptors, accept4() leaves a connection in the backlog, where
+ * its caller would wait for nothing.  Take it with the spare descriptor
+ * instead and refuse it (EAGAIN: the service is alive, and keeps serving
+ * the channels it has), then hold a spare again.  Without a spare (another
+ * thread took the one we freed), the connection waits for the next pass,
+ * which only a ring or the idle tick starts: never a busy loop.
+ */
+static int
+refuse_one(struct acceptor *a, struct cap *c)
+{
+	int s;
+
+	if (a->spare_fd < 0)
+		return -1;
+	sys_close(a->spare_fd);
+	s = sys_accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (s >= 0) {
+		ack(s, EAGAIN);
+		sys_close(s);
+	}
+	a->spare_fd = sys_fcntl(a->bell_fd, F_DUPFD_CLOEXEC, 0);
+	return s;
+}
+
 /* Accept the connections waiting at our gates (a batch from each), and
  * set up the channels of those whose first message has come. */
 static void
 connect_all(struct acceptor *a)
 {
 	int i, before = a->nchans;
+	bool reaped = false;
 
 	a->accept_more = false;
+	if (a->spare_fd < 0)
+		a->spare_fd = sys_fcntl(a->bell_fd, F_DUPFD_CLOEXEC, 0);
 
 	for (i = a->nconns - 1; i >= 0; i--)
 		if (connect_one(a, a->conns[i].sock, a->conns[i].target))
@@ -469,8 +511,23 @@ connect_all(struct acceptor *a)
 		socklen_t len = sizeof(peer);
 		int s, batch = 0;
 
-		while (batch < ACCEPT_BATCH && (s = sys_accept4(c->listen_fd,
-		    NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		while (batch < ACCEPT_BATCH) {
+			s = sys_accept4(c->listen_fd, NULL, NULL,
+			    SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (s < 0 && (errno == EMFILE || errno == ENFILE)) {
+				/* Some channels may be dead already. */
+				if (!reaped) {
+					reaped = true;
+					reap(a);
+					continue;
+				}
+				if (refuse_one(a, c) < 0)
+					break;
+				batch++;
+				continue;
+			}
+			if (s < 0)
+				break;
 			batch++;
 			/* An honest caller sends its first message before it
 			 * rings: usually it is there already. */
@@ -745,6 +802,8 @@ acceptor_free(struct acceptor *a)
 {
 	sys_munmap(a->bell, sizeof(struct bell_shm));
 	sys_close(a->bell_fd);
+	if (a->spare_fd >= 0)
+		sys_close(a->spare_fd);
 	free(a->targets);
 	free(a->chans);
 	free(a);

@@ -153,9 +153,11 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 		goto fail;
 	}
 	if (ack.status != 0) {
-		/* The service's word: believe only what a refusal can mean. */
+		/* The service's word: believe only what a refusal can mean
+		 * (EAGAIN: it is out of descriptors for now). */
 		errno = (ack.status == EMFILE || ack.status == ENFILE ||
-		    ack.status == ENOMEM) ? ack.status : EPROTO;
+		    ack.status == ENOMEM || ack.status == EAGAIN) ?
+		    ack.status : EPROTO;
 		goto fail;
 	}
 	ch->target = c;
