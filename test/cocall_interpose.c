@@ -48,15 +48,16 @@ broker(void *target)
 		in[(size_t)n < sizeof(in) ? (size_t)n : sizeof(in) - 1] = '\0';
 		outlen = 0;
 		if (strcmp(in, "report") != 0) {
-			for (i = 0; i < NHOOKED && strcmp(in, hooked[i]) != 0; i++)
-				;
+			for (i = 0; i < NHOOKED; i++)
+				if (strcmp(in, hooked[i]) == 0)
+					break;
 			counts[i]++;
 			continue;
 		}
 		for (i = 0; i <= NHOOKED; i++)
-			used += snprintf(out + used, sizeof(out) - used, "%s%s=%d",
-			    i ? " " : "", i < NHOOKED ? hooked[i] : "other",
-			    counts[i]);
+			used += snprintf(out + used, sizeof(out) - used,
+			    "%s%s=%d", i ? " " : "",
+			    i < NHOOKED ? hooked[i] : "other", counts[i]);
 		outlen = (size_t)used + 1;
 	}
 }

@@ -52,7 +52,8 @@ serve(void *target)
 		memset(&ab, 0, sizeof(ab));
 		ab.len = sizeof(ab);
 		ab.op = h.op;
-		snprintf(ab.answerback, sizeof(ab.answerback), "padding checker");
+		snprintf(ab.answerback, sizeof(ab.answerback),
+		    "padding checker");
 		out = &ab;
 		outlen = sizeof(ab);
 	}
@@ -104,7 +105,8 @@ main(void)
 	/* Published before the service first accepted: the runs above
 	 * were answered, so it is there. */
 	{
-		char *a[] = { tr_tool("colookup"), "-c", "-n", "padcheck", NULL };
+		char *a[] = { tr_tool("colookup"), "-c", "-n", "padcheck",
+		    NULL };
 		char *k[] = { tr_tool("colookup"), "-c", "-k", "-n", "padcheck",
 		    NULL };
 
