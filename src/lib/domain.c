@@ -21,7 +21,7 @@ dir_private_to(const char *path, uid_t uid)
 {
 	struct stat st;
 
-	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	return sys_lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
 	    st.st_uid == uid && (st.st_mode & 0077) == 0;
 }
 
@@ -32,7 +32,7 @@ dir_owned_by(const char *path, uid_t uid)
 {
 	struct stat st;
 
-	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	return sys_lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
 	    st.st_uid == uid && (st.st_mode & 0022) == 0;
 }
 
@@ -105,7 +105,7 @@ domain_from(const char *d, const char *x, const char *home, uid_t uid,
 		goto done;
 	}
 	snprintf(tmp, sizeof(tmp), "/tmp/comsg-%u", (unsigned)uid);
-	if ((lstat(tmp, &st) < 0 && errno == ENOENT) ||
+	if ((sys_lstat(tmp, &st) < 0 && errno == ENOENT) ||
 	    dir_private_to(tmp, uid)) {
 		n = snprintf(buf, size, "%s", tmp);
 		goto done;
@@ -116,7 +116,7 @@ domain_from(const char *d, const char *x, const char *home, uid_t uid,
 		host[sizeof(host) - 1] = '\0';
 		n = snprintf(buf, size, "%s/.comsg", home);
 		if (warn && n >= 0 && (size_t)n < size)
-			(void)mkdir(buf, 0700);	/* the domain's parent */
+			(void)sys_mkdir(buf, 0700);	/* the domain's parent */
 		n = snprintf(buf, size, "%s/.comsg/%s", home, host);
 		if (warn && n >= 0 && (size_t)n < size)
 			warn_default_taken(tmp, buf);
