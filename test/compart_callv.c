@@ -1,4 +1,4 @@
-/* Calls by name (libffi) tell a failed call from a function's own -1: a -1 the function returns is a result, in every mode; a compartment whose process dies in the call is -1 with ENOLINK, and cohost says so and exits 1. */
+/* Calls by name (libffi) tell a failed call from a function's own -1: a -1 the function returns is a result, in every mode, and so is what a compartment returns after recovering from a violation in a call of its own; a compartment whose process dies in the call is -1 with ENOLINK, and cohost says so and exits 1. */
 #include "compart_util.h"
 
 /* cohost, next to our directory: its exit status and what it printed. */
@@ -60,6 +60,17 @@ scenario(int mode)
 	*word = 42;
 	CHECK(compart_callv(a, "peek_addr", 1, args, res, sizeof(res)) == 0);
 	CHECK(strcmp(res, "42") == 0);
+	if (mode == COMPART_MPROTECT || mode == COMPART_MPK) {
+		/* b reads at 0 through a: a violation in a, which b recovers
+		 * from; the host's call through b succeeded */
+		compart_t *b = cmp_load("cmp_b", "b");
+		char *bargs[] = { "0", "1007" };
+
+		CHECK(compart_import(b, "peek", a, "peek") == 0);
+		CHECK(compart_callv(b, "peek_or", 2, bargs, res,
+		    sizeof(res)) == 0);
+		CHECK(strcmp(res, "1007") == 0);
+	}
 	if (mode != COMPART_PROCESS)
 		return T_PASS;
 

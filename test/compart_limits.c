@@ -110,6 +110,16 @@ window_limits(void)
 		CHECK_ERR(compart_window_add(w, p, top[i]), EINVAL);
 		CHECK_ERR(compart_window_remove(w, p, top[i]), EINVAL);
 	}
+	/* Arena pages are compart_window_alloc()'s alone, given out or not:
+	 * added to another window, they could be a third's later. */
+	{
+		compart_window_t *w2 = compart_window_create(NULL);
+
+		CHECK(w2 != NULL);
+		CHECK_ERR(compart_window_add(w2, p, 4096), EINVAL);
+		CHECK_ERR(compart_window_add(w2, p + 4096, 16 * 4096), EINVAL);
+		CHECK(compart_window_destroy(w2) == 0);
+	}
 	CHECK(compart_window_destroy(w) == 0);
 }
 

@@ -142,10 +142,11 @@ compart_callv(compart_t *cp, const char *name, int argc, char *const argv[],
 			ret.l = (long)r64;
 	}
 	/* The gate failed the call (a violation, the compartment's process
-	 * gone, a bad argument): the value returned is not the function's. */
-	if (compart_thr.host_call_err != 0 || compart_thr.has_viol) {
-		int err = compart_thr.host_call_err ? compart_thr.host_call_err :
-		    EFAULT;
+	 * gone, a bad argument): the value returned is not the function's.
+	 * A violation deeper down that the callee recovered from is not the
+	 * host's: only the host's own gate counts. */
+	if (compart_thr.host_call_err != 0) {
+		int err = compart_thr.host_call_err;
 
 		if (compart_thr.err[0] != '\0')
 			errno = err;	/* the gate said why */

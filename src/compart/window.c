@@ -372,6 +372,15 @@ compart_window_add(compart_window_t *wp, void *addr, size_t len)
 		    (unsigned long)a);
 		goto out;
 	}
+	/* The arena's pages, given out or not, are compart_window_alloc()'s
+	 * to hand out: one added here could be another window's later. */
+	if (arena != NULL && s < (uintptr_t)arena + ARENA_SIZE &&
+	    e > (uintptr_t)arena) {
+		set_err(EINVAL, "%#lx-%#lx is in the window arena: memory there "
+		    "comes from compart_window_alloc()", (unsigned long)s,
+		    (unsigned long)e);
+		goto out;
+	}
 	if (maps_ranges(s, e, mapped_cb, &mapped) < 0)
 		goto out;
 	if (mapped != len) {

@@ -1,5 +1,6 @@
 /* A test compartment that calls another compartment's entry through an
  * import (a weak reference the manager binds to the other's gate). */
+#include <errno.h>
 #include <stddef.h>
 
 #include "comsg/compart.h"
@@ -24,3 +25,18 @@ peek_via(const long *p)
 	return peek == NULL ? -1 : peek(p);
 }
 COMPART_ENTRY(peek_via, "l(p)");
+
+/* The same, or otherwise if that call failed (EFAULT): a failure deeper
+ * down that this compartment recovers from. */
+long
+peek_or(const long *p, long otherwise)
+{
+	long r;
+
+	if (peek == NULL)
+		return -1;
+	errno = 0;
+	r = peek(p);
+	return r == -1 && errno == EFAULT ? otherwise : r;
+}
+COMPART_ENTRY(peek_or, "l(pl)");
