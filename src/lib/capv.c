@@ -367,8 +367,7 @@ fetch_other(pid_t pid, int *capcp, void ***capvp)
 		goto out;
 	if (domain_from(env_lookup(env, len, "COMSG_DIR"),
 	    env_lookup(env, len, "XDG_RUNTIME_DIR"),
-	    env_lookup(env, len, "HOME"), uid, theirs, sizeof(theirs),
-	    false) < 0 || strcmp(mine, theirs) != 0) {
+	    env_lookup(env, len, "HOME"), uid, theirs, sizeof(theirs)) < 0 || strcmp(mine, theirs) != 0) {
 		errno = ESRCH;
 		goto out;
 	}

@@ -4,12 +4,15 @@
  * make, is domain_from()'s comment.
  */
 #define _GNU_SOURCE
+#include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -25,15 +28,17 @@ dir_private_to(const char *path, uid_t uid)
 	    st.st_uid == uid && (st.st_mode & 0077) == 0;
 }
 
-/* Is path a directory (not a link) that uid owns and only uid may write,
- * so that no other user can create or replace an entry in it? */
+/* Is home a directory that uid owns and only uid may write, so that no
+ * other user can create or replace an entry in it?  A link is followed:
+ * $HOME is the user's own setting, and a link of the user's may lead to
+ * the real home. */
 static bool
-dir_owned_by(const char *path, uid_t uid)
+home_of(const char *home, uid_t uid)
 {
 	struct stat st;
 
-	return sys_lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
-	    st.st_uid == uid && (st.st_mode & 0022) == 0;
+	return home != NULL && home[0] == '/' && sys_stat(home, &st) == 0 &&
+	    S_ISDIR(st.st_mode) && st.st_uid == uid && (st.st_mode & 0022) == 0;
 }
 
 /* Say once per process, on stderr, that the shared default was taken by
@@ -54,70 +59,54 @@ warn_default_taken(const char *taken, const char *instead)
 		    taken, instead);
 	else
 		dprintf(2, "comsg: %s is not a private directory of yours "
-		    "(another user may have made it) and $HOME is no place "
-		    "of yours to fall back on: set XDG_RUNTIME_DIR or "
-		    "COMSG_DIR to a directory only you can write\n", taken);
+		    "(another user may have made it) and $HOME is no "
+		    "directory of yours that only you can write, to fall "
+		    "back on: set XDG_RUNTIME_DIR or COMSG_DIR to a directory "
+		    "only you can write\n", taken);
 }
 
 /*
- * The domain's directory of a process of user uid, from the values of its
- * COMSG_DIR, XDG_RUNTIME_DIR and HOME (any NULL), the first of:
- *   1. $COMSG_DIR, which must be absolute;
- *   2. $XDG_RUNTIME_DIR/comsg, if absolute;
- *   3. /run/user/UID/comsg, if /run/user/UID is uid's private directory
+ * The default domain's directory of a process of user uid whose COMSG_DIR
+ * and XDG_RUNTIME_DIR are unset, the first of:
+ *   1. /run/user/UID/comsg, if /run/user/UID is uid's private directory
  *      (what XDG_RUNTIME_DIR would be where the variable was lost, as
  *      under su or cron; only root can make it);
- *   4. /tmp/comsg-UID, if absent (the library makes it, 0700) or uid's
- *      private directory;
- *   5. $HOME/.comsg/HOSTNAME, if $HOME is a directory of uid's that only
+ *   2. /tmp/comsg-UID, if absent (the library makes it, 0700) or uid's
+ *      private directory, and not refused by this process before (tmp_no);
+ *   3. $HOME/.comsg/HOSTNAME, if $HOME is a directory of uid's that only
  *      uid can write: /tmp/comsg-UID was made by someone else (any user
  *      can make that name in /tmp, and uid cannot remove it).
  * So a path another user can make is used only while it is uid's own,
- * and another user making it first moves the domain, never locks uid out.
- * If 5 is not possible either, 4 is returned and the library refuses it
- * (EACCES) with a message.  warn: the calling process's own domain: make
- * $HOME/.comsg for 5, and say on stderr when 4 was taken.
+ * and another user making it first moves the domain, never into a place
+ * of theirs.  If 3 is not possible either, 2 is returned (the library
+ * refuses it with EACCES).  *in_home: 3 was chosen.  warn: say on stderr
+ * that 2 was taken.
  */
-int
-domain_from(const char *d, const char *x, const char *home, uid_t uid,
-    char *buf, size_t size, bool warn)
+static int
+default_dir(const char *home, uid_t uid, bool tmp_no, bool warn, char *buf,
+    size_t size, bool *in_home)
 {
 	char tmp[64], run[64], host[256];
 	struct stat st;
 	int n;
 
-	if (d != NULL && d[0] != '\0') {
-		/* Relative, the domain would change with the directory. */
-		if (d[0] != '/') {
-			errno = EINVAL;
-			return -1;
-		}
-		n = snprintf(buf, size, "%s", d);
-		goto done;
-	}
-	if (x != NULL && x[0] == '/') {
-		n = snprintf(buf, size, "%s/comsg", x);
-		goto done;
-	}
+	*in_home = false;
 	snprintf(run, sizeof(run), "/run/user/%u", (unsigned)uid);
 	if (dir_private_to(run, uid)) {
 		n = snprintf(buf, size, "%s/comsg", run);
 		goto done;
 	}
 	snprintf(tmp, sizeof(tmp), "/tmp/comsg-%u", (unsigned)uid);
-	if ((sys_lstat(tmp, &st) < 0 && errno == ENOENT) ||
-	    dir_private_to(tmp, uid)) {
+	if (!tmp_no && ((sys_lstat(tmp, &st) < 0 && errno == ENOENT) ||
+	    dir_private_to(tmp, uid))) {
 		n = snprintf(buf, size, "%s", tmp);
 		goto done;
 	}
-	if (home != NULL && home[0] == '/' && dir_owned_by(home, uid) &&
-	    gethostname(host, sizeof(host)) == 0 && host[0] != '\0' &&
-	    strchr(host, '/') == NULL) {
+	if (home_of(home, uid) && gethostname(host, sizeof(host)) == 0 &&
+	    host[0] != '\0' && strchr(host, '/') == NULL && host[0] != '.') {
 		host[sizeof(host) - 1] = '\0';
-		n = snprintf(buf, size, "%s/.comsg", home);
-		if (warn && n >= 0 && (size_t)n < size)
-			(void)sys_mkdir(buf, 0700);	/* the domain's parent */
 		n = snprintf(buf, size, "%s/.comsg/%s", home, host);
+		*in_home = true;
 		if (warn && n >= 0 && (size_t)n < size)
 			warn_default_taken(tmp, buf);
 		goto done;
@@ -133,11 +122,114 @@ done:
 	return 0;
 }
 
+/*
+ * The domain's directory of a process of user uid, from the values of its
+ * COMSG_DIR, XDG_RUNTIME_DIR and HOME (any NULL): $COMSG_DIR, which must
+ * be absolute; else $XDG_RUNTIME_DIR/comsg, if absolute; else the default
+ * (default_dir()), as it would be chosen now.
+ */
+int
+domain_from(const char *d, const char *x, const char *home, uid_t uid,
+    char *buf, size_t size)
+{
+	bool in_home;
+	int n;
+
+	if (d != NULL && d[0] != '\0') {
+		/* Relative, the domain would change with the directory. */
+		if (d[0] != '/') {
+			errno = EINVAL;
+			return -1;
+		}
+		n = snprintf(buf, size, "%s", d);
+	} else if (x != NULL && x[0] == '/') {
+		n = snprintf(buf, size, "%s/comsg", x);
+	} else
+		return default_dir(home, uid, false, false, buf, size, &in_home);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * This process's default domain, chosen once and kept while it lives (and
+ * in its forks): another user who makes or removes /tmp/comsg-UID later
+ * must not move a running process away from the names it published.  A
+ * new choice only where the user changed (setuid) or $HOME did, or where
+ * /tmp/comsg-UID turned out not to be ours after all (default_refuse_tmp).
+ */
+static pthread_mutex_t default_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char	 dir[PATH_MAX];		/* "": not chosen yet */
+	char	 home[PATH_MAX];	/* the $HOME it was chosen with */
+	uid_t	 uid;
+	bool	 in_home;		/* $HOME/.comsg/HOSTNAME */
+	bool	 tmp_no;		/* /tmp/comsg-UID refused */
+} dflt;
+
+static int
+default_domain(char *buf, size_t size, bool *in_home)
+{
+	const char *home = getenv("HOME");
+	uid_t uid = geteuid();
+	int r = 0;
+
+	pthread_mutex_lock(&default_mutex);
+	if (dflt.dir[0] == '\0' || dflt.uid != uid ||
+	    strcmp(dflt.home, home != NULL ? home : "") != 0) {
+		if (dflt.uid != uid)
+			dflt.tmp_no = false;
+		r = default_dir(home, uid, dflt.tmp_no, true, dflt.dir,
+		    sizeof(dflt.dir), &dflt.in_home);
+		if (r < 0)
+			dflt.dir[0] = '\0';
+		dflt.uid = uid;
+		snprintf(dflt.home, sizeof(dflt.home), "%s",
+		    home != NULL ? home : "");
+	}
+	if (r == 0) {
+		*in_home = dflt.in_home;
+		if (snprintf(buf, size, "%s", dflt.dir) >= (int)size) {
+			errno = ENAMETOOLONG;
+			r = -1;
+		}
+	}
+	pthread_mutex_unlock(&default_mutex);
+	return r;
+}
+
+/* /tmp/comsg-UID, chosen as the default, could not be made ours (another
+ * user made or removed it between our look and our mkdir): choose again,
+ * without it. */
+static void
+default_refuse_tmp(void)
+{
+	pthread_mutex_lock(&default_mutex);
+	dflt.tmp_no = true;
+	dflt.dir[0] = '\0';
+	pthread_mutex_unlock(&default_mutex);
+}
+
+static int
+own_domain(char *buf, size_t size, bool *is_default, bool *in_home)
+{
+	const char *d = getenv("COMSG_DIR"), *x = getenv("XDG_RUNTIME_DIR");
+
+	*is_default = (d == NULL || d[0] == '\0') && (x == NULL || x[0] != '/');
+	*in_home = false;
+	if (*is_default)
+		return default_domain(buf, size, in_home);
+	return domain_from(d, x, NULL, geteuid(), buf, size);
+}
+
 int
 domain_dir(char *buf, size_t size)
 {
-	return domain_from(getenv("COMSG_DIR"), getenv("XDG_RUNTIME_DIR"),
-	    getenv("HOME"), geteuid(), buf, size, true);
+	bool is_default, in_home;
+
+	return own_domain(buf, size, &is_default, &in_home);
 }
 
 /* The environment another process started with (NUL-separated, malloc'd,
@@ -228,7 +320,7 @@ codomainof(pid_t pid, char *buf, size_t size)
 		return -1;
 	r = domain_from(env_lookup(env, len, "COMSG_DIR"),
 	    env_lookup(env, len, "XDG_RUNTIME_DIR"),
-	    env_lookup(env, len, "HOME"), uid, buf, size, false);
+	    env_lookup(env, len, "HOME"), uid, buf, size);
 	free(env);
 	return r;
 }
@@ -267,17 +359,77 @@ private_dir(const char *dir)
 int
 domain_subdir(const char *sub, char *buf, size_t size)
 {
-	char dir[4096];
-	int n;
+	bool is_default, in_home;
+	char dir[PATH_MAX];
+	int n, tries;
 
-	if (domain_dir(dir, sizeof(dir)) < 0 || private_dir(dir) < 0)
-		return -1;
+	for (tries = 0;; tries++) {
+		if (own_domain(dir, sizeof(dir), &is_default, &in_home) < 0)
+			return -1;
+		if (in_home) {
+			/* $HOME/.comsg, the parent: made only when used */
+			char *slash = strrchr(dir, '/');
+
+			*slash = '\0';
+			(void)sys_mkdir(dir, 0700);
+			*slash = '/';
+		}
+		if (private_dir(dir) == 0)
+			break;
+		/* The default /tmp/comsg-UID, taken or dropped by another
+		 * user between our look and our mkdir: choose again. */
+		if (!is_default || in_home || strncmp(dir, "/tmp/", 5) != 0 ||
+		    tries > 0)
+			return -1;
+		default_refuse_tmp();
+	}
 	n = snprintf(buf, size, "%s/%s", dir, sub);
 	if (n < 0 || (size_t)n >= size) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	return private_dir(buf);
+}
+
+/*
+ * The address of the UNIX socket at path.  A path too long for sun_path
+ * (a deep $COMSG_DIR or home) is reached through a descriptor of its
+ * directory, as /proc/self/fd/N/LEAF: *dirfdp is then that descriptor, to
+ * be closed once the bind or connect is done, else -1.
+ */
+int
+unix_addr(const char *path, struct sockaddr_un *sun, int *dirfdp)
+{
+	const char *leaf = strrchr(path, '/');
+	size_t len = strlen(path);
+	char dir[PATH_MAX];
+	int n;
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	*dirfdp = -1;
+	if (len < sizeof(sun->sun_path)) {
+		memcpy(sun->sun_path, path, len + 1);
+		return 0;
+	}
+	if (leaf == NULL || leaf == path || (size_t)(leaf - path) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, (size_t)(leaf - path));
+	dir[leaf - path] = '\0';
+	*dirfdp = sys_open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	if (*dirfdp < 0)
+		return -1;
+	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "/proc/self/fd/%d%s",
+	    *dirfdp, leaf);
+	if (n < 0 || (size_t)n >= sizeof(sun->sun_path)) {
+		sys_close(*dirfdp);
+		*dirfdp = -1;
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
 }
 
 /* Names: [A-Za-z0-9._-], 1 to COCALL_NAMEMAX characters, not "." or "..". */

@@ -77,8 +77,10 @@ HIDDEN void	 cap_unlock(void);
 
 HIDDEN int	 domain_dir(char *buf, size_t size);	/* the domain's directory */
 HIDDEN int	 domain_from(const char *comsg_dir, const char *xdg_runtime_dir,
-		    const char *home, uid_t uid, char *buf, size_t size,
-		    bool warn);
+		    const char *home, uid_t uid, char *buf, size_t size);
+struct sockaddr_un;
+HIDDEN int	 unix_addr(const char *path, struct sockaddr_un *sun,
+		    int *dirfdp);
 HIDDEN char	*proc_environ(pid_t pid, size_t *lenp, uid_t *uidp);
 HIDDEN const char *env_lookup(const char *env, size_t len, const char *var);
 HIDDEN int	 domain_subdir(const char *sub, char *buf, size_t size);

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,22 +35,23 @@ static int names_pfd_room;
 void names_lock(void) { pthread_mutex_lock(&names_mutex); }
 void names_unlock(void) { pthread_mutex_unlock(&names_mutex); }
 
+/* The path of name's socket, and its address (unix_addr(): *dirfdp to be
+ * closed after the bind or connect). */
 static int
-name_addr(const char *name, struct sockaddr_un *sun)
+name_addr(const char *name, char *path, size_t size, struct sockaddr_un *sun,
+    int *dirfdp)
 {
-	char dir[sizeof(sun->sun_path)];
+	char dir[PATH_MAX];
 	int n;
 
 	if (domain_subdir("names", dir, sizeof(dir)) < 0)
 		return -1;
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s", dir, name);
-	if (n < 0 || (size_t)n >= sizeof(sun->sun_path)) {
+	n = snprintf(path, size, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= size) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return 0;
+	return unix_addr(path, sun, dirfdp);
 }
 
 /* Hand the capability of each target whose name socket has a client. */
@@ -173,13 +175,13 @@ static int
 name_bind(const char *name, char **pathp)
 {
 	struct sockaddr_un sun;
-	char lockpath[sizeof(sun.sun_path) + 16];
-	int s = -1, lockfd = -1, probe;
+	char path[PATH_MAX], lockpath[PATH_MAX + 16];
+	int s = -1, lockfd = -1, dirfd = -1, probe;
 
-	if (name_addr(name, &sun) < 0)
+	if (name_addr(name, path, sizeof(path), &sun, &dirfd) < 0)
 		return -1;
 	/* One reclaimer at a time, or two could each unlink the other's. */
-	snprintf(lockpath, sizeof(lockpath), "%s", sun.sun_path);
+	snprintf(lockpath, sizeof(lockpath), "%s", path);
 	*strrchr(lockpath, '/') = '\0';
 	strcat(lockpath, "/.lock");
 	lockfd = sys_open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -204,20 +206,28 @@ name_bind(const char *name, char **pathp)
 			goto fail;
 		}
 		sys_close(probe);
-		if (sys_unlink(sun.sun_path) < 0 ||
+		if (sys_unlink(path) < 0 ||
 		    sys_bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 			goto fail;
 	}
-	if (sys_listen(s, 64) < 0 || (*pathp = strdup(sun.sun_path)) == NULL) {
+	if (sys_listen(s, 64) < 0 || (*pathp = strdup(path)) == NULL) {
 		int e = errno;
 
-		sys_unlink(sun.sun_path);
+		sys_unlink(path);
 		errno = e;
 		goto fail;
 	}
 	sys_close(lockfd);
+	if (dirfd >= 0)
+		sys_close(dirfd);
 	return s;
 fail:
+	if (dirfd >= 0) {
+		int e = errno;
+
+		sys_close(dirfd);
+		errno = e;
+	}
 	if (s >= 0)
 		sys_close(s);
 	if (lockfd >= 0) {
@@ -330,21 +340,34 @@ colookup(const char *name, void **targetp)
 {
 	struct sockaddr_un sun;
 	struct pollfd pfd;
+	char path[PATH_MAX];
 	void *cap;
-	int s, r;
+	int s, r, dirfd;
 
 	if (!name_valid(name) || targetp == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (name_addr(name, &sun) < 0)
+	if (name_addr(name, path, sizeof(path), &sun, &dirfd) < 0)
 		return -1;
 	/* Non-blocking: an owner whose backlog is full (stopped, wedged)
 	 * answers EAGAIN at once, and is as good as absent. */
 	s = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s < 0)
+	if (s < 0) {
+		r = errno;
+		if (dirfd >= 0)
+			sys_close(dirfd);
+		errno = r;
 		return -1;
-	if (sys_connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	}
+	r = sys_connect(s, (struct sockaddr *)&sun, sizeof(sun));
+	if (dirfd >= 0) {
+		int e = errno;
+
+		sys_close(dirfd);
+		errno = e;
+	}
+	if (r < 0) {
 		int e = errno;
 
 		sys_close(s);

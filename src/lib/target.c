@@ -9,6 +9,7 @@
  * is private to its caller, so no holder can disturb another's.
  */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -24,40 +25,47 @@ static int
 gate_create(int *listenp)
 {
 	static uint32_t counter;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char dir[sizeof(sun.sun_path)];
-	int s, p = -1, n;
+	struct sockaddr_un sun;
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	int s = -1, p = -1, n, dirfd = -1;
 
 	if (domain_subdir("gates", dir, sizeof(dir)) < 0)
 		return -1;
-	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%d.%u", dir,
-	    (int)getpid(), __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+	n = snprintf(path, sizeof(path), "%s/%d.%u", dir, (int)getpid(),
+	    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+	if (n < 0 || (size_t)n >= sizeof(path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	if (unix_addr(path, &sun, &dirfd) < 0)
+		return -1;
 	s = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
-		return -1;
-	(void)sys_unlink(sun.sun_path);	/* a leftover of a dead namesake */
+		goto fail;
+	(void)sys_unlink(path);	/* a leftover of a dead namesake */
 	if (sys_bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    sys_listen(s, SOMAXCONN) < 0)
 		goto fail;
 	/* Connecting needs write permission on the socket's inode: grant it
 	 * to all, since the name goes away and the O_PATH descriptor alone
 	 * decides who can reach it (also another user it is given to). */
-	if (sys_chmod(sun.sun_path, 0666) < 0)
+	if (sys_chmod(path, 0666) < 0)
 		goto fail;
-	p = sys_open(sun.sun_path, O_PATH | O_CLOEXEC, 0);
+	p = sys_open(path, O_PATH | O_CLOEXEC, 0);
 	if (p < 0)
 		goto fail;
-	sys_unlink(sun.sun_path);
+	sys_unlink(path);
+	if (dirfd >= 0)
+		sys_close(dirfd);
 	*listenp = s;
 	return p;
 fail:
 	n = errno;
-	sys_unlink(sun.sun_path);
-	sys_close(s);
+	sys_unlink(path);
+	if (s >= 0)
+		sys_close(s);
+	if (dirfd >= 0)
+		sys_close(dirfd);
 	errno = n;
 	return -1;
 }
