@@ -1,8 +1,10 @@
 /* The default domain cannot be taken from a user: another user who makes
  * /tmp/comsg-UID first (a directory of any mode, a symbolic link, a file)
  * moves the victim's domain to a place of the victim's own, with a message
- * saying so, and names still work; never EACCES for as long as the other
- * user likes.  Needs root, to be two users. */
+ * saying so, and names still work (also the longest, from a home too deep
+ * for a socket's path); never EACCES for as long as the other user likes;
+ * and a running process keeps its domain when the other user removes what
+ * they made.  Needs root, to be two users. */
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -10,6 +12,10 @@
 
 static uid_t attacker, victim;
 static char home[64], tmpdir[64], rundir[64], errpath[64];
+static const char *victim_home = home;	/* $HOME of the victim */
+static const char *victim_name = "victim";
+/* Run by the test between the victim's publishing and its lookup. */
+static void (*between)(void);
 
 /* Two user ids nobody uses: no passwd entry, no /tmp/comsg-UID of a real
  * user to spoil. */
@@ -36,9 +42,10 @@ become(uid_t u)
  * process of ours look it up and find us, and report the domain's
  * directory through fd out.  0 when all of that worked. */
 static int
-victim_run(int out, bool with_home)
+victim_run(int out, bool with_home, struct t_gate *published,
+    struct t_gate *go)
 {
-	char dir[256];
+	char dir[512];
 	void *t, *k;
 	pid_t me, child, found;
 	int st;
@@ -47,19 +54,21 @@ victim_run(int out, bool with_home)
 	unsetenv("COMSG_DIR");
 	unsetenv("XDG_RUNTIME_DIR");
 	if (with_home)
-		setenv("HOME", home, 1);
+		setenv("HOME", victim_home, 1);
 	else
 		unsetenv("HOME");
-	if (coregister("victim", &t) < 0) {
+	if (coregister(victim_name, &t) < 0) {
 		perror("victim: coregister");
 		return 2;
 	}
+	t_gate_open(published);
+	t_gate_wait(go);
 	me = getpid();
 	child = fork();
 	if (child == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (colookup("victim", &k) < 0 || cotargetpid(k, &found) < 0 ||
-		    found != me) {
+		if (colookup(victim_name, &k) < 0 ||
+		    cotargetpid(k, &found) < 0 || found != me) {
 			perror("victim: colookup");
 			_exit(3);
 		}
@@ -81,10 +90,13 @@ static int
 run_victim(bool with_home, char *dir, size_t dirsize, char *err,
     size_t errsize)
 {
+	struct t_gate published, go;
 	int pfd[2], efd, st;
 	ssize_t n;
 	pid_t pid;
 
+	t_gate_init(&published);
+	t_gate_init(&go);
 	CHECK(pipe(pfd) == 0);
 	efd = open(errpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	CHECK(efd >= 0);
@@ -92,9 +104,22 @@ run_victim(bool with_home, char *dir, size_t dirsize, char *err,
 	if (pid == 0) {
 		close(pfd[0]);
 		dup2(efd, 2);
-		_exit(victim_run(pfd[1], with_home));
+		_exit(victim_run(pfd[1], with_home, &published, &go));
 	}
 	close(pfd[1]);
+	close(published.fd[1]);
+	{
+		char c;
+
+		if (read(published.fd[0], &c, 1) == 1) {
+			if (between != NULL)
+				between();
+			t_gate_open(&go);
+		}
+	}
+	close(published.fd[0]);
+	close(go.fd[0]);
+	close(go.fd[1]);
 	n = read(pfd[0], dir, dirsize - 1);
 	dir[n > 0 ? n : 0] = '\0';
 	close(pfd[0]);
@@ -208,6 +233,37 @@ main(void)
 			CHECK(lstat(names, &st) < 0 && errno == ENOENT);
 		}
 		unplant();
+	}
+
+	/* The other user removes what they made while the victim runs: the
+	 * victim's processes stay where they were, and find each other. */
+	plant("dir0777");
+	between = unplant;
+	CHECK(run_victim(true, dir, sizeof(dir), err, sizeof(err)) == 0);
+	CHECK(strcmp(dir, want) == 0);
+	between = NULL;
+
+	/* A home so deep that the longest name's socket path does not fit
+	 * in a socket address (108 bytes): still every name. */
+	{
+		static char deep[256], longname[COCALL_NAMEMAX + 1];
+		char deepwant[600];
+
+		snprintf(deep, sizeof(deep), "%s/%s", home,
+		    "a-home-deep-enough-that-no-socket-address-holds-a-name-"
+		    "of-the-longest-kind-under-it");
+		CHECK(mkdir(deep, 0700) == 0 && chown(deep, victim, victim) == 0);
+		memset(longname, 'n', COCALL_NAMEMAX);
+		victim_home = deep;
+		victim_name = longname;
+		plant("dir0700");
+		CHECK(run_victim(true, dir, sizeof(dir), err, sizeof(err)) == 0);
+		snprintf(deepwant, sizeof(deepwant), "%s/.comsg/%s", deep, host);
+		CHECK(strlen(deepwant) + 7 + COCALL_NAMEMAX >= 108);
+		CHECK(strcmp(dir, deepwant) == 0);
+		unplant();
+		victim_home = home;
+		victim_name = "victim";
 	}
 
 	/* /run/user/UID, which only root makes, comes before /tmp. */
