@@ -281,7 +281,7 @@ inspect(struct member *m, const char *domain, bool all)
 
 /* The domain's coports and comutexes, as its comsgd (if one runs) says. */
 static void
-show_coports(void)
+show_coports(bool verbose)
 {
 	static const char *const types[] = { "comutex", "COPIPE", "COCARRIER",
 	    "COCHANNEL" };
@@ -296,6 +296,20 @@ show_coports(void)
 	}
 	if (n < 0 && errno != ENOLINK)
 		warn("comsgd");
+	if (n < 0 && errno == ENOLINK) {
+		char path[PATH_MAX];
+
+		/* None serves: would the next coopen() start one? */
+		if (tool_comsgd_where(NULL, path, sizeof(path))) {
+			if (verbose)
+				printf("\nno comsgd serves the domain; the first "
+				    "coopen would start %s\n", path);
+		} else {
+			fprintf(stderr, "cops: no comsgd serves the domain, "
+			    "and none could be started: ");
+			(void)tool_comsgd_where(stderr, path, sizeof(path));
+		}
+	}
 	if (n > 0) {
 		printf("\n%-24s %-9s %7s %7s %9s %8s\n", "COPORT", "TYPE",
 		    "HOLDERS", "SENDERS", "RECEIVERS", "QUEUED");
@@ -369,6 +383,6 @@ main(int argc, char **argv)
 	if (only != 0 && shown == 0)
 		errx(1, "pid %d: not a member of the domain", (int)only);
 	if (only == 0 && !all)
-		show_coports();
+		show_coports(verbose);
 	return 0;
 }

@@ -16,7 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "comsg/coport.h"
 #include "toolutil.h"
+#include "../src/lib/progpath.h"
 
 void *
 tool_slot(int index)
@@ -373,4 +375,47 @@ tool_preload(const char *file)
 		return -1;
 	}
 	return setenv("LD_PRELOAD", both, 1);
+}
+
+/* Print the places of one rule on one line: "  PATH: /a/comsgd, /b/comsgd". */
+struct where {
+	FILE		*f;
+	const char	*rule;
+};
+
+static bool
+where_print(const char *path, const char *what, void *arg)
+{
+	struct where *w = arg;
+
+	if (w->rule == NULL || strcmp(w->rule, what) != 0) {
+		fprintf(w->f, "%s  %s: %s", w->rule != NULL ? "\n" : "", what,
+		    path);
+		w->rule = what;
+	} else {
+		fprintf(w->f, ", %s", path);
+	}
+	return false;
+}
+
+bool
+tool_comsgd_where(FILE *f, char *path, size_t size)
+{
+	/* Where libcomsg looks, as it would in this process: beside the
+	 * shared library we run with. */
+	const void *anchor = (const void *)coopen;
+	const char *env = getenv("COMSGD");
+	struct where w = { f, NULL };
+
+	if (progpath_find("comsgd", "COMSGD", anchor, path, size) == 0)
+		return true;
+	if (f == NULL)
+		return false;
+	fprintf(f, "comsgd not found; looked in:\n");
+	if (env == NULL || env[0] == '\0')
+		fprintf(f, "  COMSGD: not set\n");
+	(void)progpath_each("comsgd", "COMSGD", anchor, where_print, &w);
+	fprintf(f, "\nset COMSGD to the path of comsgd, or add its directory "
+	    "to PATH\n");
+	return false;
 }

@@ -117,4 +117,9 @@ const char *tool_libpath(const char *file, char *buf, size_t size);
  * or -1 if the library is not found. */
 int	 tool_preload(const char *file);
 
+/* Find comsgd as libcomsg would to start it (comsgd(1)): true with its
+ * path, else false after telling f (if not NULL) everywhere it looked
+ * and what to do. */
+bool	 tool_comsgd_where(FILE *f, char *path, size_t size);
+
 #endif

@@ -24,8 +24,8 @@ typedef struct comutex comutex_t;
  * Open the comutex called name (COPORT_NAMEMAX characters at most, as for
  * ports), creating it unlocked if no process holds one; starts comsgd if
  * none runs.  The process holds it until comutex_destroy() or exit.
- * Errors: EINVAL (bad name or mtx), ENAMETOOLONG, ENOENT (no comsgd to
- * start), ENOLINK, ENOMEM, EMFILE.
+ * Errors: EINVAL (bad name or mtx), ENAMETOOLONG, ENOPKG (no comsgd runs,
+ * and none could be found or started), ENOLINK, ENOMEM, EMFILE.
  */
 int	comutex_init(const char *name, comutex_t *mtx);
 

@@ -26,6 +26,7 @@
 
 static void **worker_targets;
 static int nworkers;
+static int starter_fd = -1;	/* -R: the library that started us waits */
 
 /* ---- workers and the reaper ---- */
 
@@ -115,6 +116,9 @@ worker_start(void *arg)
 			}
 			fprintf(stderr, "comsgd: already running (pid %d)\n",
 			    (int)pid);
+			/* Our starter should look the name up again. */
+			if (starter_fd >= 0)
+				(void)!write(starter_fd, "b", 1);
 			exit(1);
 		}
 		fprintf(stderr, "comsgd: coregister: %s\n", strerror(errno));
@@ -202,7 +206,7 @@ int
 main(int argc, char **argv)
 {
 	bool foreground = false;
-	int ch, ready_fd = -1, p[2];
+	int ch, p[2];
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	struct worker *w;
 	char c, domain[PATH_MAX], name_path[PATH_MAX + 16];
@@ -225,7 +229,7 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'R':		/* report readiness on this descriptor */
-			ready_fd = atoi(optarg);
+			starter_fd = atoi(optarg);
 			break;
 		default:
 			usage();
@@ -276,9 +280,9 @@ main(int argc, char **argv)
 	close(p[0]);
 	close(p[1]);
 	logmsg("serving with %d workers", nworkers);
-	if (ready_fd >= 0) {
-		(void)!write(ready_fd, "r", 1);
-		close(ready_fd);
+	if (starter_fd >= 0) {
+		(void)!write(starter_fd, "r", 1);
+		close(starter_fd);
 	}
 	/* Our name, as bound now: the reaper watches it. */
 	if (codomain(domain, sizeof(domain)) < 0 ||

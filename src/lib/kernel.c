@@ -22,9 +22,12 @@ static pthread_mutex_t kernel_mutex = PTHREAD_MUTEX_INITIALIZER;
 static void *kernel_worker;	/* target of our comsgd worker, or NULL */
 
 /*
- * Start comsgd and wait until it serves (it reports on a pipe, or closes
- * it unread when another comsgd won the name first).  The daemon detaches
- * itself; the process spawned here exits at once and is reaped.
+ * Start comsgd and wait until it says how it went on a pipe: 'r' once it
+ * serves, 'b' when another comsgd holds the name already; closed unread,
+ * it could not start.  The daemon detaches itself; the process spawned
+ * here exits at once and is reaped.  Returns 1 (serves), 0 (another one
+ * holds the name), or -1 with ENOPKG (none found, or it did not start),
+ * or the errno of a pipe or memory failure.
  */
 static int
 kernel_start(void)
@@ -35,11 +38,13 @@ kernel_start(void)
 	char **envp = NULL;
 	int p[2], r, status;
 	pid_t pid;
-	char c;
+	char c = 0;
 
 	if (progpath_find("comsgd", "COMSGD", (const void *)kernel_start,
-	    prog, sizeof(prog)) < 0)
+	    prog, sizeof(prog)) < 0) {
+		errno = ENOPKG;
 		return -1;
+	}
 	if (sys_pipe2(p, O_CLOEXEC) < 0)
 		return -1;
 	/* The daemon inherits nothing of ours but the domain: no capability
@@ -59,7 +64,7 @@ kernel_start(void)
 	sys_close(p[1]);
 	if (r != 0) {
 		sys_close(p[0]);
-		errno = r;
+		errno = ENOPKG;
 		return -1;
 	}
 	while (sys_waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -68,7 +73,10 @@ kernel_start(void)
 		r = (int)sys_read(p[0], &c, 1);
 	while (r < 0 && errno == EINTR);
 	sys_close(p[0]);
-	return 0;	/* ready, or lost the race: the caller looks again */
+	if (r == 1 && (c == 'r' || c == 'b'))
+		return c == 'r';
+	errno = ENOPKG;
+	return -1;
 fail:
 	r = errno;
 	sys_close(p[0]);
@@ -88,7 +96,11 @@ kernel_connect(bool start)
 	    .inlen = sizeof(rp), .incaps = caps, .nincaps = 1 };
 	ssize_t r;
 
-	for (int attempt = 0;; attempt++) {
+	/* A start that served, or found another comsgd serving, is followed
+	 * by a look that should find it; one that keeps missing it means a
+	 * comsgd that dies at once (ENOPKG: it does not start) or one that
+	 * holds the name without answering (ETIMEDOUT, as for a request). */
+	for (int attempt = 0, started = -1;; attempt++) {
 		if (colookup(COMSGD_NAME, &main_target) == 0)
 			break;
 		if (errno != ESRCH)
@@ -97,11 +109,12 @@ kernel_connect(bool start)
 			errno = ENOLINK;
 			return -1;
 		}
-		if (attempt == 3 || kernel_start() < 0) {
-			if (attempt == 3)
-				errno = ENOLINK;
+		if (attempt == 3) {
+			errno = started == 0 ? ETIMEDOUT : ENOPKG;
 			return -1;
 		}
+		if ((started = kernel_start()) < 0)
+			return -1;
 	}
 	r = cocallv(main_target, &m, 0, KERNEL_TIMEOUT_MS);
 	capfree(main_target);

@@ -17,8 +17,9 @@
  * reply goes to rp, up to extralen more bytes of it to extra, and up to
  * *nin capabilities to incaps (the caller's; *nin becomes the count).
  * start: start comsgd if none runs (else ENOLINK).  Returns 0, or -1 with
- * errno: the reply's error, or ENOLINK/ENOENT (no comsgd), EPROTO, those
- * of cocallv().
+ * errno: the reply's error, or ENOLINK (comsgd died, or none runs and
+ * start is false), ENOPKG (none runs, and none could be found or started),
+ * EPROTO, those of cocallv().
  */
 HIDDEN int	kernel_call(const struct corq *rq, void *const *outcaps, int nout,
 		    struct corp *rp, void *extra, size_t extralen,
