@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -198,25 +199,70 @@ reaper(const char *name_path, ino_t name_ino)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: comsgd [-fv] [-w workers]\n");
+	fprintf(stderr, "usage: comsgd [-fv] [-n holds] [-w workers]\n");
 	exit(2);
+}
+
+/* The number of ports and comutexes one process may hold: 1 to 1000000,
+ * or -1. */
+static int
+holds_arg(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 1000000)
+		return -1;
+	return (int)v;
+}
+
+/* Raise our soft limit on descriptors to the hard one: what we keep grows
+ * with the whole domain, not with whoever happened to start us.  Returns
+ * the limit we have. */
+static long
+nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = { rl.rlim_max, rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
+	}
+	return rl.rlim_cur > (rlim_t)INT_MAX ? INT_MAX : (long)rl.rlim_cur;
 }
 
 int
 main(int argc, char **argv)
 {
 	bool foreground = false;
-	int ch, p[2];
+	int ch, p[2], holds = 0;
+	const char *env = getenv("COMSGD_HOLDS");
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	struct worker *w;
 	char c, domain[PATH_MAX], name_path[PATH_MAX + 16];
 	struct stat st;
 
 	nworkers = n > 0 ? (int)n : 1;
-	while ((ch = getopt(argc, argv, "fvw:R:")) != -1) {
+	if (env != NULL && env[0] != '\0' && (holds = holds_arg(env)) < 0) {
+		fprintf(stderr, "comsgd: COMSGD_HOLDS: 1 to 1000000\n");
+		exit(2);
+	}
+	while ((ch = getopt(argc, argv, "fn:vw:R:")) != -1) {
 		switch (ch) {
 		case 'f':
 			foreground = true;
+			break;
+		case 'n':
+			if ((holds = holds_arg(optarg)) < 0) {
+				fprintf(stderr, "comsgd: holds: 1 to 1000000\n");
+				exit(2);
+			}
 			break;
 		case 'v':
 			verbose = true;
@@ -252,6 +298,7 @@ main(int argc, char **argv)
 			_exit(0);
 		setsid();
 	}
+	ns_limits_set(nofile_raise(), nworkers, holds);
 	reaper_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	worker_targets = calloc((size_t)nworkers, sizeof(*worker_targets));
 	w = calloc((size_t)nworkers, sizeof(*w));

@@ -8,6 +8,7 @@
  * comsgd.c takes the requests and runs the reaper.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +24,18 @@
 
 #include "namespace.h"
 
-#define HOLDS_PER_PID	4096	/* a process cannot hold more */
+#define HOLDS_MAX	4096	/* the default bound on one process's holds */
+#define HOLDS_MIN	16	/* ... however low comsgd's descriptor limit */
 #define ENTRIES_MAX	65536	/* names in the domain */
 #define RINGS_PER_HOLD	4
+/* Descriptors one hold can make us keep: its entry's (state, bell,
+ * socket and its O_PATH, three tokens) and its rings' (two each). */
+#define FDS_PER_HOLD	(7 + 2 * RINGS_PER_HOLD)
 
 struct ring {
 	uint64_t	 id;
 	uint64_t	 owner;		/* hold id of its sender; 0: gone */
+	uint64_t	 proc;		/* id of the proc it is charged to */
 	int		 prod_fd;	/* read-only, for receivers */
 	int		 cons_fd;
 	const struct ring_prod *prod;	/* our read-only mappings */
@@ -63,10 +69,15 @@ struct entry {
 	int		 nrings, rings_room;
 };
 
+/* A process with holds.  What it holds counts against its bounds:
+ * holds_max holds, and RINGS_PER_HOLD rings per hold it may have, which
+ * also bounds the rings it left behind in ports others keep open. */
 struct proc {
 	pid_t		 pid;
 	int		 pidfd;
 	int		 nholds;
+	int		 nrings;	/* rings charged to it, drained or not */
+	uint64_t	 id;
 };
 
 pthread_mutex_t ns_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -80,6 +91,12 @@ static int nprocs, procs_room;
  * of a previous comsgd (a process that opened a port before it died) is
  * unknown here, not taken for another port's: ESTALE. */
 static uint64_t next_id;
+/* Descriptors the namespace keeps, and how many it may: the rest of
+ * comsgd's limit is for connections of processes and for replies, so
+ * that the namespace running full is an error to the requests that want
+ * more (ENFILE), not a comsgd nobody can reach. */
+static int nfds, fds_max = INT_MAX;
+static int holds_max = HOLDS_MAX;
 static void **worker_targets;
 static int nworkers;
 static unsigned next_worker;
@@ -96,6 +113,17 @@ logmsg(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+static uint64_t
+id_new(void)
+{
+	if (next_id == 0) {
+		if (getrandom(&next_id, sizeof(next_id), 0) != sizeof(next_id))
+			next_id = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
+		next_id = (next_id & (UINT64_MAX >> 2)) | 1;
+	}
+	return next_id++;
 }
 
 /* Grow an array of n elements of size sz to hold one more. */
@@ -279,6 +307,20 @@ entry_find(const char *name)
 	return NULL;
 }
 
+/* The descriptors we keep for e. */
+static int
+entry_fds(const struct entry *e)
+{
+	int n = 2 * e->nrings + (e->state_fd >= 0) + (e->bell_fd >= 0) +
+	    (e->sock >= 0) + (e->sock_path >= 0) + (e->mutex_fd >= 0);
+
+	for (int i = 0; i < 4; i++)
+		n += e->token[i] >= 0;
+	return n;
+}
+
+static void ring_uncharge(const struct ring *r);
+
 static void
 entry_remove(struct entry *e)
 {
@@ -288,6 +330,9 @@ entry_remove(struct entry *e)
 			break;
 		}
 	logmsg("%s is gone", e->name);
+	for (int i = 0; i < e->nrings; i++)
+		ring_uncharge(&e->rings[i]);
+	nfds -= entry_fds(e);
 	entry_free(e);
 }
 
@@ -313,6 +358,18 @@ proc_find(pid_t pid)
 		if (procs[i].pid == pid)
 			return &procs[i];
 	return NULL;
+}
+
+/* A ring is gone: its process, if the same one still has holds, may
+ * have another. */
+static void
+ring_uncharge(const struct ring *r)
+{
+	for (int i = 0; i < nprocs; i++)
+		if (procs[i].id == r->proc) {
+			procs[i].nrings--;
+			return;
+		}
 }
 
 /* Count the processes with each right into the state page, and wake
@@ -357,32 +414,33 @@ hold_new(struct entry *e, pid_t pid, int rights, uint64_t *idp)
 {
 	struct proc *p = proc_find(pid);
 
-	if (p != NULL && p->nholds >= HOLDS_PER_PID) {
-		errno = EMFILE;
+	if (p != NULL && p->nholds >= holds_max) {
+		logmsg("pid %d holds %d: refused", (int)pid, p->nholds);
+		errno = EDQUOT;
 		return -1;
 	}
 	if (p == NULL) {
 		int fd;
 
+		if (nfds + 1 > fds_max) {
+			errno = ENFILE;
+			return -1;
+		}
 		if (grow(&procs, nprocs, &procs_room, sizeof(*procs)) < 0)
 			return -1;
 		fd = (int)syscall(SYS_pidfd_open, pid, 0);
 		if (fd < 0)
 			return -1;
+		nfds++;
 		p = &procs[nprocs++];
-		*p = (struct proc){ pid, fd, 0 };
+		*p = (struct proc){ pid, fd, 0, 0, id_new() };
 		uint64_t one = 1;
 		(void)!write(reaper_wake, &one, sizeof(one));
 	}
 	if (grow(&e->holds, e->nholds, &e->holds_room, sizeof(*e->holds)) < 0)
 		return -1;
-	if (next_id == 0) {
-		if (getrandom(&next_id, sizeof(next_id), 0) != sizeof(next_id))
-			next_id = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
-		next_id = (next_id & (UINT64_MAX >> 2)) | 1;
-	}
-	e->holds[e->nholds++] = (struct hold){ next_id, pid, rights, 0 };
-	*idp = next_id++;
+	*idp = id_new();
+	e->holds[e->nholds++] = (struct hold){ *idp, pid, rights, 0 };
 	p->nholds++;
 	entry_publish(e);
 	return 0;
@@ -402,6 +460,7 @@ hold_drop(struct entry *e, int k)
 			e->rings[i].owner = 0;
 	if (p != NULL && --p->nholds == 0) {
 		close(p->pidfd);
+		nfds--;
 		*p = procs[--nprocs];
 		(void)!write(reaper_wake, &(uint64_t){ 1 }, sizeof(uint64_t));
 	}
@@ -436,6 +495,8 @@ rings_sweep(struct entry *e)
 
 		if (r->owner == 0 && LOAD_ACQ(&r->cons->cons) ==
 		    LOAD_ACQ(&r->prod->prod)) {
+			ring_uncharge(r);
+			nfds -= 2;
 			close(r->prod_fd);
 			close(r->cons_fd);
 			munmap((void *)r->prod, r->maplen);
@@ -546,13 +607,18 @@ op_open(const struct corq *q, pid_t pid, struct reply *r, int type)
 	if (e != NULL && e->type != type)
 		return EINVAL;
 	if (e == NULL) {
-		if (nentries >= ENTRIES_MAX)
+		/* Its descriptors, and a pidfd for a first hold. */
+		int fds = (type == 0 ? 1 : type == COCHANNEL ? 2 : 4) +
+		    (proc_find(pid) == NULL);
+
+		if (nentries >= ENTRIES_MAX || nfds + fds > fds_max)
 			return ENFILE;
 		if (grow(&entries, nentries, &entries_room, sizeof(*entries)) < 0 ||
 		    (e = entry_new(q->name, type, type == COCHANNEL ?
 		    q->ring_size : 0)) == NULL)
 			return errno;
 		entries[nentries++] = e;
+		nfds += entry_fds(e);
 		logmsg("pid %d creates %s (type %d)", (int)pid, e->name, type);
 	}
 	if (hold_new(e, pid, COPORT_PERM_ALL, &id) < 0) {
@@ -601,15 +667,19 @@ op_token(const struct corq *q, pid_t pid, struct reply *r)
 	    (rights & ~e->holds[k].rights) != 0)
 		return EINVAL;
 	if (e->token[rights] < 0) {
-		int fd = memfd_create("coport-token", MFD_CLOEXEC);
+		int fd;
 
-		if (fd < 0 || fstat(fd, &st) < 0) {
+		if (nfds + 1 > fds_max)
+			return ENFILE;
+		if ((fd = memfd_create("coport-token", MFD_CLOEXEC)) < 0 ||
+		    fstat(fd, &st) < 0) {
 			if (fd >= 0)
 				close(fd);
 			return errno;
 		}
 		e->token[rights] = fd;
 		e->token_ino[rights] = st.st_ino;
+		nfds++;
 	}
 	return reply_fd(r, e->token[rights]) < 0 ? errno : 0;
 }
@@ -619,16 +689,21 @@ op_addring(const struct corq *q, pid_t pid, void **caps, int ncaps)
 {
 	int k, pfd = -1, cfd = -1, rofd = -1, err = EINVAL;
 	struct entry *e = hold_find(q->handle, pid, &k);
+	struct proc *pr = proc_find(pid);
 	void *p = MAP_FAILED, *c = MAP_FAILED;
 	size_t size = 0;
 	struct ring *r;
 
-	if (e == NULL)
+	if (e == NULL || pr == NULL)
 		return ESTALE;
 	if (e->type != COCHANNEL || ncaps != 2 ||
 	    !(e->holds[k].rights & COPORT_PERM_SEND) ||
 	    e->holds[k].nrings >= RINGS_PER_HOLD)
 		return EINVAL;
+	if (pr->nrings >= RINGS_PER_HOLD * holds_max)
+		return EDQUOT;
+	if (nfds + 2 > fds_max)
+		return ENFILE;
 	if (captofd(caps[0], &pfd) < 0 || captofd(caps[1], &cfd) < 0)
 		goto out;
 	if (!memfd_check(pfd, F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW |
@@ -648,9 +723,11 @@ op_addring(const struct corq *q, pid_t pid, void **caps, int ncaps)
 		goto out;
 	}
 	r = &e->rings[e->nrings++];
-	*r = (struct ring){ next_id++, q->handle, rofd, cfd, p, c,
+	*r = (struct ring){ id_new(), q->handle, pr->id, rofd, cfd, p, c,
 	    PAGE + e->ring_size };
 	e->holds[k].nrings++;
+	pr->nrings++;
+	nfds += 2;
 	close(pfd);
 	__atomic_add_fetch(&e->state->ring_gen, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&e->bell->in_seq, 1, __ATOMIC_SEQ_CST);
@@ -740,8 +817,8 @@ op_list(const struct corq *q, struct reply *r)
 	return 0;
 }
 
-int
-handle_request(const struct corq *q, ssize_t n, pid_t pid, void **caps,
+static int
+request(const struct corq *q, ssize_t n, pid_t pid, void **caps,
     int ncaps, struct reply *r)
 {
 	int k;
@@ -781,7 +858,43 @@ handle_request(const struct corq *q, ssize_t n, pid_t pid, void **caps,
 	return EINVAL;
 }
 
+int
+handle_request(const struct corq *q, ssize_t n, pid_t pid, void **caps,
+    int ncaps, struct reply *r)
+{
+	int err = request(q, n, pid, caps, ncaps, r);
+
+	/* A system call of ours out of descriptors (EMFILE) is comsgd's
+	 * shortage, everyone's: ENFILE.  The asking process past its own
+	 * bound (EDQUOT here) hears EMFILE, as from a full descriptor
+	 * table of its own. */
+	if (err == EMFILE)
+		return ENFILE;
+	return err == EDQUOT ? EMFILE : err;
+}
+
 /* ---- what the rest of comsgd sees (namespace.h) ---- */
+
+void
+ns_limits_set(long nofile, int nworker, int holds)
+{
+	/* Kept for the rest: standard streams, eventfds, the names thread,
+	 * each worker's target (gate, its O_PATH, doorbell) and reply, and
+	 * a quarter for connections. */
+	long fds = nofile - nofile / 4 - 16 - 4L * nworker;
+
+	fds_max = fds < 0 ? 0 : fds > INT_MAX ? INT_MAX : (int)fds;
+	if (holds <= 0) {
+		/* One process alone may take a quarter of our share. */
+		long h = fds / 4 / FDS_PER_HOLD;
+
+		holds = h < HOLDS_MIN ? HOLDS_MIN : h > HOLDS_MAX ? HOLDS_MAX :
+		    (int)h;
+	}
+	holds_max = holds;
+	logmsg("%ld descriptors, of which the namespace keeps at most %d; "
+	    "%d holds per process", nofile, fds_max, holds_max);
+}
 
 void
 ns_workers_set(void **targets, int n)
@@ -839,6 +952,7 @@ ns_reset(void)
 	procs = NULL;
 	entries_room = procs_room = nprocs = 0;
 	next_id = 0;
+	nfds = 0;
 }
 
 int

@@ -34,6 +34,14 @@ struct reply {
 	int		 ncaps;
 };
 
+/* Bounds, set once before the first request: nofile is comsgd's limit
+ * on descriptors, of which the namespace keeps at most about three
+ * quarters (less what nworker workers need); holds, the ports and
+ * comutexes one process may hold (0: a default from nofile, at most
+ * 4096).  Past its bound a process gets EMFILE; a request that would
+ * take the namespace past its share, ENFILE. */
+void		 ns_limits_set(long nofile, int nworker, int holds);
+
 /* The workers' targets CORQ_HELLO spreads callers over (n of them; the
  * array may be filled in later, before the first request). */
 void		 ns_workers_set(void **targets, int n);

@@ -20,10 +20,14 @@
 
 #include "internal.h"
 
+#define NAMES_STARVED_MS	100	/* out of descriptors: look again then */
+
 static pthread_mutex_t names_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct cap **names_caps;		/* published targets */
 static int names_n, names_room;
 static int names_wakefd = -1;		/* eventfd: the list changed */
+static int names_spare = -1;		/* a descriptor kept to give up when
+					   the process has none left */
 static bool names_started;		/* the helper thread was created */
 static bool names_running;		/* ...and runs */
 /* The helper thread's poll set (here rather than on its stack, so that a
@@ -54,6 +58,25 @@ name_addr(const char *name, char *path, size_t size, struct sockaddr_un *sun,
 	return unix_addr(path, sun, dirfdp);
 }
 
+/*
+ * Accept a client on a name's socket.  Out of descriptors, the kernel
+ * keeps the client queued and the socket readable, and a poll loop would
+ * spin: give up the spare descriptor for the time of the accept (handing
+ * the capability over takes no new descriptor; the caller takes the spare
+ * back once the client's socket is closed).
+ */
+static int
+names_accept(int fd)
+{
+	int s = sys_accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (s >= 0 || (errno != EMFILE && errno != ENFILE) || names_spare < 0)
+		return s;
+	sys_close(names_spare);
+	names_spare = -1;
+	return sys_accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+}
+
 /* Hand the capability of each target whose name socket has a client. */
 static pthread_cond_t names_ready = PTHREAD_COND_INITIALIZER;
 
@@ -71,6 +94,7 @@ names_thread(void *arg)
 		struct pollfd *pfd;
 		struct cap **who;
 		int i, n = 1, room;
+		bool starved = false;
 		uint64_t v;
 
 		pthread_mutex_lock(&names_mutex);
@@ -118,14 +142,22 @@ names_thread(void *arg)
 				;
 			if (j == names_n || who[i]->name_fd != pfd[i].fd)
 				continue;
-			s = sys_accept4(pfd[i].fd, NULL, NULL,
-			    SOCK_CLOEXEC | SOCK_NONBLOCK);
-			if (s < 0)
-				continue;
-			(void)capsend(s, who[i]);
-			sys_close(s);
+			if ((s = names_accept(pfd[i].fd)) >= 0) {
+				(void)capsend(s, who[i]);
+				sys_close(s);
+			} else if (errno == EMFILE || errno == ENFILE) {
+				starved = true;
+			}
+			if (names_spare < 0)
+				names_spare = sys_open("/dev/null",
+				    O_RDONLY | O_CLOEXEC, 0);
 		}
 		pthread_mutex_unlock(&names_mutex);
+		/* No descriptor even with the spare given up (another thread
+		 * took it): the clients stay queued; look again later rather
+		 * than spin on a socket that stays readable. */
+		if (starved)
+			sys_poll(NULL, 0, NAMES_STARVED_MS);
 	}
 	return NULL;
 }
@@ -148,6 +180,9 @@ names_start(void)
 		if (names_wakefd < 0)
 			return -1;
 	}
+	/* Without one (none left, or a sandbox), the thread backs off. */
+	if (names_spare < 0)
+		names_spare = sys_open("/dev/null", O_RDONLY | O_CLOEXEC, 0);
 	/* The helper thread takes no signals: they belong to the program. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -321,6 +356,9 @@ names_atfork_child(void)
 	if (names_wakefd >= 0)
 		sys_close(names_wakefd);
 	names_wakefd = -1;
+	if (names_spare >= 0)
+		sys_close(names_spare);
+	names_spare = -1;
 }
 
 int
