@@ -55,10 +55,18 @@ typedef struct coport *coport_t;
 /* Largest COCARRIER or COPIPE message. */
 #define COCARRIER_MAXLEN	(256u << 20)
 #define COPIPE_MAXLEN		(256u << 20)
+/* COCARRIER: bytes of messages one sending process may have waiting in a
+ * port's queue, default and largest; and in all the queues it sends on
+ * together, by default (COMSG_CARRIER_BYTES sets it). */
+#define COCARRIER_QUEUE		(64ull << 20)
+#define COCARRIER_QUEUE_MAX	(16ull << 30)
+#define COCARRIER_PROCESS	(256ull << 20)
 
 /* Settings a port is created with (coopenv); zero fields take defaults. */
 struct coport_attr {
 	size_t	ring_size;	/* COCHANNEL: bytes of each sender's buffer */
+	size_t	queue_bytes;	/* COCARRIER: bytes one sending process may
+				   have waiting in its queue */
 };
 
 /*
@@ -74,8 +82,8 @@ struct coport_attr {
 int	coopen(const char *name, coport_type_t type, coport_t *portp);
 
 /* coopen() with creation settings, which apply only if the port is made
- * by this call (attr may be NULL).  Extra error: EINVAL (ring_size out of
- * range). */
+ * by this call (attr may be NULL).  Extra error: EINVAL (ring_size or
+ * queue_bytes out of range). */
 int	coopenv(const char *name, coport_type_t type,
 	    const struct coport_attr *attr, coport_t *portp);
 
@@ -91,13 +99,16 @@ int	coclose(coport_t port);
 
 /*
  * Send len bytes of buf as one message, waiting for room (COCHANNEL), for
- * the queue (COCARRIER) or for a receiver (COPIPE) unless the handle is
- * non-blocking.  Returns len once the message is queued (COPIPE: once it
- * is in the receiver's buffer); the caller keeps buf.
+ * the queue (COCARRIER: room for len more bytes in the port's queue and
+ * in what this process has waiting in all its COCARRIER queues) or for a
+ * receiver (COPIPE) unless the handle is non-blocking.  Returns len once
+ * the message is queued (COPIPE: once it is in the receiver's buffer);
+ * the caller keeps buf.
  * Errors: EINVAL (bad handle; buf NULL with len > 0), EPERM (the handle
  * lacks COPORT_PERM_SEND), EMSGSIZE (larger than the port takes, up to
  * SIZE_MAX, and nothing is sent: a COCHANNEL message is at most its
- * buffer's size less 8 bytes), EPIPE (every receiver has
+ * buffer's size less 8 bytes, a COCARRIER message at most its port's
+ * queue and the process's bound), EPIPE (every receiver has
  * closed), EAGAIN (non-blocking, no room now), EPROTO (a receiver broke
  * the port's shared state), ENOLINK (comsgd is needed, and gone),
  * ENOMEM, EMFILE.

@@ -246,7 +246,7 @@ entry_free(struct entry *e)
 }
 
 static struct entry *
-entry_new(const char *name, int type, uint32_t ring_size)
+entry_new(const char *name, int type, uint32_t ring_size, uint64_t queue_max)
 {
 	struct entry *e = calloc(1, sizeof(*e));
 	int fd;
@@ -280,6 +280,9 @@ entry_new(const char *name, int type, uint32_t ring_size)
 	e->state->version = COPORT_SHM_VERSION;
 	e->state->type = (uint32_t)type;
 	e->state->ring_size = ring_size;
+	if (type == COCARRIER)
+		e->state->queue_max = queue_max != 0 ? queue_max :
+		    COCARRIER_QUEUE;
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0 ||
 	    (e->state_fd = reopen_ro(fd)) < 0) {
 		close(fd);
@@ -601,7 +604,8 @@ op_open(const struct corq *q, pid_t pid, struct reply *r, int type)
 	if (type != 0 && (type < COPIPE || type > COCHANNEL ||
 	    (type == COCHANNEL && (q->ring_size < COCHANNEL_MINSIZE ||
 	    q->ring_size > COCHANNEL_MAXSIZE ||
-	    (q->ring_size & (q->ring_size - 1)) != 0))))
+	    (q->ring_size & (q->ring_size - 1)) != 0)) ||
+	    q->queue_max > COCARRIER_QUEUE_MAX))
 		return EINVAL;
 	e = entry_find(q->name);
 	if (e != NULL && e->type != type)
@@ -615,7 +619,7 @@ op_open(const struct corq *q, pid_t pid, struct reply *r, int type)
 			return ENFILE;
 		if (grow(&entries, nentries, &entries_room, sizeof(*entries)) < 0 ||
 		    (e = entry_new(q->name, type, type == COCHANNEL ?
-		    q->ring_size : 0)) == NULL)
+		    q->ring_size : 0, q->queue_max)) == NULL)
 			return errno;
 		entries[nentries++] = e;
 		nfds += entry_fds(e);

@@ -40,13 +40,32 @@ write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* One try at queueing fd on s, within the bounds on queued bytes: 0, or
+ * -1 with errno (EAGAIN: no room now, in bytes or in the queue). */
+static int
+carrier_put(struct port_obj *o, int s, const struct port_dgram *d, int fd,
+    size_t len)
+{
+	if (carrier_reserve(o, len) < 0)
+		return -1;
+	if (fd_sendmsg(s, d, sizeof(*d), NULL, 0, &fd, 1, MSG_DONTWAIT) < 0) {
+		int e = errno;
+
+		carrier_unreserve(o, len);
+		errno = (e == ECONNREFUSED || e == ENOTCONN) ? EPIPE : e;
+		return -1;
+	}
+	carrier_queued(o, len);
+	return 0;
+}
+
 ssize_t
 carrier_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 {
 	struct port_dgram d = { CARRIER_MAGIC, COPORT_SHM_VERSION, len };
 	int s, fd, r;
 
-	if (len > COCARRIER_MAXLEN) {
+	if (len > COCARRIER_MAXLEN || carrier_fits(o, len) < 0) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -57,21 +76,16 @@ carrier_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 		return -1;
 	if (write_all(fd, buf, len) < 0 || sys_fcntl(fd, F_ADD_SEALS, MESSAGE_SEALS) < 0)
 		goto fail;
-	for (;;) {
-		r = fd_sendmsg(s, &d, sizeof(d), NULL, 0, &fd, 1, MSG_DONTWAIT);
-		if (r == 0)
-			break;
-		if (errno == ECONNREFUSED || errno == ENOTCONN)
-			errno = EPIPE;
+	while (carrier_put(o, s, &d, fd, len) < 0) {
 		if (errno != EAGAIN || nonblock)
 			goto fail;
-		/* The queue is full: wait for a receiver to take one. */
+		/* No room: wait for a receiver to take a message. */
 		if (port_receivers_gone(o)) {
 			errno = EPIPE;
 			goto fail;
 		}
 		uint32_t snap = portbell_arm(&o->bell->out_sleepers, &o->bell->out_seq);
-		r = fd_sendmsg(s, &d, sizeof(d), NULL, 0, &fd, 1, MSG_DONTWAIT);
+		r = carrier_put(o, s, &d, fd, len);
 		if (r < 0 && errno == EAGAIN)
 			(void)portbell_sleep(&o->bell->out_seq, snap, -1);
 		portbell_disarm(&o->bell->out_sleepers);

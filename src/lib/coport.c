@@ -88,6 +88,7 @@ static void
 handles_atfork_child(void)
 {
 	pthread_mutex_init(&handles_lock, NULL);
+	carrier_atfork_child();
 	for (int i = 0; i < COPORT_MAX; i++) {
 		struct port_obj *o = handles[i].obj;
 
@@ -138,6 +139,8 @@ obj_free(struct port_obj *o)
 {
 	if (o->type == COCHANNEL)
 		chan_release(o);
+	if (o->type == COCARRIER)
+		carrier_forget(o);
 	for (int i = 0; i < o->nviews; i++)
 		if (o->views[i].map != NULL)
 			sys_munmap(o->views[i].map, o->views[i].maplen);
@@ -284,6 +287,7 @@ coopenv(const char *name, coport_type_t type, const struct coport_attr *attr,
 	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_OPEN };
 	size_t size = attr != NULL && attr->ring_size != 0 ? attr->ring_size :
 	    COCHANNEL_SIZE;
+	size_t queue = attr != NULL ? attr->queue_bytes : 0;
 
 	if (name != NULL && strnlen(name, COPORT_NAMEMAX + 1) > COPORT_NAMEMAX) {
 		errno = ENAMETOOLONG;
@@ -291,7 +295,7 @@ coopenv(const char *name, coport_type_t type, const struct coport_attr *attr,
 	}
 	if (!port_name_valid(name) || portp == NULL || type < COPIPE ||
 	    type > COCHANNEL || size < COCHANNEL_MINSIZE ||
-	    size > COCHANNEL_MAXSIZE) {
+	    size > COCHANNEL_MAXSIZE || queue > COCARRIER_QUEUE_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -299,6 +303,7 @@ coopenv(const char *name, coport_type_t type, const struct coport_attr *attr,
 		size = (size | (size - 1)) + 1;
 	rq.type = (uint32_t)type;
 	rq.ring_size = (uint32_t)size;
+	rq.queue_max = queue;
 	strcpy(rq.name, name);
 	return port_request(&rq, NULL, portp);
 }

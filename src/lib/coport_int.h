@@ -68,6 +68,8 @@ struct port_obj {
 					   queue (the other side), or -1 */
 	int		 put_sock;	/* ours, connected through path_fd
 					   on first use; -1 until then */
+	struct carrier_acct *acct;	/* COCARRIER: what we sent and that
+					   may wait (carrier_bound.c) */
 	struct view	*views;
 	int		 nviews, views_room;
 };
@@ -112,6 +114,24 @@ HIDDEN ssize_t	 carrier_send(struct port_obj *o, const void *buf, size_t len,
 		    bool nonblock);
 HIDDEN ssize_t	 carrier_recv(struct port_obj *o, void **bufp, bool nonblock);
 HIDDEN int	 carrier_ready(struct port_obj *o, int events);
+
+/*
+ * COCARRIER's bounds on the bytes a sender has queued (carrier_bound.c).
+ * carrier_fits(): EMSGSIZE if len could never be queued on o.
+ * carrier_reserve(): take room for len bytes in what this process may
+ * have waiting in o's queue and in all, or EAGAIN (none now: wait on
+ * out_seq, in slices) or ENOMEM; then exactly one of carrier_queued()
+ * (the message is in the queue) or carrier_unreserve().
+ * carrier_forget(): o goes (its put_sock may be kept until drained);
+ * carrier_atfork_child(): in a child, before its attachments go.
+ */
+struct carrier_acct;
+HIDDEN int	 carrier_fits(struct port_obj *o, size_t len);
+HIDDEN int	 carrier_reserve(struct port_obj *o, size_t len);
+HIDDEN void	 carrier_unreserve(struct port_obj *o, size_t len);
+HIDDEN void	 carrier_queued(struct port_obj *o, size_t len);
+HIDDEN void	 carrier_forget(struct port_obj *o);
+HIDDEN void	 carrier_atfork_child(void);
 
 HIDDEN ssize_t	 pipe_send(struct port_obj *o, const void *buf, size_t len,
 		    bool nonblock);

@@ -41,10 +41,13 @@ struct coport_state {
 	uint32_t	senders;	/* processes holding the send right */
 	uint32_t	receivers;	/* ... the receive right */
 	uint32_t	flags;		/* STATE_* */
-	uint8_t		pad[PAGE - 32];
+	uint64_t	queue_max;	/* COCARRIER: bytes one sender may have
+					   waiting */
+	uint8_t		pad[PAGE - 40];
 };
 _Static_assert(offsetof(struct coport_state, ring_gen) == 16, "state layout");
 _Static_assert(offsetof(struct coport_state, flags) == 28, "state layout");
+_Static_assert(offsetof(struct coport_state, queue_max) == 32, "state layout");
 _Static_assert(sizeof(struct coport_state) == PAGE, "state layout");
 
 /*
@@ -212,10 +215,11 @@ struct corq {
 	uint32_t	ring_size;
 	uint32_t	first;		/* CORQ_RINGS, CORQ_LIST: from which */
 	char		name[COPORT_NAMEMAX + 1];
+	uint64_t	queue_max;	/* CORQ_OPEN of a COCARRIER; 0: default */
 };
 _Static_assert(offsetof(struct corq, handle) == 16, "corq layout");
 _Static_assert(offsetof(struct corq, name) == 32, "corq layout");
-_Static_assert(sizeof(struct corq) == 96, "corq layout");
+_Static_assert(sizeof(struct corq) == 104, "corq layout");
 
 /*
  * The reply: error 0 or an errno.  CORQ_OPEN and CORQ_ATTACH give caps:
