@@ -18,7 +18,7 @@
  *        last byte (so that the fuzzer reaches the ops early);
  *        bit 3 the handle is the one of an earlier reply (u8 index
  *        follows), not the request's bytes;
- *        bit 4 short request: u8 follows, the length is it modulo 96;
+ *        bit 4 short request: u8 follows, the length is it modulo 104;
  *        bits 5-7 number of capabilities (0 to 7), each:
  *          u8 kind (low 3 bits): 0 none (a NULL slot), 1 a memfd, 2 a
  *          capability an earlier reply gave (u8 index follows), 3 a
@@ -31,7 +31,7 @@
  *               at 0: prod or cons), u16 n and n bytes at offset 4096,
  *               within the size;
  *            u8 seals (F_SEAL_* bits, F_SEAL_SEAL applied last).
- *   then the 96 bytes of struct corq (zeros once the input ends).
+ *   then the 104 bytes of struct corq (zeros once the input ends).
  *
  * Checked besides crashes and leaks: only the errors comsgd can answer
  * (EPROTO, EINVAL, ESTALE, EMFILE, ENFILE, ENOMEM, ESRCH, ENAMETOOLONG); a
