@@ -75,7 +75,7 @@ acct_refresh(struct carrier_acct *a)
 {
 	int sock = a->obj != NULL ? a->obj->put_sock : a->sock, queued;
 
-	if (a->sent > 0 && sock >= 0 && ioctl(sock, SIOCOUTQ, &queued) == 0 &&
+	if (a->sent > 0 && sock >= 0 && sys_ioctl(sock, SIOCOUTQ, &queued) == 0 &&
 	    queued == 0) {
 		used -= a->sent;
 		a->sent = 0;
@@ -91,7 +91,7 @@ acct_refresh_all(void)
 		acct_refresh(a);
 		if (a->obj == NULL && a->sent == 0) {
 			if (a->sock >= 0)
-				close(a->sock);
+				sys_close(a->sock);
 			*pp = a->next;
 			free(a);
 		} else {
@@ -202,7 +202,7 @@ carrier_atfork_child(void)
 		if (a->obj != NULL)
 			a->obj->acct = NULL;
 		if (a->sock >= 0)
-			close(a->sock);
+			sys_close(a->sock);
 		free(a);
 	}
 	used = 0;
