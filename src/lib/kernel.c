@@ -166,6 +166,10 @@ kernel_call(const struct corq *rq, void *const *outcaps, int nout,
 					capfree(incaps[i]);
 			break;
 		}
+		/* comsgd alive but out of descriptors for this thread's new
+		 * channel: its shortage, as when its namespace is full. */
+		if (errno == EAGAIN)
+			errno = ENFILE;
 		/* A worker gone (comsgd died, or restarted): look again. */
 		if (errno != ENOLINK && errno != EINVAL)
 			break;
