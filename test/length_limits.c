@@ -231,13 +231,16 @@ carrier_limits(void)
 {
 	uint8_t *msg = mmap(NULL, COCARRIER_MAXLEN + 1, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* A queue that takes the largest message (a process's own bound,
+	 * COCARRIER_PROCESS, does too). */
+	struct coport_attr attr = { .queue_bytes = COCARRIER_MAXLEN };
 	coport_t p;
 	void *b;
 
 	CHECK(msg != MAP_FAILED);
 	msg[0] = 1;
 	msg[COCARRIER_MAXLEN - 1] = 2;
-	CHECK(coopen("len-carrier", COCARRIER, &p) == 0);
+	CHECK(coopenv("len-carrier", COCARRIER, &attr, &p) == 0);
 	CHECK(coport_setflags(p, COPORT_NONBLOCK) == 0);
 	CHECK(cosend(p, msg, 0) == 0);
 	CHECK_ERR(cosend(p, msg, COCARRIER_MAXLEN + 1), EMSGSIZE);
