@@ -9,6 +9,7 @@
 #include <pwd.h>
 #include <sys/stat.h>
 #include "harness.h"
+#include "comsg/coport.h"
 
 static uid_t attacker, victim;
 static char home[64], tmpdir[64], rundir[64], errpath[64];
@@ -38,9 +39,33 @@ become(uid_t u)
 	CHECK(setuid(u) == 0);
 }
 
+/* A message through a port of the domain, which starts its comsgd (in
+ * the domain we are in, whatever it would choose now); then it goes. */
+static int
+port_round_trip(void)
+{
+	char buf[8], *b = buf;
+	coport_t p;
+	void *k;
+	pid_t d;
+	int r = -1;
+
+	if (coopen("victim.port", COCHANNEL, &p) < 0) {
+		perror("victim: coopen");
+		return -1;
+	}
+	if (cosend(p, "ping", 5) == 5 &&
+	    corecv(p, (void **)&b, sizeof(buf)) == 5 && strcmp(buf, "ping") == 0)
+		r = 0;
+	coclose(p);
+	if (colookup("comsgd", &k) == 0 && cotargetpid(k, &d) == 0)
+		kill(d, SIGKILL);
+	return r;
+}
+
 /* As the victim, in the default domain: publish a name, have a second
- * process of ours look it up and find us, and report the domain's
- * directory through fd out.  0 when all of that worked. */
+ * process of ours look it up and find us, use a port, and report the
+ * domain's directory through fd out.  0 when all of that worked. */
 static int
 victim_run(int out, bool with_home, struct t_gate *published,
     struct t_gate *go)
@@ -77,6 +102,8 @@ victim_run(int out, bool with_home, struct t_gate *published,
 	if (child < 0 || waitpid(child, &st, 0) != child ||
 	    !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return 3;
+	if (port_round_trip() < 0)
+		return 6;
 	if (codomain(dir, sizeof(dir)) < 0)
 		return 4;
 	if (write(out, dir, strlen(dir) + 1) < 0)

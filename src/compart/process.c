@@ -404,7 +404,7 @@ proc_spawn(struct compart *c, int sock)
 	    (const void *)proc_spawn, prog, sizeof(prog)) < 0)
 		return set_err(ENOENT, "the program comsg-compart was not "
 		    "found (set COMSG_COMPART to its path)");
-	if ((envp = progpath_environ()) == NULL)
+	if ((envp = progpath_environ(NULL)) == NULL)
 		return set_err(ENOMEM, "out of memory");
 	/* Copies above both targets, so that neither dup2 undoes the other. */
 	hi_sock = fcntl(sock, F_DUPFD_CLOEXEC, PROC_LOG_FD + 1);

@@ -184,34 +184,41 @@ static int
 port_socket(int *pathp)
 {
 	static unsigned counter;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char dir[sizeof(sun.sun_path)];
-	int s, n;
+	struct sockaddr_un sun;
+	char dir[PATH_MAX], path[PATH_MAX + 64];
+	int s, n, dirfd;
 
 	if (codomain(dir, sizeof(dir)) < 0)
 		return -1;
-	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/gates/port.%d.%u",
-	    dir, (int)getpid(), ++counter);
-	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+	n = snprintf(path, sizeof(path), "%s/gates/port.%d.%u", dir,
+	    (int)getpid(), ++counter);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	if (unix_addr(path, &sun, &dirfd) < 0)
+		return -1;
 	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
-		return -1;
-	(void)unlink(sun.sun_path);
+		goto fail;
+	(void)unlink(path);
 	if (bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(sun.sun_path, 0666) < 0 ||
-	    (*pathp = open(sun.sun_path, O_PATH | O_CLOEXEC)) < 0) {
-		int e = errno;
-
-		unlink(sun.sun_path);
-		close(s);
-		errno = e;
-		return -1;
-	}
-	unlink(sun.sun_path);
+	    chmod(path, 0666) < 0 ||
+	    (*pathp = open(path, O_PATH | O_CLOEXEC)) < 0)
+		goto fail;
+	unlink(path);
+	if (dirfd >= 0)
+		close(dirfd);
 	return s;
+fail:
+	n = errno;
+	unlink(path);
+	if (s >= 0)
+		close(s);
+	if (dirfd >= 0)
+		close(dirfd);
+	errno = n;
+	return -1;
 }
 
 static void

@@ -32,7 +32,7 @@ static void *kernel_worker;	/* target of our comsgd worker, or NULL */
 static int
 kernel_start(void)
 {
-	char prog[PATH_MAX], fdarg[16];
+	char prog[PATH_MAX], fdarg[16], dom[PATH_MAX + 16];
 	char *argv[] = { "comsgd", "-R", fdarg, NULL };
 	posix_spawn_file_actions_t fa;
 	char **envp = NULL;
@@ -48,8 +48,12 @@ kernel_start(void)
 	if (sys_pipe2(p, O_CLOEXEC) < 0)
 		return -1;
 	/* The daemon inherits nothing of ours but the domain: no capability
-	 * vector, no descriptors beyond the pipe. */
-	if ((envp = progpath_environ()) == NULL)
+	 * vector, no descriptors beyond the pipe.  The domain by name: a
+	 * default one is what we chose, which it might not choose now
+	 * (codomain(3)). */
+	memcpy(dom, "COMSG_DIR=", 10);
+	if (domain_dir(dom + 10, sizeof(dom) - 10) < 0 ||
+	    (envp = progpath_environ(dom)) == NULL)
 		goto fail;
 	snprintf(fdarg, sizeof(fdarg), "%d", 3);
 	posix_spawn_file_actions_init(&fa);

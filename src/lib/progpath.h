@@ -24,23 +24,27 @@
 extern char **environ;
 
 /* This process's environment without its capability vector
- * (COMSG_CAPV), for a program that inherits nothing of it: a calloc'd
- * array of the same strings, or NULL (ENOMEM). */
+ * (COMSG_CAPV), for a program that inherits nothing of it, with add
+ * ("NAME=value", or NULL) in place of any NAME of ours: a calloc'd array
+ * of the same strings, or NULL (ENOMEM). */
 static inline char **
-progpath_environ(void)
+progpath_environ(const char *add)
 {
+	size_t n = 0, addlen = add != NULL ? strcspn(add, "=") + 1 : 0;
 	char **envp;
-	size_t n = 0;
 
 	for (char **e = environ; *e != NULL; e++)
 		n++;
-	envp = calloc(n + 1, sizeof(*envp));
+	envp = calloc(n + 2, sizeof(*envp));
 	if (envp == NULL)
 		return NULL;
 	n = 0;
 	for (char **e = environ; *e != NULL; e++)
-		if (strncmp(*e, "COMSG_CAPV=", 11) != 0)
+		if (strncmp(*e, "COMSG_CAPV=", 11) != 0 &&
+		    (add == NULL || strncmp(*e, add, addlen) != 0))
 			envp[n++] = *e;
+	if (add != NULL)
+		envp[n] = (char *)add;
 	return envp;
 }
 
