@@ -8,9 +8,18 @@
 # constant that is not only compared) in its body and in every function of
 # the library it calls, transitively, must appear in the ERRORS of the page
 # that names the function (or of a page that ERRORS refers to with .Xr).
-# This over-approximates (a callee's errno that the caller maps to another
-# counts too): a page then says what the function does with it.  Errors
-# passed on from system calls are not seen here; the pages name those.
+# A call that is a statement of its own, its value dropped, leaves its
+# errno to no one.  This over-approximates (a callee's errno that the
+# caller maps to another counts too).  Two ways to say what the code does instead:
+#  - a function that maps every errno it leaves to a set of its own says
+#    so on the line above its definition, "/* errno: EA EB ... */": the
+#    set counts for it, not its callees' (its own assignments must be in
+#    the set);
+#  - test/errno_docs.allow lists "function ERRNO ... : why" for errors a
+#    function cannot leave although a callee sets them; an entry no longer
+#    needed fails the check too.
+# Errors passed on from system calls are not seen here; the pages name
+# those.
 # Usage: errno_docs.sh [TOP] (the source tree; default: where this was
 # built from).
 top=${1:-@TOP@}
@@ -27,15 +36,19 @@ for my $h ("/usr/include/asm-generic/errno-base.h",
 	open(my $f, "<", $h) or next;
 	while (<$f>) { $errno{$1} = 1 if /^#define\s+(E[A-Z0-9]+)\s/; }
 }
+my $bad = 0;
 my $is_errno = sub { my $e = shift; %errno ? $errno{$e} : $e =~ /^E[A-Z]{2,}/ };
 
 # Functions of a source tree: name -> body (comments and strings removed),
-# with static ones kept per file.
-my (%global, %local);
+# with static ones kept per file; contracts: name -> [errno ...].
+my (%global, %local, %contract);
 sub parse {
 	my ($file) = @_;
 	open(my $f, "<", $file) or die "$file: $!";
 	local $/; my $src = <$f>;
+	while ($src =~ m{/\*\s*errno:\s*([A-Z0-9 ]+?)\s*\*/\n[^\n]*\n(\w+)\(}g) {
+		$contract{$2} = [split / +/, $1];
+	}
 	$src =~ s{/\*.*?\*/}{ }gs; $src =~ s{//[^\n]*}{}g;
 	$src =~ s{"(?:\\.|[^"\\])*"}{""}g; $src =~ s{\x27(?:\\.|[^\x27\\])\x27}{0}g;
 	my @lines = split /\n/, $src;
@@ -77,8 +90,23 @@ sub closure {
 	    exists $global{$name} ? $global{$name}[1] : return ();
 	$file = $global{$name}[0] if !exists $local{$file}{$name};
 	my %e = map { $_ => $name } sets($body);
+	if (my $c = $contract{$name}) {
+		my %in = map { $_ => 1 } @$c;
+		for (grep { !$in{$_} } keys %e) {
+			print "$name: sets $_, not in its errno: contract\n";
+			$bad++;
+		}
+		return map { $_ => $name } @$c;
+	}
+	# Callees whose value is used: a call that is a statement of its own
+	# (after ; { } else, "(void)", or the ")" that ends a line) leaves
+	# its errno to no one.
 	my %called;
-	while ($body =~ /\b([A-Za-z_]\w*)\s*\(/g) { $called{$1} = 1; }
+	while ($body =~ /\b([A-Za-z_]\w*)\s*\(/g) {
+		my $before = substr($body, 0, $-[0]);
+		next if $before =~ /(?:[;{}]|\(void\)|\belse|\)[ \t]*\n)\s*\z/;
+		$called{$1} = 1;
+	}
 	for my $c (sort keys %called) {
 		next if $c eq $name;
 		next unless exists $local{$file}{$c} || exists $global{$c};
@@ -100,7 +128,11 @@ for my $page (glob("$top/man/*.[1-9]")) {
 	}
 	if ($t =~ /\.Sh ERRORS\n(.*?)(?=\n\.Sh |\z)/s) {
 		my $e = $1;
-		$errors{$page}{$1} = 1 while $e =~ /\bEr\s+(E[A-Z0-9]+)/g;
+		for my $line (split /\n/, $e) {
+			next unless $line =~ /\bEr\s+(.*)$/;
+			my $rest = $1;
+			$errors{$page}{$1} = 1 while $rest =~ /\b(E[A-Z][A-Z0-9]+)\b/g;
+		}
 		while ($e =~ /\.Xr\s+(\w+)\s+(\d)/g) { push @{$refs{$page}}, "$top/man/$1.$2"; }
 	}
 }
@@ -112,7 +144,16 @@ sub documented {
 	return keys %e;
 }
 
-my $bad = 0;
+# What is allowed: function -> errno -> why.
+my %allow;
+if (open(my $f, "<", "$top/test/errno_docs.allow")) {
+	while (<$f>) {
+		next if /^\s*(#|$)/;
+		/^(\w+)\s+([A-Z0-9 ]+?)\s*:\s*(\S.*)$/ or die "errno_docs.allow: $_";
+		$allow{$1}{$_} = $3 for split / +/, $2;
+	}
+}
+
 for my $lib (["src/lib", "libcomsg.map"], ["src/compart", "libcompart.map"]) {
 	my ($dir, $map) = @$lib;
 	%global = (); %local = ();
@@ -128,7 +169,13 @@ for my $lib (["src/lib", "libcomsg.map"], ["src/compart", "libcompart.map"]) {
 		if (!defined $page) { print "$fn: no man page names it\n"; $bad++; next; }
 		my %doc = map { $_ => 1 } documented($page, {});
 		my %set = closure($global{$fn}[0], $fn, {});
-		my @missing = sort grep { !$doc{$_} } keys %set;
+		for my $e (sort keys %{$allow{$fn} // {}}) {
+			next if $set{$e} && !$doc{$e};
+			print "$fn: errno_docs.allow lists $e, which it ",
+			    $doc{$e} ? "documents" : "does not set", "\n";
+			$bad++;
+		}
+		my @missing = sort grep { !$doc{$_} && !$allow{$fn}{$_} } keys %set;
 		next unless @missing;
 		(my $p = $page) =~ s{.*/}{};
 		print "$fn ($p): not under ERRORS: ",

@@ -491,7 +491,14 @@ gate_connect(struct cap *c)
 	cap_unlock();
 	if (r < 0) {
 		sys_close(s);
-		errno = (e == ECONNREFUSED || e == ENOENT) ? ENOLINK : e;
+		/* Nobody listens any more: the service is gone.  A descriptor
+		 * that is no gate (another kind of socket, a made-up vector
+		 * entry) makes no target. */
+		switch (e) {
+		case ECONNREFUSED: case ENOENT: errno = ENOLINK; break;
+		case EAGAIN: case ENOMEM: case ENOBUFS: errno = e; break;
+		default: errno = EINVAL; break;
+		}
 		return -1;
 	}
 	return s;

@@ -886,13 +886,17 @@ coport_list(struct coport_info *info, int max)
 	if (e == NULL)
 		return -1;
 	do {
+		int got;
+
 		rq.first = (uint32_t)total;
-		if (kernel_call(&rq, NULL, 0, &rp, e, CORQ_LIST_MAX * sizeof(*e),
-		    NULL, NULL, false) < 0) {
+		got = kernel_call(&rq, NULL, 0, &rp, e,
+		    CORQ_LIST_MAX * sizeof(*e), NULL, NULL, false);
+		if (got < 0) {
 			free(e);
 			return -1;
 		}
-		if (rp.count > CORQ_LIST_MAX)
+		/* no more entries than came: the rest of e is stale */
+		if (rp.count > (uint32_t)got / sizeof(*e))
 			rp.count = 0;
 		for (uint32_t k = 0; k < rp.count; k++, total++) {
 			if (total >= max)

@@ -135,6 +135,28 @@ kernel_connect(bool start)
 	return 0;
 }
 
+/* What kernel_call() leaves in errno: its own errors, and those of comsgd's
+ * replies and of reaching comsgd, as kernel.h lists them; anything else a
+ * call can fail with (a cocall's own misuse errors, which a request of
+ * ours cannot make, or an error number comsgd should not send) is a
+ * protocol failure. */
+static int
+kernel_errno(int e)
+{
+	switch (e) {
+	case EINVAL: case EMFILE: case ENFILE: case ENOLINK: case ENOPKG:
+	case ETIMEDOUT: case EPROTO: case ENOMEM: case EACCES:
+	case ENAMETOOLONG:
+		return e;
+	case ESRCH:		/* no comsgd by name: none runs */
+	case ESTALE:		/* a hold of a comsgd that has died since */
+		return ENOLINK;
+	default:
+		return EPROTO;
+	}
+}
+
+/* errno: EINVAL EMFILE ENFILE ENOLINK ENOPKG ETIMEDOUT EPROTO ENOMEM EACCES ENAMETOOLONG */
 int
 kernel_call(const struct corq *rq, void *const *outcaps, int nout,
     struct corp *rp, void *extra, size_t extralen, void **incaps, int *nin,
@@ -144,7 +166,7 @@ kernel_call(const struct corq *rq, void *const *outcaps, int nout,
 		struct corp	rp;
 		uint8_t		extra[];
 	} *buf = NULL;
-	size_t inlen = sizeof(*rp) + extralen;
+	size_t inlen = sizeof(*rp) + extralen, got = 0;
 	int room = nin != NULL ? *nin : 0;
 	ssize_t r;
 
@@ -185,20 +207,17 @@ kernel_call(const struct corq *rq, void *const *outcaps, int nout,
 	if (r >= 0) {
 		if (buf != NULL) {
 			memcpy(rp, &buf->rp, sizeof(*rp));
-			if ((size_t)r > sizeof(*rp))
-				memcpy(extra, buf->extra,
-				    (size_t)r - sizeof(*rp) < extralen ?
-				    (size_t)r - sizeof(*rp) : extralen);
+			if ((size_t)r > sizeof(*rp)) {
+				got = (size_t)r - sizeof(*rp) < extralen ?
+				    (size_t)r - sizeof(*rp) : extralen;
+				memcpy(extra, buf->extra, got);
+			}
 		}
 		if ((size_t)r < sizeof(*rp) || rp->magic != CORQ_MAGIC) {
 			errno = EPROTO;
 			r = -1;
 		} else if (rp->error != 0) {
 			errno = rp->error > 0 && rp->error < 4096 ? rp->error : EPROTO;
-			/* A hold made by a comsgd that has died since: the one
-			 * that answers now does not know it. */
-			if (errno == ESTALE)
-				errno = ENOLINK;
 			r = -1;
 		}
 		if (r < 0 && nin != NULL) {
@@ -209,7 +228,11 @@ kernel_call(const struct corq *rq, void *const *outcaps, int nout,
 		}
 	}
 	free(buf);
-	return r < 0 ? -1 : 0;
+	if (r < 0) {
+		errno = kernel_errno(errno);
+		return -1;
+	}
+	return (int)got;
 }
 
 void

@@ -16,10 +16,13 @@
  * Make request rq with capabilities outcaps (still the caller's); the
  * reply goes to rp, up to extralen more bytes of it to extra, and up to
  * *nin capabilities to incaps (the caller's; *nin becomes the count).
- * start: start comsgd if none runs (else ENOLINK).  Returns 0, or -1 with
- * errno: the reply's error, or ENOLINK (comsgd died, or none runs and
- * start is false), ENOPKG (none runs, and none could be found or started),
- * EPROTO, those of cocallv().
+ * start: start comsgd if none runs (else ENOLINK).  Returns how many bytes
+ * went to extra, or -1 with errno one of (kernel_errno() sees to it):
+ * Errors: EINVAL, EMFILE, ENFILE (the reply's: a bad request, the caller's
+ * bound, comsgd's), ENOLINK (comsgd died, or none runs and start is false),
+ * ENOPKG (none runs, and none could be found or started), ETIMEDOUT
+ * (comsgd does not answer), EPROTO (a reply that makes no sense), ENOMEM,
+ * EACCES, ENAMETOOLONG (the domain's directory).
  */
 HIDDEN int	kernel_call(const struct corq *rq, void *const *outcaps, int nout,
 		    struct corp *rp, void *extra, size_t extralen,
