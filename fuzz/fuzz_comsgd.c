@@ -69,10 +69,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	int life;
+
 	fz_init();
 	FZ_CHECK(coregister(NULL, &worker) == 0, "coregister: %s",
 	    strerror(errno));
 	ns_workers_set(&worker, 1);
+	/* comsgd's life page, as comsgd.c makes it at start */
+	life = memfd_create("comsgd-life", MFD_CLOEXEC);
+	FZ_CHECK(life >= 0 && ftruncate(life, PAGE) == 0, "life page: %s",
+	    strerror(errno));
+	ns_life_set(life);
 	fz_fd_baseline();
 	return 0;
 }
@@ -211,7 +218,9 @@ check_reply(const struct corq *q, const struct reply *r)
 		    (r->rp.type == COPIPE && (r->rp.rights & COPORT_PERM_SEND));
 		puts = (r->rp.type == COCARRIER && (r->rp.rights & COPORT_PERM_SEND)) ||
 		    (r->rp.type == COPIPE && (r->rp.rights & COPORT_PERM_RECV));
-		FZ_CHECK(r->ncaps == 2 + takes + puts, "port: %d caps for "
+		FZ_CHECK(r->ncaps == 3 + takes + puts +
+		    !!(r->rp.rights & COPORT_PERM_SEND) +
+		    !!(r->rp.rights & COPORT_PERM_RECV), "port: %d caps for "
 		    "type %u rights %u", r->ncaps, r->rp.type, r->rp.rights);
 		FZ_CHECK(r->rp.handle != 0, "hold 0");
 		return;
@@ -221,6 +230,7 @@ check_reply(const struct corq *q, const struct reply *r)
 		return;
 	case CORQ_CLOSE:
 	case CORQ_ADDRING:
+	case CORQ_DROP:
 		FZ_CHECK(r->ncaps == 0, "op %u: %d caps", q->op, r->ncaps);
 		return;
 	case CORQ_RINGS:

@@ -10,15 +10,18 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "namespace.h"
@@ -196,6 +199,47 @@ reaper(const char *name_path, ino_t name_ino)
 	}
 }
 
+/*
+ * The life page (coport_shm.h): its word holds our thread id and is the
+ * one entry of this thread's robust futex list, so that the kernel marks
+ * it FUTEX_OWNER_DIED however we end, SIGKILL included.  Called by the
+ * thread that runs until comsgd ends (main, the reaper), which takes no
+ * robust pthread mutex: the list replaces the one libc registered for it.
+ * Holders get a read-only descriptor: no one else can write the word.
+ */
+static void
+life_start(void)
+{
+	static struct robust_list entry;
+	static struct robust_list_head head;
+	struct comsgd_life *life;
+	int fd, ro;
+
+	fd = memfd_create("comsgd-life", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || ftruncate(fd, PAGE) < 0 ||
+	    (life = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    0)) == MAP_FAILED) {
+		perror("comsgd: life page");
+		exit(1);
+	}
+	life->magic = LIFE_MAGIC;
+	life->version = COPORT_SHM_VERSION;
+	life->owner = (uint32_t)syscall(SYS_gettid);
+	entry.next = &head.list;
+	head.list.next = &entry;
+	head.futex_offset = (long)((char *)&life->owner - (char *)&entry);
+	head.list_op_pending = NULL;
+	if (syscall(SYS_set_robust_list, &head, sizeof(head)) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0 ||
+	    (ro = ns_reopen_ro(fd)) < 0) {
+		perror("comsgd: life page");
+		exit(1);
+	}
+	close(fd);
+	ns_life_set(ro);
+}
+
 static void
 usage(void)
 {
@@ -299,6 +343,7 @@ main(int argc, char **argv)
 		setsid();
 	}
 	ns_limits_set(nofile_raise(), nworkers, holds);
+	life_start();
 	reaper_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	worker_targets = calloc((size_t)nworkers, sizeof(*worker_targets));
 	w = calloc((size_t)nworkers, sizeof(*w));

@@ -29,8 +29,9 @@
 #define ENTRIES_MAX	65536	/* names in the domain */
 #define RINGS_PER_HOLD	4
 /* Descriptors one hold can make us keep: its entry's (state, bell,
- * socket and its O_PATH, three tokens) and its rings' (two each). */
-#define FDS_PER_HOLD	(7 + 2 * RINGS_PER_HOLD)
+ * socket and its O_PATH, the presence pipe's two ends, three tokens) and
+ * its rings' (two each). */
+#define FDS_PER_HOLD	(9 + 2 * RINGS_PER_HOLD)
 
 struct ring {
 	uint64_t	 id;
@@ -60,6 +61,8 @@ struct entry {
 	struct coport_bell *bell;
 	int		 sock;		/* COCARRIER/COPIPE: the shared socket */
 	int		 sock_path;	/* ... and an O_PATH to it */
+	int		 pres[2];	/* presence pipe: read end for
+					   receivers, write end for senders */
 	int		 token[4];	/* by rights: capabilities to pass on */
 	ino_t		 token_ino[4];
 	int		 mutex_fd;	/* comutex page */
@@ -97,6 +100,7 @@ static uint64_t next_id;
  * more (ENFILE), not a comsgd nobody can reach. */
 static int nfds, fds_max = INT_MAX;
 static int holds_max = HOLDS_MAX;
+static int life_fd = -1;
 static void **worker_targets;
 static int nworkers;
 static unsigned next_worker;
@@ -146,8 +150,8 @@ grow(void *arrp, int n, int *room, size_t sz)
 
 /* A reopened, read-only descriptor for memfd fd: whoever gets it cannot
  * write through it (and the seals refuse a writable reopening's maps). */
-static int
-reopen_ro(int fd)
+int
+ns_reopen_ro(int fd)
 {
 	char path[32];
 
@@ -247,6 +251,9 @@ entry_free(struct entry *e)
 		close(e->sock);
 	if (e->sock_path >= 0)
 		close(e->sock_path);
+	for (int i = 0; i < 2; i++)
+		if (e->pres[i] >= 0)
+			close(e->pres[i]);
 	if (e->mutex_fd >= 0)
 		close(e->mutex_fd);
 	free(e);
@@ -264,6 +271,7 @@ entry_new(const char *name, int type, uint32_t ring_size, uint64_t queue_max)
 	e->type = type;
 	e->ring_size = ring_size;
 	e->state_fd = e->bell_fd = e->sock = e->sock_path = e->mutex_fd = -1;
+	e->pres[0] = e->pres[1] = -1;
 	for (int i = 0; i < 4; i++)
 		e->token[i] = -1;
 	if (type == 0) {
@@ -291,7 +299,7 @@ entry_new(const char *name, int type, uint32_t ring_size, uint64_t queue_max)
 		e->state->queue_max = queue_max != 0 ? queue_max :
 		    COCARRIER_QUEUE;
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0 ||
-	    (e->state_fd = reopen_ro(fd)) < 0) {
+	    (e->state_fd = ns_reopen_ro(fd)) < 0) {
 		close(fd);
 		goto fail;
 	}
@@ -301,6 +309,11 @@ entry_new(const char *name, int type, uint32_t ring_size, uint64_t queue_max)
 	if (e->bell_fd < 0)
 		goto fail;
 	if (type != COCHANNEL && (e->sock = port_socket(&e->sock_path)) < 0)
+		goto fail;
+	/* Every holder with the send right shares the write end, every one
+	 * with the receive right the read end, and so do we: once we are
+	 * gone, the kernel tells each side when no one holds the other's. */
+	if (pipe2(e->pres, O_CLOEXEC) < 0)
 		goto fail;
 	return e;
 fail:
@@ -322,7 +335,8 @@ static int
 entry_fds(const struct entry *e)
 {
 	int n = 2 * e->nrings + (e->state_fd >= 0) + (e->bell_fd >= 0) +
-	    (e->sock >= 0) + (e->sock_path >= 0) + (e->mutex_fd >= 0);
+	    (e->sock >= 0) + (e->sock_path >= 0) + (e->mutex_fd >= 0) +
+	    (e->pres[0] >= 0) + (e->pres[1] >= 0);
 
 	for (int i = 0; i < 4; i++)
 		n += e->token[i] >= 0;
@@ -584,8 +598,11 @@ reply_port(struct reply *r, struct entry *e, uint64_t hold, int rights)
 	r->rp.handle = hold;
 	r->rp.ring_size = e->ring_size;
 	if (reply_fd(r, e->state_fd) < 0 || reply_fd(r, e->bell_fd) < 0 ||
+	    reply_fd(r, life_fd) < 0 ||
 	    (takes && reply_fd(r, e->sock) < 0) ||
-	    (puts && reply_fd(r, e->sock_path) < 0))
+	    (puts && reply_fd(r, e->sock_path) < 0) ||
+	    ((rights & COPORT_PERM_SEND) && reply_fd(r, e->pres[1]) < 0) ||
+	    ((rights & COPORT_PERM_RECV) && reply_fd(r, e->pres[0]) < 0))
 		return -1;
 	return 0;
 }
@@ -618,8 +635,10 @@ op_open(const struct corq *q, pid_t pid, struct reply *r, int type)
 	if (e != NULL && e->type != type)
 		return EINVAL;
 	if (e == NULL) {
-		/* Its descriptors, and a pidfd for a first hold. */
-		int fds = (type == 0 ? 1 : type == COCHANNEL ? 2 : 4) +
+		/* Its descriptors (the page of a comutex; a port's state,
+		 * bell, presence pipe, and socket with its O_PATH), and a
+		 * pidfd for a first hold. */
+		int fds = (type == 0 ? 1 : type == COCHANNEL ? 4 : 6) +
 		    (proc_find(pid) == NULL);
 
 		if (nentries >= ENTRIES_MAX || nfds + fds > fds_max)
@@ -728,7 +747,7 @@ op_addring(const struct corq *q, pid_t pid, void **caps, int ncaps)
 	    LOAD_RLX(&((struct ring_prod *)p)->magic) != RING_MAGIC ||
 	    LOAD_RLX(&((struct ring_prod *)p)->size) != e->ring_size)
 		goto out;
-	if ((rofd = reopen_ro(pfd)) < 0 ||
+	if ((rofd = ns_reopen_ro(pfd)) < 0 ||
 	    grow(&e->rings, e->nrings, &e->rings_room, sizeof(*e->rings)) < 0) {
 		err = errno;
 		goto out;
@@ -758,6 +777,28 @@ out:
 	if (rofd >= 0)
 		close(rofd);
 	return err;
+}
+
+/* The hold gives up rights: the others stop counting it (EPIPE), and its
+ * rings go once drained. */
+static int
+op_drop(const struct corq *q, pid_t pid)
+{
+	int k, drop = (int)q->rights;
+	struct entry *e = hold_find(q->handle, pid, &k);
+
+	if (e == NULL)
+		return ESTALE;
+	if (e->type == 0 || (drop & ~COPORT_PERM_ALL) != 0)
+		return EINVAL;
+	e->holds[k].rights &= ~drop;
+	if (drop & COPORT_PERM_SEND)
+		for (int i = 0; i < e->nrings; i++)
+			if (e->rings[i].owner == e->holds[k].id)
+				e->rings[i].owner = 0;
+	logmsg("pid %d gives up rights %d of %s", (int)pid, drop, e->name);
+	entry_publish(e);
+	return 0;
 }
 
 static int
@@ -865,6 +906,8 @@ request(const struct corq *q, ssize_t n, pid_t pid, void **caps,
 		return op_rings(q, pid, r);
 	case CORQ_LIST:
 		return op_list(q, r);
+	case CORQ_DROP:
+		return op_drop(q, pid);
 	}
 	return EINVAL;
 }
@@ -905,6 +948,12 @@ ns_limits_set(long nofile, int nworker, int holds)
 	holds_max = holds;
 	logmsg("%ld descriptors, of which the namespace keeps at most %d; "
 	    "%d holds per process", nofile, fds_max, holds_max);
+}
+
+void
+ns_life_set(int fd)
+{
+	life_fd = fd;
 }
 
 void

@@ -3,8 +3,8 @@
  * worker threads that take requests, the reaper) and namespace.c (the
  * names, holds, rings and tokens, and the answer to each request).  The
  * namespace is guarded by ns_lock: every ns_* function and
- * handle_request() but logmsg() and ns_workers_set() is called with it
- * held.
+ * handle_request() but logmsg(), ns_reopen_ro(), ns_life_set() and
+ * ns_workers_set() is called with it held.
  */
 #ifndef COMSGD_NAMESPACE_H
 #define COMSGD_NAMESPACE_H
@@ -41,6 +41,10 @@ struct reply {
  * 4096).  Past its bound a process gets EMFILE; a request that would
  * take the namespace past its share, ENFILE. */
 void		 ns_limits_set(long nofile, int nworker, int holds);
+/* A read-only reopening of memfd fd, or -1. */
+int		 ns_reopen_ro(int fd);
+/* The life page to hand every holder (read-only; set once at start). */
+void		 ns_life_set(int fd);
 
 /* The workers' targets CORQ_HELLO spreads callers over (n of them; the
  * array may be filled in later, before the first request). */

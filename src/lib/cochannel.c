@@ -235,6 +235,12 @@ refresh_locked(struct port_obj *o, bool force)
 
 	if (!force && o->rx_fetched && gen == o->rx_gen)
 		return 0;
+	if (port_comsgd_gone(o)) {
+		/* No one can tell us more; and a comsgd started since
+		 * does not know our hold. */
+		errno = ENOLINK;
+		return -1;
+	}
 	do {
 		void *caps[2 * CORQ_RINGS_MAX] = { NULL };
 		int ncaps = 2 * CORQ_RINGS_MAX;
@@ -322,6 +328,22 @@ fail:
 	free(nrx);
 	errno = e;
 	return -1;
+}
+
+int
+chan_settle(struct port_obj *o)
+{
+	int r;
+
+	pthread_mutex_lock(&o->lock);
+	r = refresh_locked(o, true);
+	/* A comsgd gone wrote ring_gen last: if it is the one we fetched
+	 * at, it had no ring we do not know. */
+	if (r < 0 && port_comsgd_gone(o) && o->rx_fetched &&
+	    LOAD_ACQ(&o->state->ring_gen) == o->rx_gen)
+		r = 0;
+	pthread_mutex_unlock(&o->lock);
+	return r;
 }
 
 int
@@ -456,15 +478,21 @@ chan_ready(struct port_obj *o, int events)
 }
 
 void
-chan_release(struct port_obj *o)
+chan_release(struct port_obj *o, int rights)
 {
-	if (o->tx != NULL) {
+	if ((rights & COPORT_PERM_SEND) && o->tx != NULL) {
 		sys_munmap(o->tx->prod, o->tx->maplen);
 		sys_munmap(o->tx->cons, PAGE);
 		free(o->tx);
+		o->tx = NULL;
 	}
-	for (int k = 0; k < o->nrx; k++)
-		if (o->rx[k].maplen != 0)
-			rx_unmap(&o->rx[k]);
-	free(o->rx);
+	if (rights & COPORT_PERM_RECV) {
+		for (int k = 0; k < o->nrx; k++)
+			if (o->rx[k].maplen != 0)
+				rx_unmap(&o->rx[k]);
+		free(o->rx);
+		o->rx = NULL;
+		o->nrx = 0;
+		o->rx_fetched = false;
+	}
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,8 @@ handle_new(struct port_obj *o, int rights)
 		h->flags = 0;
 		h->obj = o;
 		o->refs++;
+		o->nsend += (rights & COPORT_PERM_SEND) != 0;
+		o->nrecv += (rights & COPORT_PERM_RECV) != 0;
 		STORE_REL(&h->magic, COPORT_LIVE);
 		pthread_mutex_unlock(&handles_lock);
 		return h;
@@ -133,31 +136,103 @@ cap_take_fd(void *cap)
 	return fd;
 }
 
+/* Which of the port's sockets a holder of rights has: the shared one it
+ * takes from (COCARRIER receivers, COPIPE senders), the path to put into
+ * it (the other side). */
+static void
+port_sockets(coport_type_t type, int rights, bool *takes, bool *puts)
+{
+	*takes = (type == COCARRIER && (rights & COPORT_PERM_RECV)) ||
+	    (type == COPIPE && (rights & COPORT_PERM_SEND));
+	*puts = (type == COCARRIER && (rights & COPORT_PERM_SEND)) ||
+	    (type == COPIPE && (rights & COPORT_PERM_RECV));
+}
+
+static void
+close_fd(int *fdp)
+{
+	if (*fdp >= 0)
+		sys_close(*fdp);
+	*fdp = -1;
+}
+
+/*
+ * Give up here what rights needed: descriptors, mappings, and our end of
+ * the presence pipe (which tells the other side once comsgd is gone).
+ * No lock: no handle of ours has these rights any more, and a call in
+ * progress through one would have kept it open (users), so nothing uses
+ * them; and the child after fork must not wait on a lock.
+ */
+static void
+obj_unhold(struct port_obj *o, int rights)
+{
+	bool takes, puts;
+
+	port_sockets(o->type, rights, &takes, &puts);
+	if (o->type == COCHANNEL)
+		chan_release(o, rights);
+	if (takes)
+		close_fd(&o->take_sock);
+	if (puts) {
+		/* a sender's messages still queued keep counting, and keep
+		 * the socket that tells when they are taken */
+		if (o->type == COCARRIER)
+			carrier_forget(o);
+		close_fd(&o->path_fd);
+		close_fd(&o->put_sock);
+	}
+	if (rights & COPORT_PERM_SEND)
+		close_fd(&o->pres_send);
+	if (rights & COPORT_PERM_RECV)
+		close_fd(&o->pres_recv);
+}
+
 /* Unmap and close what this process has of the port, and free o. */
 static void
 obj_free(struct port_obj *o)
 {
-	if (o->type == COCHANNEL)
-		chan_release(o);
-	if (o->type == COCARRIER)
-		carrier_forget(o);
+	obj_unhold(o, COPORT_PERM_ALL);
 	for (int i = 0; i < o->nviews; i++)
 		if (o->views[i].map != NULL)
 			sys_munmap(o->views[i].map, o->views[i].maplen);
 	free(o->views);
 	if (o->state != NULL)
 		sys_munmap((void *)o->state, PAGE);
+	if (o->life != NULL)
+		sys_munmap((void *)o->life, PAGE);
 	if (o->bell != NULL)
 		sys_munmap(o->bell, PAGE);
-	if (o->take_sock >= 0)
-		sys_close(o->take_sock);
-	if (o->path_fd >= 0)
-		sys_close(o->path_fd);
-	if (o->put_sock >= 0)
-		sys_close(o->put_sock);
 	pthread_mutex_destroy(&o->lock);
 	pthread_mutex_destroy(&o->tx_lock);
 	free(o);
+}
+
+/* Wake every waiter on the port, to look whether we were the last of a
+ * side: comsgd does it when it counts us out, but it may be gone. */
+static void
+obj_wake_all(struct port_obj *o)
+{
+	/* Our close of the presence pipe's end, before the loads of the
+	 * sleepers counts (pairs with portbell_arm()). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
+	portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
+}
+
+/* Give up rights that no handle of ours has any more, at comsgd and
+ * here. */
+static void
+obj_drop(struct port_obj *o, int rights)
+{
+	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_DROP,
+	    .handle = o->hold, .rights = (uint32_t)rights };
+	struct corp rp;
+
+	/* comsgd gone: the presence pipe alone tells */
+	if (!port_comsgd_gone(o))
+		(void)kernel_call(&rq, NULL, 0, &rp, NULL, 0, NULL, NULL, false);
+	obj_unhold(o, rights);
+	obj_wake_all(o);
 }
 
 /* Drop our hold at comsgd, then what we have of the port. */
@@ -169,19 +244,53 @@ obj_release(struct port_obj *o)
 	struct corp rp;
 
 	/* comsgd gone: the hold went with it; nothing else to tell. */
-	(void)kernel_call(&rq, NULL, 0, &rp, NULL, 0, NULL, NULL, false);
+	if (o->life == NULL || !port_comsgd_gone(o))
+		(void)kernel_call(&rq, NULL, 0, &rp, NULL, 0, NULL, NULL, false);
+	/* our ends of the presence pipe closed before the wake-up */
+	obj_unhold(o, COPORT_PERM_ALL);
+	if (o->bell != NULL)
+		obj_wake_all(o);
 	obj_free(o);
 }
 
+/* Map a page comsgd alone writes, read-only for us whatever descriptor
+ * came; NULL if it is not one. */
+static const void *
+map_ro_page(void *cap)
+{
+	int fd = cap_take_fd(cap);
+	void *p = MAP_FAILED;
+
+	if (fd >= 0 && memfd_check(fd, F_SEAL_SHRINK | F_SEAL_GROW, PAGE, NULL))
+		p = sys_mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	if (fd >= 0)
+		sys_close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* The presence pipe's end for a right: a pipe, open for mode; or -1. */
+static int
+take_pres(void *cap, int mode)
+{
+	int fd = cap_take_fd(cap), fl;
+	struct stat st;
+
+	if (fd >= 0 && (sys_fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) ||
+	    (fl = sys_fcntl(fd, F_GETFL, 0)) < 0 || (fl & O_ACCMODE) != mode))
+		close_fd(&fd);
+	return fd;
+}
+
 /* Take a port from comsgd's reply to CORQ_OPEN or CORQ_ATTACH: caps are
- * the state page, the bell page, then the shared socket and the path to
- * it as the rights require.  The caps are consumed. */
+ * the state page, the bell page, comsgd's life page, then the shared
+ * socket and the path to it, and the presence pipe's ends, as the rights
+ * require (coport_shm.h).  The caps are consumed. */
 static struct port_obj *
 obj_from_reply(const struct corp *rp, void **caps, int ncaps)
 {
 	struct port_obj *o = calloc(1, sizeof(*o));
-	bool takes, puts;
-	int fd, want, i = 2, e = EPROTO;
+	bool takes, puts, sends, recvs;
+	int fd, want, i = 3, e = EPROTO;
 	void *p;
 
 	if (o == NULL) {
@@ -191,28 +300,19 @@ obj_from_reply(const struct corp *rp, void **caps, int ncaps)
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_mutex_init(&o->tx_lock, NULL);
 	o->take_sock = o->path_fd = o->put_sock = -1;
+	o->pres_send = o->pres_recv = -1;
 	o->hold = rp->handle;
 	o->type = (coport_type_t)rp->type;
 	o->rights = (int)rp->rights & COPORT_PERM_ALL;
 	o->ring_size = rp->ring_size;
-	takes = (o->type == COCARRIER && (o->rights & COPORT_PERM_RECV)) ||
-	    (o->type == COPIPE && (o->rights & COPORT_PERM_SEND));
-	puts = (o->type == COCARRIER && (o->rights & COPORT_PERM_SEND)) ||
-	    (o->type == COPIPE && (o->rights & COPORT_PERM_RECV));
-	want = 2 + takes + puts;
+	port_sockets(o->type, o->rights, &takes, &puts);
+	sends = o->rights & COPORT_PERM_SEND;
+	recvs = o->rights & COPORT_PERM_RECV;
+	want = 3 + takes + puts + sends + recvs;
 	if (o->type < COPIPE || o->type > COCHANNEL || ncaps != want)
 		goto fail_caps;
-	/* state: read-only for us whatever descriptor came */
-	fd = cap_take_fd(caps[0]);
-	if (fd < 0 || !memfd_check(fd, F_SEAL_SHRINK | F_SEAL_GROW, PAGE, NULL) ||
-	    (p = sys_mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
-		if (fd >= 0)
-			sys_close(fd);
-		goto fail_caps;
-	}
-	sys_close(fd);
-	o->state = p;
-	if (LOAD_RLX(&o->state->magic) != STATE_MAGIC ||
+	o->state = map_ro_page(caps[0]);
+	if (o->state == NULL || LOAD_RLX(&o->state->magic) != STATE_MAGIC ||
 	    LOAD_RLX(&o->state->type) != (uint32_t)o->type)
 		goto fail_caps;
 	fd = cap_take_fd(caps[1]);
@@ -223,9 +323,16 @@ obj_from_reply(const struct corp *rp, void **caps, int ncaps)
 	}
 	sys_close(fd);
 	o->bell = p;
+	o->life = map_ro_page(caps[2]);
+	if (o->life == NULL || LOAD_RLX(&o->life->magic) != LIFE_MAGIC)
+		goto fail_caps;
 	if (takes && (o->take_sock = cap_take_fd(caps[i++])) < 0)
 		goto fail_caps;
 	if (puts && (o->path_fd = cap_take_fd(caps[i++])) < 0)
+		goto fail_caps;
+	if (sends && (o->pres_send = take_pres(caps[i++], O_WRONLY)) < 0)
+		goto fail_caps;
+	if (recvs && (o->pres_recv = take_pres(caps[i++], O_RDONLY)) < 0)
 		goto fail_caps;
 	if (o->type == COCHANNEL && (o->ring_size < COCHANNEL_MINSIZE ||
 	    o->ring_size > COCHANNEL_MAXSIZE ||
@@ -248,8 +355,8 @@ fail_caps:
 static int
 port_request(struct corq *rq, void *token, coport_t *portp)
 {
-	void *caps[4] = { NULL };
-	int n = 4, e;
+	void *caps[COCALL_MAXCAPS] = { NULL };
+	int n = COCALL_MAXCAPS, e;
 	struct corp rp;
 	struct port_obj *o;
 	struct coport *h;
@@ -365,8 +472,9 @@ coclose(coport_t port)
 {
 	uintptr_t a = (uintptr_t)port, base = (uintptr_t)handles;
 	struct coport *h = port;
-	struct port_obj *o = NULL;
-	int zero = 0;
+	struct port_obj *o;
+	int zero = 0, lost = 0;
+	bool last;
 
 	if (a < base || a >= base + sizeof(handles) ||
 	    (a - base) % sizeof(handles[0]) != 0) {
@@ -386,12 +494,28 @@ coclose(coport_t port)
 		return -1;
 	}
 	STORE_REL(&h->magic, 0);
-	if (--h->obj->refs == 0)
-		o = h->obj;
+	o = h->obj;
+	o->nsend -= (h->rights & COPORT_PERM_SEND) != 0;
+	o->nrecv -= (h->rights & COPORT_PERM_RECV) != 0;
+	last = --o->refs == 0;
+	if (!last) {
+		/* The last handle with a right: the process gives it up.
+		 * We keep o while we do (another coclose may come). */
+		lost = o->rights & ~((o->nsend > 0 ? COPORT_PERM_SEND : 0) |
+		    (o->nrecv > 0 ? COPORT_PERM_RECV : 0));
+		o->rights &= ~lost;
+		o->refs += lost != 0;
+	}
 	h->obj = NULL;
 	STORE_REL(&h->users, 0);
 	pthread_mutex_unlock(&handles_lock);
-	if (o != NULL)
+	if (lost != 0) {
+		obj_drop(o, lost);
+		pthread_mutex_lock(&handles_lock);
+		last = --o->refs == 0;
+		pthread_mutex_unlock(&handles_lock);
+	}
+	if (last)
 		obj_release(o);
 	return 0;
 }
@@ -513,20 +637,76 @@ portbell_sleep(uint32_t *seq, uint32_t snap, int64_t deadline)
 }
 
 bool
+port_comsgd_gone(const struct port_obj *o)
+{
+	return (LOAD_ACQ(&o->life->owner) & FUTEX_OWNER_DIED) != 0;
+}
+
+/* comsgd's count of a side (state page): none left of those there were. */
+static bool
+state_says_gone(const struct port_obj *o, uint32_t had, const uint32_t *count)
+{
+	return (LOAD_ACQ(&o->state->flags) & had) && LOAD_ACQ(count) == 0;
+}
+
+/*
+ * The kernel's count of a side, once comsgd is gone (its count no longer
+ * changes): no process holds the other end of the presence pipe.  Our
+ * read end shows POLLHUP when no one holds the write end (no sender), our
+ * write end POLLERR when no one holds the read end.  A system call, made
+ * only when comsgd is gone, and only by a party about to wait.
+ */
+static bool
+pres_says_gone(const struct port_obj *o, int fd, short ev)
+{
+	struct pollfd p = { .fd = fd, .events = 0 };
+
+	if (fd < 0 || !port_comsgd_gone(o) || sys_poll(&p, 1, 0) != 1 ||
+	    !(p.revents & ev))
+		return false;
+	/* What the last of that side published before it closed its end
+	 * (its messages) is seen by our loads after this. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return true;
+}
+
+bool
 port_senders_gone(const struct port_obj *o)
 {
-	return (LOAD_ACQ(&o->state->flags) & STATE_HAD_SENDER) &&
-	    LOAD_ACQ(&o->state->senders) == 0;
+	return state_says_gone(o, STATE_HAD_SENDER, &o->state->senders) ||
+	    pres_says_gone(o, o->pres_recv, POLLHUP);
 }
 
 bool
 port_receivers_gone(const struct port_obj *o)
 {
-	return (LOAD_ACQ(&o->state->flags) & STATE_HAD_RECEIVER) &&
-	    LOAD_ACQ(&o->state->receivers) == 0;
+	return state_says_gone(o, STATE_HAD_RECEIVER, &o->state->receivers) ||
+	    pres_says_gone(o, o->pres_send, POLLERR);
 }
 
 #define SPIN_BACKOFF	32	/* pauses between two looks while spinning */
+
+/* COCHANNEL, the other side gone: a receiver takes what is left in every
+ * ring first. */
+static ssize_t
+chan_end(struct port_obj *o, bool out,
+    ssize_t (*try)(struct port_obj *, void *, size_t), void *buf, size_t len)
+{
+	int settled, e;
+	ssize_t r;
+
+	if (out) {
+		errno = EPIPE;
+		return -1;
+	}
+	settled = chan_settle(o);
+	e = errno;
+	r = try(o, buf, len);
+	if (r >= 0 || errno != EAGAIN)
+		return r;
+	errno = settled == 0 ? EPIPE : e;
+	return -1;
+}
 
 /* COCHANNEL: spin a little (the other side may be running), then sleep
  * on the bell; try() decides. */
@@ -544,11 +724,10 @@ chan_wait(struct port_obj *o, bool out, bool nonblock,
 		if (r >= 0 || errno != EAGAIN)
 			return r;
 		if (nonblock) {
-			if (!out && port_senders_gone(o) &&
-			    chan_refresh(o, true) == 0 &&
-			    (r = try(o, buf, len)) < 0 && errno == EAGAIN)
-				errno = EPIPE;
-			return r;
+			if (out ? port_receivers_gone(o) : port_senders_gone(o))
+				return chan_end(o, out, try, buf, len);
+			errno = EAGAIN;
+			return -1;
 		}
 		if (spins > 0) {
 			/* Look again only after a while: every look pulls the
@@ -571,14 +750,8 @@ chan_wait(struct port_obj *o, bool out, bool nonblock,
 			} while (out && spins > 0 && chan_room(o) < want);
 			continue;
 		}
-		if (out ? port_receivers_gone(o) : port_senders_gone(o)) {
-			/* a receiver looks once more: all may be drained */
-			if (!out && chan_refresh(o, true) == 0 &&
-			    (r = try(o, buf, len)) >= 0)
-				return r;
-			errno = EPIPE;
-			return -1;
-		}
+		if (out ? port_receivers_gone(o) : port_senders_gone(o))
+			return chan_end(o, out, try, buf, len);
 		if (!out)
 			(void)chan_refresh(o, false);
 		uint32_t snap = portbell_arm(sleepers, seq);
@@ -616,7 +789,10 @@ cosend(coport_t port, const void *buf, size_t len)
 	} else if (buf == NULL && len > 0) {
 		errno = EINVAL;
 		r = -1;
-	} else if (port_receivers_gone(o)) {
+	} else if (state_says_gone(o, STATE_HAD_RECEIVER,
+	    &o->state->receivers)) {
+		/* comsgd's count only: no system call per message (once
+		 * comsgd is gone, the kernel's is asked before waiting) */
 		errno = EPIPE;
 		r = -1;
 	} else if (o->type == COCHANNEL) {

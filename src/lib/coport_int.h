@@ -41,17 +41,25 @@ struct view {
 
 /*
  * This process's attachment to one port: what comsgd gave it, shared by
- * the handles made from it (coport_clearperm).  Freed with the last one.
+ * the handles made from it (coport_clearperm).  Its rights are those of
+ * its handles together: when the last handle with a right goes, the right
+ * is given up, at comsgd and here (obj_unhold).  Freed with the last one.
  */
 struct port_obj {
-	pthread_mutex_t	 lock;		/* rings, views, sockets below */
-	int		 refs;		/* handles (under the handle lock) */
+	pthread_mutex_t	 lock;		/* rings, views, descriptors below */
+	int		 refs;		/* handles, and coclose() while it
+					   gives up rights (handle lock) */
+	int		 nsend, nrecv;	/* handles with each right (ditto) */
 	uint64_t	 hold;		/* comsgd's name for our hold */
 	coport_type_t	 type;
-	int		 rights;	/* of the attachment */
+	int		 rights;	/* still held (handle lock) */
 	uint32_t	 ring_size;
 	const struct coport_state *state;	/* read-only */
 	struct coport_bell *bell;
+	const struct comsgd_life *life;	/* read-only: is its comsgd gone? */
+	int		 pres_send;	/* presence pipe, write end: held
+					   while we may send; or -1 */
+	int		 pres_recv;	/* read end: while we may receive */
 	/* COCHANNEL */
 	pthread_mutex_t	 tx_lock;	/* one sender thread at a time */
 	struct tx_ring	*tx;		/* made on the first cosend */
@@ -93,9 +101,11 @@ HIDDEN void	 portbell_ring(uint32_t *sleepers, uint32_t *seq);
  * Returns -1 with ETIMEDOUT once the deadline has passed. */
 HIDDEN int	 portbell_sleep(uint32_t *seq, uint32_t snap, int64_t deadline);
 
-/* The other side has closed for good. */
+/* The other side has closed for good (EPIPE). */
 HIDDEN bool	 port_senders_gone(const struct port_obj *o);
 HIDDEN bool	 port_receivers_gone(const struct port_obj *o);
+/* The comsgd that made the port is gone: its state page says no more. */
+HIDDEN bool	 port_comsgd_gone(const struct port_obj *o);
 
 /*
  * Each kind's operations.  *_try: one attempt that never waits; returns
@@ -108,7 +118,13 @@ HIDDEN int	 chan_ready(struct port_obj *o, int events);
 /* Free bytes in our ring now (its size before the first send). */
 HIDDEN uint64_t chan_room(struct port_obj *o);
 HIDDEN int	 chan_refresh(struct port_obj *o, bool force);
-HIDDEN void	 chan_release(struct port_obj *o);
+/* A receiver's last look for rings, once the senders are gone: 0 if it
+ * knows every ring of the port, else -1 with errno (ENOLINK: comsgd died
+ * before telling us of one). */
+HIDDEN int	 chan_settle(struct port_obj *o);
+/* Unmap our ring (rights has the send right), the rings we receive from
+ * (the receive right). */
+HIDDEN void	 chan_release(struct port_obj *o, int rights);
 
 HIDDEN ssize_t	 carrier_send(struct port_obj *o, const void *buf, size_t len,
 		    bool nonblock);

@@ -22,6 +22,7 @@
 #define RING_MAGIC	0x676e6972u	/* "ring" */
 #define AREA_MAGIC	0x61657261u	/* "area" */
 #define MUTEX_MAGIC	0x7874756du	/* "mutx" */
+#define LIFE_MAGIC	0x6566696cu	/* "life" */
 
 /* coport_state.flags */
 #define STATE_HAD_SENDER	0x1u	/* some holder had the send right */
@@ -49,6 +50,23 @@ _Static_assert(offsetof(struct coport_state, ring_gen) == 16, "state layout");
 _Static_assert(offsetof(struct coport_state, flags) == 28, "state layout");
 _Static_assert(offsetof(struct coport_state, queue_max) == 32, "state layout");
 _Static_assert(sizeof(struct coport_state) == PAGE, "state layout");
+
+/*
+ * One per comsgd, mapped read-only by every holder of a port it made.
+ * owner is the thread id of a comsgd thread that lives as long as comsgd,
+ * and the word is on that thread's robust futex list: however comsgd ends
+ * (killed included), the kernel sets FUTEX_OWNER_DIED in it.  From then on
+ * the state pages of comsgd's ports no longer change, and the holders
+ * decide the end of a stream by the port's presence pipe (coports.md).
+ */
+struct comsgd_life {
+	uint32_t	magic;		/* LIFE_MAGIC */
+	uint32_t	version;
+	alignas(64) uint32_t owner;	/* tid; | FUTEX_OWNER_DIED once gone */
+	uint8_t		pad[PAGE - 68];
+};
+_Static_assert(offsetof(struct comsgd_life, owner) == 64, "life layout");
+_Static_assert(sizeof(struct comsgd_life) == PAGE, "life layout");
 
 /*
  * Mapped read-write by every holder: only wake-up words, which any holder
@@ -204,6 +222,7 @@ enum corq_op {
 	CORQ_RINGS,		/* handle, first -> rings from first */
 	CORQ_MUTEX,		/* name -> handle; cap: mutex page */
 	CORQ_LIST,		/* first -> corq_entry[] from first */
+	CORQ_DROP,		/* handle, rights: the hold gives them up */
 };
 
 struct corq {
@@ -223,9 +242,11 @@ _Static_assert(sizeof(struct corq) == 104, "corq layout");
 
 /*
  * The reply: error 0 or an errno.  CORQ_OPEN and CORQ_ATTACH give caps:
- * state page (read-only), bell page, then COCARRIER/COPIPE the socket
- * (receivers of COCARRIER and senders of COPIPE: the shared socket; the
- * other side: an O_PATH descriptor to connect to it).  CORQ_RINGS gives
+ * state page (read-only), bell page, comsgd's life page (read-only), then
+ * COCARRIER/COPIPE the socket (receivers of COCARRIER and senders of
+ * COPIPE: the shared socket; the other side: an O_PATH descriptor to
+ * connect to it), then the presence pipe's write end if the hold has the
+ * send right, and its read end if it has the receive right.  CORQ_RINGS gives
  * count rings as (prod read-only, cons) pairs with their ids in ids[].
  */
 #define CORQ_RINGS_MAX	3
