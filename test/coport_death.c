@@ -1,4 +1,4 @@
-/* Death is an event: a receiver blocked on a port whose only sender is killed, and a sender blocked on one whose only receiver is, get EPIPE soon after. */
+/* Death is an event: a receiver blocked on a port whose only sender is killed, and a sender blocked on one whose only receiver is, get EPIPE soon after, whether comsgd lives or was killed first. */
 #include "coport_test.h"
 
 #define LIMIT_MS	1000	/* the design says 100 ms; generous here */
@@ -94,7 +94,7 @@ asleep(pid_t pid)
 }
 
 static void
-run(coport_type_t k, int blocked_right)
+run(coport_type_t k, int blocked_right, bool comsgd_first)
 {
 	int bs[2], vs[2], barg[2], varg[2];
 	pid_t bp, vp;
@@ -118,13 +118,22 @@ run(coport_type_t k, int blocked_right)
 	deadline = mono_ms() + 5000;
 	while (!asleep(bp))
 		CHECK(mono_ms() < deadline);
+	if (comsgd_first) {
+		/* Its count of the port stops with it: the kernel's tells. */
+		pid_t d = t_comsgd_pid();
+
+		CHECK(d > 0 && kill(d, SIGKILL) == 0);
+		t_wait_gone(d, 5000);
+	}
 	t0 = mono_ms();
 	kill(vp, SIGKILL);
 	CHECK(t_wait(vp) == 128 + SIGKILL);
+	t_wait_gone(bp, 5000);		/* not blocked for ever */
 	CHECK(t_wait(bp) == T_PASS);
-	fprintf(stderr, "%s, %s blocked: %s %lld ms after the other side's "
+	fprintf(stderr, "%s, %s blocked%s: %s %lld ms after the other side's "
 	    "death\n", t_kind(k), blocked_right == COPORT_PERM_SEND ?
-	    "sender" : "receiver", b->ret < 0 ? strerror(b->err) : "returned",
+	    "sender" : "receiver", comsgd_first ? ", comsgd killed first" : "",
+	    b->ret < 0 ? strerror(b->err) : "returned",
 	    (long long)(b->done_ms - t0));
 	CHECK(b->ret == -1 && b->err == EPIPE);
 	CHECK(b->done_ms - t0 < LIMIT_MS);
@@ -141,8 +150,10 @@ main(void)
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	CHECK(b != MAP_FAILED);
 	for (coport_type_t k = COPIPE; k <= COCHANNEL; k++) {
-		run(k, COPORT_PERM_RECV);
-		run(k, COPORT_PERM_SEND);
+		run(k, COPORT_PERM_RECV, false);
+		run(k, COPORT_PERM_SEND, false);
+		run(k, COPORT_PERM_RECV, true);
+		run(k, COPORT_PERM_SEND, true);
 	}
 	return T_PASS;
 }

@@ -77,9 +77,9 @@ t_recv_port(int sock)
 }
 
 /*
- * A handle of this process to port with only the rights in keep, held as
- * such by comsgd too (a coport_clearperm() handle shares its hold with the
- * original: comsgd still counts the process with every right it opened).
+ * A handle of this process to port with only the rights in keep, in an
+ * opening of its own (a coport_clearperm() handle shares the opening of
+ * the original, which keeps every right while the original is open).
  */
 static T_UNUSED coport_t
 t_narrow(coport_t port, int keep)
