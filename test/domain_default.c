@@ -13,6 +13,7 @@
 
 static uid_t attacker, victim;
 static char home[64], tmpdir[64], rundir[64], errpath[64];
+static bool made_run_user;	/* /run/user was not there: ours to remove */
 static const char *victim_home = home;	/* $HOME of the victim */
 static const char *victim_name = "victim";
 /* Run by the test between the victim's publishing and its lookup. */
@@ -168,6 +169,8 @@ cleanup(void)
 	    rundir, errpath);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not clean up\n");
+	if (made_run_user)
+		(void)rmdir("/run/user");
 }
 
 /* As the attacker, make /tmp/comsg-VICTIM one of the ways. */
@@ -295,6 +298,9 @@ main(void)
 
 	/* /run/user/UID, which only root makes, comes before /tmp. */
 	plant("dir0777");
+	/* a machine without logins' runtime directories (a container) */
+	if (mkdir("/run/user", 0755) == 0)
+		made_run_user = true;
 	CHECK(mkdir(rundir, 0700) == 0 && chown(rundir, victim, victim) == 0);
 	CHECK(run_victim(true, dir, sizeof(dir), err, sizeof(err)) == 0);
 	snprintf(want, sizeof(want), "%s/comsg", rundir);
