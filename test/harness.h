@@ -234,6 +234,29 @@ t_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The CPU time process pid has used so far (user and system), in ms. */
+static T_UNUSED long
+t_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	int fd, i;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	CHECK(n > 0);
+	buf[n] = '\0';
+	CHECK((p = strrchr(buf, ')')) != NULL);
+	/* After the command: state is field 3; utime 14, stime 15. */
+	for (i = 3; i < 14 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	CHECK(p != NULL && sscanf(p, " %lu %lu", &ut, &st) == 2);
+	return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
+}
+
 /* A one-way signal between processes: a pipe. */
 struct t_gate { int fd[2]; };
 

@@ -25,27 +25,6 @@ owner(void *arg)
 	return T_PASS;
 }
 
-static long
-cpu_ms(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	int fd, i;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	CHECK((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	CHECK(n > 0);
-	buf[n] = '\0';
-	CHECK((p = strrchr(buf, ')')) != NULL);
-	for (i = 3; i < 14 && p != NULL; i++)	/* utime is field 14 */
-		p = strchr(p + 1, ' ');
-	CHECK(p != NULL && sscanf(p, " %lu %lu", &ut, &st) == 2);
-	return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
-}
-
 int
 main(void)
 {
@@ -58,7 +37,7 @@ main(void)
 	pid = t_spawn(owner, &sv[1]);
 	close(sv[1]);
 	CHECK(read(sv[0], &c, 1) == 1 && c == 'r');
-	cpu = cpu_ms(pid);
+	cpu = t_cpu_ms(pid);
 	for (i = 0; i < LOOKUPS; i++) {
 		int64_t t0 = t_now_ns();
 		void *t;
@@ -70,7 +49,7 @@ main(void)
 		    "%lld us\n", i, (long long)((t_now_ns() - t0) / 1000));
 		CHECK(t_now_ns() - t0 < 1000000000);
 	}
-	cpu = cpu_ms(pid) - cpu;
+	cpu = t_cpu_ms(pid) - cpu;
 	printf("owner's CPU for the %d lookups: %ld ms\n", LOOKUPS, cpu);
 	CHECK(cpu < 200);
 	CHECK(write(sv[0], "q", 1) == 1);
