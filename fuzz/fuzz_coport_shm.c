@@ -89,7 +89,8 @@ record_at(const struct fring *f, const struct rx_ring *rx, struct ring_rec *rec)
 	if (p <= c || p - c > f->size || (c & 7))
 		return false;
 	ring_get((uint8_t *)rec, f->block + PAGE, f->size, c, sizeof(*rec));
-	return rec->check == ~rec->len && RING_REC_SIZE(rec->len) <= p - c;
+	return rec->check == RING_REC_CHECK(rec->len, c) &&
+	    RING_REC_SIZE(rec->len) <= p - c;
 }
 
 static void

@@ -550,7 +550,8 @@ ring_queued(const struct ring_prod *prod, const struct ring_cons *cons,
 		struct ring_rec rec;
 
 		memcpy(&rec, data + (c & (size - 1)), sizeof(rec));
-		if (rec.check != ~rec.len || RING_REC_SIZE(rec.len) > p - c)
+		if (rec.check != RING_REC_CHECK(rec.len, c) ||
+		    RING_REC_SIZE(rec.len) > p - c)
 			break;
 		c += RING_REC_SIZE(rec.len);
 		n++;

@@ -122,7 +122,6 @@ chan_send_try(struct port_obj *o, const void *buf, size_t len)
 		return -1;
 	}
 	need = RING_REC_SIZE(len);
-	rec = (struct ring_rec){ (uint32_t)len, ~(uint32_t)len };
 	pthread_mutex_lock(&o->tx_lock);
 	if (o->tx == NULL && tx_make(o) < 0) {
 		pthread_mutex_unlock(&o->tx_lock);
@@ -150,6 +149,7 @@ chan_send_try(struct port_obj *o, const void *buf, size_t len)
 			return -1;
 		}
 	}
+	rec = (struct ring_rec){ (uint32_t)len, RING_REC_CHECK(len, pos) };
 	ring_write(t->data, t->mask, pos, &rec, sizeof(rec));
 	ring_write(t->data, t->mask, pos + sizeof(rec), buf, len);
 	/* Publish: the record before prod (pairs with the receiver's load
@@ -386,7 +386,7 @@ rx_take(struct rx_ring *r, void *buf, size_t len)
 			goto inconsistent;
 		ring_read(&rec, r->data, r->mask, c, sizeof(rec));
 		need = RING_REC_SIZE(rec.len);
-		if (rec.check != ~rec.len || need > p - c)
+		if (rec.check != RING_REC_CHECK(rec.len, c) || need > p - c)
 			goto inconsistent;
 		if (rec.len > len) {
 			/* Only if it is still the next record: a record we

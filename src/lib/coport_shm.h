@@ -15,7 +15,7 @@
 
 #include "comsg/coport.h"
 
-#define COPORT_SHM_VERSION	1u
+#define COPORT_SHM_VERSION	2u
 #define PAGE			4096u
 
 #define STATE_MAGIC	0x74617473u	/* "stat" */
@@ -128,9 +128,19 @@ _Static_assert(sizeof(struct ring_cons) == PAGE, "ring layout");
 
 struct ring_rec {
 	uint32_t	len;		/* bytes that follow */
-	uint32_t	check;		/* ~len: a torn or foreign header shows */
+	uint32_t	check;		/* RING_REC_CHECK(len, its position) */
 };
 _Static_assert(sizeof(struct ring_rec) == 8, "ring layout");
+
+/*
+ * A record header's check: ~len, bound to the record's place in the ring
+ * (its 8-byte slot, counted from the start).  A torn or foreign header
+ * shows; so does what a receiver finds where a hostile one moved the
+ * consumer position into a message's bytes, unless those bytes were made
+ * to look like a header for that very place.
+ */
+#define RING_REC_CHECK(len, pos) \
+	(~(uint32_t)(len) ^ (uint32_t)((uint64_t)(pos) >> 3))
 
 /*
  * Bytes a record of len takes: computed in 64 bits, so exact for any len
