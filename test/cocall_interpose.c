@@ -2,12 +2,15 @@
  * itself calls comsg (test/preload/hook.c, binds(1)-style) registers and
  * looks up a name and makes first calls without deadlock: the library's
  * own system calls never reach the wrappers, which see exactly the
- * program's own calls. */
+ * program's own calls; and its first port starts comsgd although stat(),
+ * with which the library looks for comsgd, is wrapped with a request to
+ * comsgd. */
 #include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <sys/un.h>
 #include "harness.h"
+#include "comsg/coport.h"
 
 #define HOOK_SLOT	11	/* as in preload/hook.c */
 #define CHILD_SECS	30	/* a deadlocked child is killed by SIGALRM */
@@ -95,6 +98,7 @@ child(void)
 	struct comsg m;
 	pthread_t th;
 	socklen_t len;
+	coport_t port;
 	void *t, *fcap;
 	char rep[8];
 	int p[2], s, c;
@@ -133,6 +137,11 @@ child(void)
 	CHECK(s >= 0 && c >= 0);
 	CHECK(bind(s, (struct sockaddr *)&sun, len) == 0);
 	CHECK(connect(c, (struct sockaddr *)&sun, len) == 0);
+
+	/* The first port starts comsgd, found with stat(), which the
+	 * preload wraps with a request to comsgd of its own. */
+	CHECK(coopen("interposed", COCHANNEL, &port) == 0);
+	CHECK(coclose(port) == 0);
 	return T_PASS;
 }
 
@@ -163,7 +172,12 @@ main(int argc, char **argv)
 	if (pid == 0) {
 		setenv("LD_PRELOAD", hook, 1);
 		/* Under AddressSanitizer, which would want to come first. */
-		setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
+		const char *asan = getenv("ASAN_OPTIONS");
+		char opts[512];
+
+		snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
+		    asan != NULL ? asan : "", asan != NULL ? ":" : "");
+		setenv("ASAN_OPTIONS", opts, 1);
 		coexecvpc(0, self, args, v, n);
 		_exit(127);
 	}

@@ -483,6 +483,13 @@ refuse_one(struct acceptor *a, struct cap *c)
 	sys_close(a->spare_fd);
 	s = sys_accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (s >= 0) {
+		struct wire_connect w;
+
+		/* Read the connect if it came (its descriptors, which there
+		 * is no room for, are dropped): closing over unread data
+		 * would reset the caller's end, and a reset is reported
+		 * before our answer. */
+		(void)sys_recv(s, &w, sizeof(w), MSG_DONTWAIT);
 		ack(s, EAGAIN);
 		sys_close(s);
 	}

@@ -52,6 +52,20 @@ served_here(struct cothread *t, struct cap *c)
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* The service's answer to our connect, without waiting.  A service that
+ * refused us and closed before it read our connect reset our end, and the
+ * kernel reports the reset (once) before the answer it queued: look again
+ * then. */
+static ssize_t
+recv_ack(int sock, struct wire_accept *ack)
+{
+	ssize_t n = sys_recv(sock, ack, sizeof(*ack), MSG_DONTWAIT);
+
+	if (n < 0 && errno == ECONNRESET)
+		n = sys_recv(sock, ack, sizeof(*ack), MSG_DONTWAIT);
+	return n;
+}
+
 /*
  * Set up this thread's channel to target c: connect to its gate, map its
  * doorbell (our own mapping: the capability may be released while we
@@ -118,9 +132,15 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 	ch->shm->magic = CHAN_MAGIC;
 	ch->shm->version = SHM_VERSION;
 	if (msg_send_fds(ch->sock, &w, sizeof(w), &memfd, 1, deadline) < 0) {
-		if (errno == EPIPE || errno == ECONNRESET)
+		/* Gone, or it refused us before our connect came: then its
+		 * answer waits to be read. */
+		if (errno != EPIPE && errno != ECONNRESET)
+			goto fail;
+		if (recv_ack(ch->sock, &ack) != sizeof(ack)) {
 			errno = ENOLINK;
-		goto fail;
+			goto fail;
+		}
+		goto answered;
 	}
 	sys_close(memfd);
 	memfd = -1;
@@ -142,13 +162,17 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 		 * that someone else undid.  Ring again. */
 		bell_ring(ch->bell, true);
 	}
-	n = sys_recv(ch->sock, &ack, sizeof(ack), MSG_DONTWAIT);
-	if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+	n = recv_ack(ch->sock, &ack);
+	if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EAGAIN))) {
 		errno = ENOLINK;
 		goto fail;
 	}
-	if (n != sizeof(ack) || ack.magic != WIRE_ACCEPT ||
-	    ack.version != WIRE_VERSION) {
+	if (n != sizeof(ack)) {
+		errno = EPROTO;
+		goto fail;
+	}
+answered:
+	if (ack.magic != WIRE_ACCEPT || ack.version != WIRE_VERSION) {
 		errno = EPROTO;
 		goto fail;
 	}

@@ -1,7 +1,7 @@
 /*
  * The domain: the co-processes of one user that share a runtime directory.
- * Which directory, and why it never depends on a path another user can
- * make, is domain_from()'s comment.
+ * Which directory is domain_from()'s comment; why the default one never
+ * rests on a path another user can make, default_dir()'s.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -79,18 +80,20 @@ warn_default_taken(const char *taken, const char *instead)
  * So a path another user can make is used only while it is uid's own,
  * and another user making it first moves the domain, never into a place
  * of theirs.  If 3 is not possible either, 2 is returned (the library
- * refuses it with EACCES).  *in_home: 3 was chosen.  warn: say on stderr
- * that 2 was taken.
+ * refuses it with EACCES).  *in_home: 3 was chosen; *taken: 2 was taken
+ * by someone else (for warn_default_taken()).  No libc function a program
+ * could wrap is called here: a lock of ours may be held.
  */
 static int
-default_dir(const char *home, uid_t uid, bool tmp_no, bool warn, char *buf,
-    size_t size, bool *in_home)
+default_dir(const char *home, uid_t uid, bool tmp_no, char *buf, size_t size,
+    bool *in_home, bool *taken)
 {
-	char tmp[64], run[64], host[256];
+	char tmp[64], run[64];
+	struct utsname u;
 	struct stat st;
 	int n;
 
-	*in_home = false;
+	*in_home = *taken = false;
 	snprintf(run, sizeof(run), "/run/user/%u", (unsigned)uid);
 	if (dir_private_to(run, uid)) {
 		n = snprintf(buf, size, "%s/comsg", run);
@@ -102,17 +105,15 @@ default_dir(const char *home, uid_t uid, bool tmp_no, bool warn, char *buf,
 		n = snprintf(buf, size, "%s", tmp);
 		goto done;
 	}
-	if (home_of(home, uid) && gethostname(host, sizeof(host)) == 0 &&
-	    host[0] != '\0' && strchr(host, '/') == NULL && host[0] != '.') {
-		host[sizeof(host) - 1] = '\0';
-		n = snprintf(buf, size, "%s/.comsg/%s", home, host);
+	*taken = true;
+	if (home_of(home, uid) && sys_uname(&u) == 0 &&
+	    u.nodename[0] != '\0' && u.nodename[0] != '.' &&
+	    memchr(u.nodename, '/', sizeof(u.nodename)) == NULL &&
+	    memchr(u.nodename, '\0', sizeof(u.nodename)) != NULL) {
+		n = snprintf(buf, size, "%s/.comsg/%s", home, u.nodename);
 		*in_home = true;
-		if (warn && n >= 0 && (size_t)n < size)
-			warn_default_taken(tmp, buf);
 		goto done;
 	}
-	if (warn)
-		warn_default_taken(tmp, NULL);
 	n = snprintf(buf, size, "%s", tmp);
 done:
 	if (n < 0 || (size_t)n >= size) {
@@ -132,7 +133,7 @@ int
 domain_from(const char *d, const char *x, const char *home, uid_t uid,
     char *buf, size_t size)
 {
-	bool in_home;
+	bool in_home, taken;
 	int n;
 
 	if (d != NULL && d[0] != '\0') {
@@ -145,7 +146,7 @@ domain_from(const char *d, const char *x, const char *home, uid_t uid,
 	} else if (x != NULL && x[0] == '/') {
 		n = snprintf(buf, size, "%s/comsg", x);
 	} else
-		return default_dir(home, uid, false, false, buf, size, &in_home);
+		return default_dir(home, uid, false, buf, size, &in_home, &taken);
 	if (n < 0 || (size_t)n >= size) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -174,6 +175,7 @@ default_domain(char *buf, size_t size, bool *in_home)
 {
 	const char *home = getenv("HOME");
 	uid_t uid = geteuid();
+	bool taken = false;
 	int r = 0;
 
 	pthread_mutex_lock(&default_mutex);
@@ -181,8 +183,8 @@ default_domain(char *buf, size_t size, bool *in_home)
 	    strcmp(dflt.home, home != NULL ? home : "") != 0) {
 		if (dflt.uid != uid)
 			dflt.tmp_no = false;
-		r = default_dir(home, uid, dflt.tmp_no, true, dflt.dir,
-		    sizeof(dflt.dir), &dflt.in_home);
+		r = default_dir(home, uid, dflt.tmp_no, dflt.dir,
+		    sizeof(dflt.dir), &dflt.in_home, &taken);
 		if (r < 0)
 			dflt.dir[0] = '\0';
 		dflt.uid = uid;
@@ -197,6 +199,13 @@ default_domain(char *buf, size_t size, bool *in_home)
 		}
 	}
 	pthread_mutex_unlock(&default_mutex);
+	/* after the lock: a program may wrap what dprintf() calls */
+	if (taken) {
+		char tmp[64];
+
+		snprintf(tmp, sizeof(tmp), "/tmp/comsg-%u", (unsigned)uid);
+		warn_default_taken(tmp, r == 0 && *in_home ? buf : NULL);
+	}
 	return r;
 }
 

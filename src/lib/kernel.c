@@ -89,7 +89,8 @@ fail:
 	return -1;
 }
 
-/* Find comsgd (starting it if allowed) and ask it for our worker. */
+/* Find comsgd (starting it if allowed) and ask it for our worker.  Called
+ * with kernel_mutex held, which it lets go while it starts comsgd. */
 static int
 kernel_connect(bool start)
 {
@@ -117,8 +118,16 @@ kernel_connect(bool start)
 			errno = started == 0 ? ETIMEDOUT : ENOPKG;
 			return -1;
 		}
-		if ((started = kernel_start()) < 0)
+		/* Not under our lock: finding and starting comsgd calls
+		 * libc (stat, realpath, posix_spawn), which a program may
+		 * wrap with code of its own that opens a port too. */
+		pthread_mutex_unlock(&kernel_mutex);
+		started = kernel_start();
+		pthread_mutex_lock(&kernel_mutex);
+		if (started < 0)
 			return -1;
+		if (kernel_worker != NULL)
+			return 0;	/* another thread got there meanwhile */
 	}
 	r = cocallv(main_target, &m, 0, KERNEL_TIMEOUT_MS);
 	capfree(main_target);

@@ -401,3 +401,9 @@ sys_nanosleep(const struct timespec *ts)
 {
 	return (int)syscall(SYS_nanosleep, ts, NULL);
 }
+
+int
+sys_uname(struct utsname *u)
+{
+	return (int)syscall(SYS_uname, u);
+}

@@ -59,5 +59,7 @@ HIDDEN int	 sys_munmap(void *addr, size_t len);
 HIDDEN int	 sys_kill(pid_t pid, int sig);
 HIDDEN pid_t	 sys_waitpid(pid_t pid, int *status, int options);
 HIDDEN int	 sys_nanosleep(const struct timespec *ts);
+struct utsname;
+HIDDEN int	 sys_uname(struct utsname *u);
 
 #endif

@@ -3,7 +3,9 @@
  * program it is loaded into, like binds(1)'s libbinds.so does bind(): each
  * wrapper wraps the descriptor as a capability and reports the call, with
  * it, to the service at slot HOOK_SLOT of the vector, then does the real
- * call.  A call from inside its own report goes straight to libc.
+ * call.  A call from inside its own report goes straight to libc.  It
+ * also wraps stat(), as a tracer of file lookups that asks comsgd would:
+ * the library looks for comsgd's program with it.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -11,9 +13,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <comsg/capv.h>
 #include <comsg/cocall.h>
+#include <comsg/coport.h>
 
 #define HOOK_SLOT	11
 
@@ -118,4 +122,16 @@ memfd_create(const char *name, unsigned flags)
 	REAL(memfd_create);
 	report("memfd_create", -1);
 	return real(name, flags);
+}
+
+int
+stat(const char *path, struct stat *st)
+{
+	REAL(stat);
+	if (!busy) {
+		busy = 1;
+		(void)coport_list(NULL, 0);
+		busy = 0;
+	}
+	return real(path, st);
 }
