@@ -100,7 +100,7 @@ main(int argc, char **argv)
 	bool describe = false, slow = false, verbose = false;
 	const char *name = NULL, *path = NULL, *secs = NULL;
 	char what[256], ab[CAPV_ANSWERBACK_MAX];
-	int slot = -1, ch, capc;
+	int slot = -1, ch, capc, timeout_ms;
 	void *cap, **capv;
 
 	while ((ch = getopt(argc, argv, "+cf:i:kn:t:v")) != -1) {
@@ -125,6 +125,7 @@ main(int argc, char **argv)
 	if (describe ? (argc != 0 || slot >= 0) : (argc == 0 || slot < 0 ||
 	    secs != NULL))
 		usage();
+	timeout_ms = tool_timeout(secs);	/* a bad one is a usage error */
 	cap = path != NULL ? from_path(path) : from_name(name);
 	if (capdescribe(cap, what, sizeof(what)) < 0)
 		snprintf(what, sizeof(what), "?");
@@ -132,7 +133,7 @@ main(int argc, char **argv)
 		printf("%s", what);
 		if (strncmp(what, "target", 6) != 0)
 			printf("\n");
-		else if (tool_answerback(cap, slow, tool_timeout(secs), ab,
+		else if (tool_answerback(cap, slow, timeout_ms, ab,
 		    sizeof(ab)) < 0)
 			printf(":\t(no answer: %s)\n", strerror(errno));
 		else {
