@@ -384,14 +384,27 @@ proc_find(pid_t pid)
 	return NULL;
 }
 
-/* A ring is gone: its process, if the same one still has holds, may
- * have another. */
+/* Forget process p: it holds nothing and owns no ring, or it is dead. */
+static void
+proc_forget(struct proc *p)
+{
+	close(p->pidfd);
+	nfds--;
+	*p = procs[--nprocs];
+	(void)!write(reaper_wake, &(uint64_t){ 1 }, sizeof(uint64_t));
+}
+
+/* A ring is gone: its process may have another.  A process is kept on
+ * the books while it owns a ring, holds or not: else closing its last
+ * hold and opening again would start its count of rings afresh, and one
+ * process could pile up rings by the thousand. */
 static void
 ring_uncharge(const struct ring *r)
 {
 	for (int i = 0; i < nprocs; i++)
 		if (procs[i].id == r->proc) {
-			procs[i].nrings--;
+			if (--procs[i].nrings == 0 && procs[i].nholds == 0)
+				proc_forget(&procs[i]);
 			return;
 		}
 }
@@ -482,12 +495,8 @@ hold_drop(struct entry *e, int k)
 	for (int i = 0; i < e->nrings; i++)
 		if (e->rings[i].owner == h.id)
 			e->rings[i].owner = 0;
-	if (p != NULL && --p->nholds == 0) {
-		close(p->pidfd);
-		nfds--;
-		*p = procs[--nprocs];
-		(void)!write(reaper_wake, &(uint64_t){ 1 }, sizeof(uint64_t));
-	}
+	if (p != NULL && --p->nholds == 0 && p->nrings == 0)
+		proc_forget(p);
 	logmsg("pid %d drops %s", (int)h.pid, e->name);
 	if (e->nholds > 0)
 		entry_publish(e);
@@ -988,8 +997,13 @@ ns_pidfd(pid_t pid)
 void
 ns_drop_pid(pid_t pid)
 {
+	struct proc *p;
+
 	while (proc_drop_one(pid))
 		;
+	/* Dead: its rings stay until drained, charged to no one. */
+	if ((p = proc_find(pid)) != NULL)
+		proc_forget(p);
 }
 
 void
