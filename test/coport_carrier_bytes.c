@@ -1,5 +1,6 @@
 /* COCARRIER queues are bounded in bytes: a sender may have at most the
- * port's queue_bytes waiting in it (EMSGSIZE above, EAGAIN or a wait
+ * port's queue_bytes waiting in it, all its openings of it together
+ * (EMSGSIZE above, EAGAIN or a wait
  * until a receiver takes one), and at most COMSG_CARRIER_BYTES in all its
  * ports, closed handles included; other processes are not charged. */
 #include <sys/mman.h>
@@ -94,6 +95,14 @@ main(void)
 	printf("port of %u MiB: %d messages of 1 MiB queued, then EAGAIN\n",
 	    PORT_BYTES / MIB, n);
 	CHECK(n == PORT_BYTES / MIB);
+	/* The bound is the port's: another opening of it by us has no room
+	 * of its own. */
+	{
+		coport_t a2 = open_port("a", PORT_BYTES);
+
+		CHECK_ERR(cosend(a2, msg, sizeof(msg)), EAGAIN);
+		CHECK(coclose(a2) == 0);
+	}
 	big = open_port("big", 64 * MIB);
 	CHECK((huge = mmap(NULL, 64 * MIB + 1, PROT_READ, MAP_PRIVATE |
 	    MAP_ANONYMOUS, -1, 0)) != MAP_FAILED);

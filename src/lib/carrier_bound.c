@@ -5,8 +5,10 @@
  * in each port (the state page's queue_max, which only comsgd writes),
  * and in all the ports it sends on together (COMSG_CARRIER_BYTES).
  *
- * Each attachment that sent keeps a record: bytes being sent, and bytes
- * sent that may still wait.  The second is an upper bound, brought to 0
+ * Each attachment that sent keeps a record: the port (its socket's inode),
+ * bytes being sent, and bytes sent that may still wait; a port's bound is
+ * on the sum of its records (other attachments of ours, closed ones whose
+ * messages still wait).  The second is an upper bound, brought to 0
  * when the kernel says our socket has nothing queued any more (SIOCOUTQ:
  * a datagram is charged to its sender's socket until a receiver takes
  * it), which we ask only when a bound would be passed.  So a sender that
@@ -24,6 +26,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/sockios.h>
 
@@ -33,6 +36,8 @@ struct carrier_acct {
 	struct carrier_acct *next;
 	struct port_obj	*obj;		/* NULL once its attachment closed */
 	int		 sock;		/* then: its socket, until drained */
+	dev_t		 dev;		/* the port: its socket's file */
+	ino_t		 ino;
 	uint64_t	 sending;	/* room taken, not queued yet */
 	uint64_t	 sent;		/* queued, maybe not taken yet */
 };
@@ -100,6 +105,19 @@ acct_refresh_all(void)
 	}
 }
 
+/* Bytes this process has waiting in a's port, every record of it
+ * together.  Under acct_lock. */
+static uint64_t
+port_used(const struct carrier_acct *a)
+{
+	uint64_t n = 0;
+
+	for (const struct carrier_acct *b = accts; b != NULL; b = b->next)
+		if (b->dev == a->dev && b->ino == a->ino)
+			n += b->sending + b->sent;
+	return n;
+}
+
 int
 carrier_fits(struct port_obj *o, size_t len)
 {
@@ -120,19 +138,24 @@ carrier_reserve(struct port_obj *o, size_t len)
 
 	pthread_mutex_lock(&acct_lock);
 	if ((a = o->acct) == NULL) {
-		if ((a = calloc(1, sizeof(*a))) == NULL) {
+		struct stat st;
+
+		if (sys_fstat(o->path_fd, &st) < 0 ||
+		    (a = calloc(1, sizeof(*a))) == NULL) {
 			pthread_mutex_unlock(&acct_lock);
 			return -1;
 		}
 		a->obj = o;
 		a->sock = -1;
+		a->dev = st.st_dev;
+		a->ino = st.st_ino;
 		a->next = accts;
 		accts = a;
 		o->acct = a;
 	}
-	if (max != 0 && a->sending + a->sent + len > max)
-		acct_refresh(a);
-	if (max != 0 && a->sending + a->sent + len > max)
+	if (max != 0 && port_used(a) + len > max)
+		acct_refresh_all();
+	if (max != 0 && port_used(a) + len > max)
 		goto full;
 	if (used + len > limit_get())
 		acct_refresh_all();
