@@ -135,15 +135,16 @@ buffer_limits(void)
 	CHECK(compart_mpk_check(why, 0) == r);
 	CHECK(compart_mpk_check(why, 1) == r && why[0] == '\0');
 	CHECK(compart_mpk_check(why, SIZE_MAX) == r && strlen(why) > 0);
-	CHECK_ERR(compart_callv(c, "hello", 0, NULL, res, 0), EINVAL);
-	CHECK_ERR(compart_callv(c, "count", -1, NULL, res, sizeof(res)), EINVAL);
-	CHECK_ERR(compart_callv(c, "count", INT_MAX, NULL, res, sizeof(res)),
-	    EINVAL);
 	r = compart_callv(c, "count", 0, NULL, res, sizeof(res));
 	if (r < 0 && errno == ENOSYS) {
 		printf("compart_callv: built without libffi\n");
 	} else {
 		CHECK(r == 0 && strcmp(res, "1") == 0);
+		CHECK_ERR(compart_callv(c, "hello", 0, NULL, res, 0), EINVAL);
+		CHECK_ERR(compart_callv(c, "count", -1, NULL, res,
+		    sizeof(res)), EINVAL);
+		CHECK_ERR(compart_callv(c, "count", INT_MAX, NULL, res,
+		    sizeof(res)), EINVAL);
 		CHECK(compart_callv(c, "count", 0, NULL, res, 1) == 0 &&
 		    res[0] == '\0');
 		CHECK(compart_callv(c, "count", 0, NULL, res, SIZE_MAX) == 0 &&

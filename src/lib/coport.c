@@ -244,7 +244,7 @@ obj_release(struct port_obj *o)
 	struct corp rp;
 
 	/* comsgd gone: the hold went with it; nothing else to tell. */
-	if (o->life == NULL || !port_comsgd_gone(o))
+	if (!port_comsgd_gone(o))
 		(void)kernel_call(&rq, NULL, 0, &rp, NULL, 0, NULL, NULL, false);
 	/* our ends of the presence pipe closed before the wake-up */
 	obj_unhold(o, COPORT_PERM_ALL);
@@ -636,10 +636,14 @@ portbell_sleep(uint32_t *seq, uint32_t snap, int64_t deadline)
 	return 0;
 }
 
+/* Is comsgd gone, as its life page says?  A port from comsgd always has
+ * the page; one made without it (fuzz/fuzz_coport_dgram.c) never learns
+ * that comsgd is gone. */
 bool
 port_comsgd_gone(const struct port_obj *o)
 {
-	return (LOAD_ACQ(&o->life->owner) & FUTEX_OWNER_DIED) != 0;
+	return o->life != NULL &&
+	    (LOAD_ACQ(&o->life->owner) & FUTEX_OWNER_DIED) != 0;
 }
 
 /* comsgd's count of a side (state page): none left of those there were. */
