@@ -67,8 +67,11 @@ for d in lib tools test bench; do
 	[ -d "$build/$d" ] && cp -a "$build/$d" "$root$build/"
 done
 cp "$src/test/runtests.sh" "$root$src/test/"
-libs=$(find "$build/lib" "$build/tools" "$build/test" "$build/bench" -type f \
-    \( -perm -u+x -o -name '*.so*' \) -exec ldd {} \; 2>/dev/null |
+# (SQLite, which bench/compart loads by name, with what it needs: libm.)
+sqlite=/lib/x86_64-linux-gnu/libsqlite3.so.0
+libs=$({ find "$build/lib" "$build/tools" "$build/test" "$build/bench" -type f \
+    \( -perm -u+x -o -name '*.so*' \); [ -e $sqlite ] && echo $sqlite; } |
+    xargs -n 1 ldd 2>/dev/null |
     awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' |
     sort -u)
 # What bench/cmp loads by name into a compartment; ld.so itself, which
