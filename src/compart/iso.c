@@ -279,7 +279,8 @@ dom_clear(int d)
 }
 
 /* A domain holding some of [s, e), and an address of it in *atp; -1 if
- * none.  Range by range: [s, e) may span the whole address space. */
+ * none.  Range by range: [s, e) may span the whole address space.  Takes
+ * no lock: the fault handler asks it too (dom_owner_of()). */
 int
 dom_overlap(uintptr_t s, uintptr_t e, uintptr_t *atp)
 {
@@ -303,18 +304,9 @@ dom_overlap(uintptr_t s, uintptr_t e, uintptr_t *atp)
 int
 dom_owner_of(uintptr_t addr)
 {
-	int d, i;
+	uintptr_t at;
 
-	for (d = 1; d < NDOMS; d++) {
-		struct dom *dm = &G.dom[d];
-
-		if (!dm->used)
-			continue;
-		for (i = 0; i < dm->n; i++)
-			if (addr >= dm->r[i].start && addr < dm->r[i].end)
-				return d;
-	}
-	return -1;
+	return addr == UINTPTR_MAX ? -1 : dom_overlap(addr, addr + 1, &at);
 }
 
 /* Windows changed: what each compartment may touch, and its PKRU. */
