@@ -740,8 +740,15 @@ op_addring(const struct corq *q, pid_t pid, void **caps, int ncaps)
 	    !(e->holds[k].rights & COPORT_PERM_SEND) ||
 	    e->holds[k].nrings >= RINGS_PER_HOLD)
 		return EINVAL;
-	if (pr->nrings >= RINGS_PER_HOLD * holds_max)
-		return EDQUOT;
+	if (pr->nrings >= RINGS_PER_HOLD * holds_max) {
+		/* Drained rings leave the count at the next sweep: sweep
+		 * now, not refuse a sender that has nothing waiting.  (A
+		 * sweep may forget other processes and move pr.) */
+		ns_sweep();
+		if ((pr = proc_find(pid)) == NULL ||
+		    pr->nrings >= RINGS_PER_HOLD * holds_max)
+			return EDQUOT;
+	}
 	if (nfds + 2 > fds_max)
 		return ENFILE;
 	if (captofd(caps[0], &pfd) < 0 || captofd(caps[1], &cfd) < 0)
