@@ -155,7 +155,7 @@ kernel_errno(int e)
 	switch (e) {
 	case EINVAL: case EMFILE: case ENFILE: case ENOLINK: case ENOPKG:
 	case ETIMEDOUT: case EPROTO: case ENOMEM: case EACCES:
-	case ENAMETOOLONG:
+	case ENAMETOOLONG: case EFBIG:
 		return e;
 	case ESRCH:		/* no comsgd by name: none runs */
 	case ESTALE:		/* a hold of a comsgd that has died since */
@@ -165,7 +165,7 @@ kernel_errno(int e)
 	}
 }
 
-/* errno: EINVAL EMFILE ENFILE ENOLINK ENOPKG ETIMEDOUT EPROTO ENOMEM EACCES ENAMETOOLONG */
+/* errno: EINVAL EMFILE ENFILE ENOLINK ENOPKG ETIMEDOUT EPROTO ENOMEM EACCES ENAMETOOLONG EFBIG */
 int
 kernel_call(const struct corq *rq, void *const *outcaps, int nout,
     struct corp *rp, void *extra, size_t extralen, void **incaps, int *nin,

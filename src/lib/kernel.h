@@ -22,7 +22,8 @@
  * bound, comsgd's), ENOLINK (comsgd died, or none runs and start is false),
  * ENOPKG (none runs, and none could be found or started), ETIMEDOUT
  * (comsgd does not answer), EPROTO (a reply that makes no sense), ENOMEM,
- * EACCES, ENAMETOOLONG (the domain's directory).
+ * EFBIG (RLIMIT_FSIZE below the channel's shared memory), EACCES,
+ * ENAMETOOLONG (the domain's directory).
  */
 HIDDEN int	kernel_call(const struct corq *rq, void *const *outcaps, int nout,
 		    struct corp *rp, void *extra, size_t extralen,
