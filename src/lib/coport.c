@@ -83,6 +83,7 @@ handle_new(struct port_obj *o, int rights)
 	return NULL;
 }
 
+static void obj_unhold(struct port_obj *o, int rights);
 static void obj_free(struct port_obj *o);
 
 /* After fork the child holds no handle: the holds are the parent's.  Its
@@ -95,8 +96,10 @@ handles_atfork_child(void)
 	for (int i = 0; i < COPORT_MAX; i++) {
 		struct port_obj *o = handles[i].obj;
 
-		if (handles[i].magic == COPORT_LIVE && --o->refs == 0)
+		if (handles[i].magic == COPORT_LIVE && --o->refs == 0) {
+			obj_unhold(o, COPORT_PERM_ALL);
 			obj_free(o);
+		}
 		handles[i].magic = 0;
 		handles[i].users = 0;
 		handles[i].obj = NULL;
@@ -187,11 +190,10 @@ obj_unhold(struct port_obj *o, int rights)
 		close_fd(&o->pres_recv);
 }
 
-/* Unmap and close what this process has of the port, and free o. */
+/* Unmap the port's pages, and free o (its rights given up already). */
 static void
 obj_free(struct port_obj *o)
 {
-	obj_unhold(o, COPORT_PERM_ALL);
 	for (int i = 0; i < o->nviews; i++)
 		if (o->views[i].map != NULL)
 			sys_munmap(o->views[i].map, o->views[i].maplen);
@@ -207,11 +209,25 @@ obj_free(struct port_obj *o)
 	free(o);
 }
 
-/* Wake every waiter on the port, to look whether we were the last of a
- * side: comsgd does it when it counts us out, but it may be gone. */
+/*
+ * Give up rights (CORQ_DROP) or the whole hold (CORQ_CLOSE): at comsgd,
+ * unless it is gone (then the presence pipe alone tells, and the hold
+ * went with it), then here; then wake every waiter on the port, to look
+ * whether we were the last of a side: comsgd does it when it counts us
+ * out, but it may be gone.
+ */
 static void
-obj_wake_all(struct port_obj *o)
+obj_give_up(struct port_obj *o, uint32_t op, int rights)
 {
+	struct corq rq = { .magic = CORQ_MAGIC, .op = op, .handle = o->hold,
+	    .rights = op == CORQ_DROP ? (uint32_t)rights : 0 };
+	struct corp rp;
+
+	if (!port_comsgd_gone(o))
+		(void)kernel_call(&rq, NULL, 0, &rp, NULL, 0, NULL, NULL, false);
+	obj_unhold(o, rights);
+	if (o->bell == NULL)
+		return;
 	/* Our close of the presence pipe's end, before the loads of the
 	 * sleepers counts (pairs with portbell_arm()). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -219,37 +235,11 @@ obj_wake_all(struct port_obj *o)
 	portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
 }
 
-/* Give up rights that no handle of ours has any more, at comsgd and
- * here. */
-static void
-obj_drop(struct port_obj *o, int rights)
-{
-	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_DROP,
-	    .handle = o->hold, .rights = (uint32_t)rights };
-	struct corp rp;
-
-	/* comsgd gone: the presence pipe alone tells */
-	if (!port_comsgd_gone(o))
-		(void)kernel_call(&rq, NULL, 0, &rp, NULL, 0, NULL, NULL, false);
-	obj_unhold(o, rights);
-	obj_wake_all(o);
-}
-
 /* Drop our hold at comsgd, then what we have of the port. */
 static void
 obj_release(struct port_obj *o)
 {
-	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_CLOSE,
-	    .handle = o->hold };
-	struct corp rp;
-
-	/* comsgd gone: the hold went with it; nothing else to tell. */
-	if (!port_comsgd_gone(o))
-		(void)kernel_call(&rq, NULL, 0, &rp, NULL, 0, NULL, NULL, false);
-	/* our ends of the presence pipe closed before the wake-up */
-	obj_unhold(o, COPORT_PERM_ALL);
-	if (o->bell != NULL)
-		obj_wake_all(o);
+	obj_give_up(o, CORQ_CLOSE, COPORT_PERM_ALL);
 	obj_free(o);
 }
 
@@ -510,7 +500,7 @@ coclose(coport_t port)
 	STORE_REL(&h->users, 0);
 	pthread_mutex_unlock(&handles_lock);
 	if (lost != 0) {
-		obj_drop(o, lost);
+		obj_give_up(o, CORQ_DROP, lost);
 		pthread_mutex_lock(&handles_lock);
 		last = --o->refs == 0;
 		pthread_mutex_unlock(&handles_lock);
