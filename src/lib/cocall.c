@@ -66,6 +66,30 @@ recv_ack(int sock, struct wire_accept *ack)
 	return n;
 }
 
+/* Ring the target and wait until its service answers our connect. */
+static int
+wait_ack(struct caller_chan *ch, int64_t deadline)
+{
+	bell_ring(ch->bell, true);
+	for (;;) {
+		struct pollfd pfd = { .fd = ch->sock, .events = POLLIN };
+		int slice = deadline_left(deadline, 50), r;
+
+		if (slice < 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		r = sys_poll(&pfd, 1, slice);
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (r > 0)
+			return 0;
+		/* Not seen yet: the service may have slept through a ring
+		 * that someone else undid.  Ring again. */
+		bell_ring(ch->bell, true);
+	}
+}
+
 /*
  * Set up this thread's channel to target c: connect to its gate, map its
  * doorbell (our own mapping: the capability may be released while we
@@ -133,46 +157,22 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 	ch->shm->version = SHM_VERSION;
 	if (msg_send_fds(ch->sock, &w, sizeof(w), &memfd, 1, deadline) < 0) {
 		/* Gone, or it refused us before our connect came: then its
-		 * answer waits to be read. */
+		 * answer waits to be read (below), or nothing does. */
 		if (errno != EPIPE && errno != ECONNRESET)
 			goto fail;
-		if (recv_ack(ch->sock, &ack) != sizeof(ack)) {
-			errno = ENOLINK;
+	} else {
+		sys_close(memfd);
+		memfd = -1;
+		if (wait_ack(ch, deadline) < 0)
 			goto fail;
-		}
-		goto answered;
-	}
-	sys_close(memfd);
-	memfd = -1;
-	bell_ring(ch->bell, true);
-	for (;;) {
-		struct pollfd pfd = { .fd = ch->sock, .events = POLLIN };
-		int slice = deadline_left(deadline, 50), r;
-
-		if (slice < 0) {
-			errno = ETIMEDOUT;
-			goto fail;
-		}
-		r = sys_poll(&pfd, 1, slice);
-		if (r < 0 && errno != EINTR)
-			goto fail;
-		if (r > 0)
-			break;
-		/* Not seen yet: the service may have slept through a ring
-		 * that someone else undid.  Ring again. */
-		bell_ring(ch->bell, true);
 	}
 	n = recv_ack(ch->sock, &ack);
 	if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EAGAIN))) {
 		errno = ENOLINK;
 		goto fail;
 	}
-	if (n != sizeof(ack)) {
-		errno = EPROTO;
-		goto fail;
-	}
-answered:
-	if (ack.magic != WIRE_ACCEPT || ack.version != WIRE_VERSION) {
+	if (n != sizeof(ack) || ack.magic != WIRE_ACCEPT ||
+	    ack.version != WIRE_VERSION) {
 		errno = EPROTO;
 		goto fail;
 	}
