@@ -168,8 +168,5 @@ scenario(int mode)
 int
 main(int argc, char **argv)
 {
-	static const int modes[] = { COMPART_NONE, COMPART_MPROTECT,
-		COMPART_MPK, COMPART_PROCESS, -1 };
-
-	return cmp_each_mode(argc, argv, modes, scenario);
+	return cmp_each_mode(argc, argv, cmp_every_mode, scenario);
 }

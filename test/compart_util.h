@@ -48,6 +48,10 @@ cmp_load(const char *name, const char *as)
 	return c;
 }
 
+/* Every isolation mode, for cmp_each_mode(). */
+static const int cmp_every_mode[] T_UNUSED = { COMPART_NONE,
+	COMPART_MPROTECT, COMPART_MPK, COMPART_PROCESS, -1 };
+
 /*
  * Run scenario(mode) in a child per mode in modes (-1 ends the list).
  * A mode this machine lacks (mpk) is skipped; if nothing could run, the
