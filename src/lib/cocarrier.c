@@ -139,7 +139,7 @@ carrier_take(struct port_obj *o, void **bufp, size_t *lenp)
 		}
 	}
 	sys_close(fds[0]);
-	if (view_add(o, map != NULL ? map : (void *)&empty_message, map, len) < 0)
+	if (view_add(o, map != NULL ? map : (void *)&empty_message, map, len, NULL) < 0)
 		return -1;
 	*bufp = map != NULL ? map : (void *)&empty_message;
 	*lenp = len;

@@ -1,14 +1,18 @@
 /*
- * COPIPE: rendezvous, single copy.  A receiver makes a fresh area (a
- * memfd, header page then room for the message), sends it as a ticket on
- * the port's datagram socket, and waits; one sender takes the ticket,
- * claims the area, copies its message straight into it, and both return.
- * A sender can write only into areas receivers gave it, each used for one
- * message; only senders hold that socket, receivers can only connect.
+ * COPIPE: rendezvous, single copy.  A receiving opening and each sending
+ * opening it serves share a pair (coport_shm.h): a page of words and a
+ * pool, made by the receiver and offered as a ticket on the port's
+ * socket, kept by the sender that takes it.  The receiver keeps an area
+ * of its pool open; a message is a claim, a copy into that area and a
+ * fill by the sender, then the receiver's acceptance, and the receiver
+ * reads it where it lies.  Only making a pair, growing its pool, and
+ * sleeping take system calls.  Only senders hold the port's socket
+ * (tickets arrive there); receivers can only connect to it.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -17,10 +21,17 @@
 
 #include "coport_int.h"
 
-#define ROUND_PAGE(n)	(((n) + PAGE - 1) & ~(uint64_t)(PAGE - 1))
+#define AREA_ALIGN	64u	/* areas start on a cache line */
+#define POOL_FIRST	((uint64_t)64 << 10)	/* a new pool's bytes, at least */
+#define PAIRS_MAX	64	/* pairs an opening keeps, on each side */
+#define PAIR_MAPLEN	((size_t)(PAGE + PAIR_POOL_MAX))
+#define ROUND_MASK	0x0fffffffu	/* PAIR_ROUND's bits */
+#define SPIN_BACKOFF	32	/* pauses between two looks while spinning */
 
-/* How long a non-blocking corecv() waits for a sender said to be waiting. */
+/* How long a non-blocking call waits for the other side it saw. */
 #define NONBLOCK_WAIT_MS	SLEEP_SLICE_MS
+
+#define ROUND_UP(n, a)	(((n) + (a) - 1) & ~(uint64_t)((a) - 1))
 
 static bool
 pid_gone(uint32_t pid)
@@ -29,146 +40,506 @@ pid_gone(uint32_t pid)
 	    (sys_kill((pid_t)pid, 0) < 0 && errno == ESRCH);
 }
 
-/* Withdraw our area if no sender claimed it: true if withdrawn. */
+/* Every change of status is a CAS (seq_cst: it publishes what was written
+ * before it, and orders against the sleepers' flags read after it). */
 static bool
-area_cancel(struct pipe_area *a, uint32_t from)
+pair_cas(struct pipe_pair *pg, uint32_t from, uint32_t to)
 {
-	return __atomic_compare_exchange_n(&a->status, &from, AREA_CANCELLED,
-	    false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+	return __atomic_compare_exchange_n(&pg->status, &from, to, false,
+	    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+/* Leave the pair for good, in whatever state, keeping its round.  Wakes
+ * a sender sleeping on it. */
+static void
+pair_close(struct pipe_pair *pg)
+{
+	uint32_t w = LOAD_RLX(&pg->status);
+
+	while (PAIR_STATE(w) != PAIR_CLOSED &&
+	    !__atomic_compare_exchange_n(&pg->status, &w,
+	    PAIR_WORD(PAIR_ROUND(w), PAIR_CLOSED), false, __ATOMIC_SEQ_CST,
+	    __ATOMIC_RELAXED))
+		;
+	if (LOAD_ACQ(&pg->tx_sleeping))
+		futex_wake(&pg->status);
+}
+
+static void
+spin_a_little(unsigned *spins)
+{
+	for (int i = 0; i < SPIN_BACKOFF && *spins > 0; i++, (*spins)--)
+		cpu_relax();
+}
+
+/* ---- the receiver's side ---- */
+
+static void
+rx_pair_free(struct rx_pair *p)
+{
+	sys_munmap(p->pg, PAIR_MAPLEN);
+	sys_close(p->fd);
+	free(p->views);
+	free(p);
+}
+
+/* Remove the i-th pair from our list and free it (no view in it). */
+static void
+rx_drop(struct port_obj *o, int i)
+{
+	rx_pair_free(o->rxp[i]);
+	o->rxp[i] = o->rxp[--o->nrxp];
+}
+
+/* Make the pool hold end bytes: 0, or -1 with errno. */
+static int
+rx_grow(struct rx_pair *p, uint64_t end)
+{
+	uint64_t size = p->size * 2;
+
+	if (end <= p->size)
+		return 0;
+	if (size < end)
+		size = ROUND_UP(end, PAGE);
+	if (size > PAIR_POOL_MAX)
+		size = PAIR_POOL_MAX;
+	if (sys_ftruncate(p->fd, (off_t)(PAGE + size)) < 0)
+		return -1;
+	p->size = size;
+	return 0;
+}
+
+/* The lowest place for cap bytes clear of the views held in the pool
+ * (the start, or the end of a view). */
+static uint64_t
+rx_fit(const struct rx_pair *p, uint64_t cap)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int c = -1; c < p->nviews; c++) {
+		uint64_t at = c < 0 ? 0 : ROUND_UP(p->views[c].end, AREA_ALIGN);
+		bool clear = at < best;
+
+		for (int i = 0; i < p->nviews && clear; i++)
+			clear = at + cap <= p->views[i].start ||
+			    at >= p->views[i].end;
+		if (clear)
+			best = at;
+	}
+	return best;
+}
+
+/* Room to record one more view: the message an open area takes may
+ * become one.  0, or -1 with ENOMEM. */
+static int
+rx_views_room(struct rx_pair *p)
+{
+	int room = p->views_room ? 2 * p->views_room : 4;
+	struct pool_range *v;
+
+	if (p->nviews < p->views_room)
+		return 0;
+	if ((v = realloc(p->views, (size_t)room * sizeof(*v))) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	p->views = v;
+	p->views_room = room;
+	return 0;
+}
+
+/*
+ * Open the pair's round with an area of cap bytes clear of the views
+ * held in its pool: the pair is HELD by us.  If the pool cannot take it
+ * (its reach, or no memory), the pair stays HELD, offered to nobody, and
+ * the next call tries again; if its sender closed it, it is CLOSED.
+ */
+static void
+rx_open(struct port_obj *o, struct rx_pair *p, uint64_t cap)
+{
+	uint64_t off = rx_fit(p, cap);
+
+	if (rx_views_room(p) < 0 || off > PAIR_POOL_MAX || cap > PAIR_POOL_MAX - off ||
+	    rx_grow(p, off + cap) < 0)
+		return;
+	p->off = off;
+	p->cap = cap;
+	STORE_RLX(&p->pg->area_off, off);
+	STORE_RLX(&p->pg->area_cap, cap);
+	if (pair_cas(p->pg, PAIR_WORD(p->round, PAIR_HELD),
+	    PAIR_WORD(p->round, PAIR_OPEN)))
+		portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
+}
+
+/* Take the pair from state word w to HELD in the next round: true if we
+ * did (nobody changed it meanwhile). */
+static bool
+rx_hold(struct rx_pair *p, uint32_t w)
+{
+	uint32_t next = (p->round + 1) & ROUND_MASK;
+
+	if (!pair_cas(p->pg, w, PAIR_WORD(next, PAIR_HELD)))
+		return false;
+	p->round = next;
+	return true;
+}
+
+static void
+wake_sender(struct rx_pair *p)
+{
+	if (LOAD_RLX(&p->pg->tx_sleeping))
+		futex_wake(&p->pg->status);
+}
+
+/*
+ * One look at a pair for a call taking len bytes: 1 with its message
+ * accepted (*lenp), 0 nothing to take, -1 with EMSGSIZE (its sender's
+ * message is longer than len: it keeps it).  *busy: a sender is copying.
+ * slow: we are about to sleep, so a system call may be spent on whether
+ * a claimer is alive.  Words its sender writes are bounded, never
+ * trusted: a sender that scribbles loses its pair.
+ */
+static int
+rx_look(struct port_obj *o, struct rx_pair *p, size_t len, bool slow,
+    uint64_t *lenp, bool *busy)
+{
+	uint32_t w = LOAD_ACQ(&p->pg->status), st = PAIR_STATE(w);
+	uint64_t n;
+
+	if (st == PAIR_CLOSED) {
+		p->closed = true;
+		return 0;
+	}
+	if (PAIR_ROUND(w) != p->round || st > PAIR_CLOSED || st == 0) {
+		pair_close(p->pg);	/* a sender scribbled */
+		p->closed = true;
+		return 0;
+	}
+	switch (st) {
+	case PAIR_FILLED:
+		/* msglen was written before the CAS that made FILLED, which
+		 * our acquire load of status saw */
+		n = LOAD_RLX(&p->pg->msglen);
+		if (n > p->cap) {
+			pair_close(p->pg);
+			p->closed = true;
+			return 0;
+		}
+		if (n > len) {
+			/* longer than this call takes: it stays its sender's */
+			if (pair_cas(p->pg, w, PAIR_WORD(p->round, PAIR_TOOSMALL)))
+				wake_sender(p);
+			errno = EMSGSIZE;
+			return -1;
+		}
+		if (!rx_hold(p, w))
+			return 0;	/* its sender took it back */
+		wake_sender(p);
+		*lenp = n;
+		return 1;
+	case PAIR_TOOSMALL:
+		n = LOAD_RLX(&p->pg->msglen);
+		if (n > len) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		if (rx_hold(p, w))	/* room for it now */
+			rx_open(o, p, len);
+		return 0;
+	case PAIR_CLAIMED:
+		/* a claimer that died mid-copy delivered nothing */
+		if (slow && pid_gone(LOAD_RLX(&p->pg->tx_pid)) && rx_hold(p, w)) {
+			rx_open(o, p, len);
+			return 0;
+		}
+		*busy = true;
+		return 0;
+	case PAIR_OPEN:
+		if (p->cap != len && rx_hold(p, w))	/* this call's size */
+			rx_open(o, p, len);
+		return 0;
+	default:	/* HELD: its pool could not take an area before */
+		rx_open(o, p, len);
+		return 0;
+	}
+}
+
+/*
+ * One look at every pair, from where the last look stopped: 1 with a
+ * message accepted (*pp, *lenp), 0 none, -1 with EMSGSIZE (a waiting
+ * message is longer than len, and none fits).  Pairs closed by their
+ * sender are freed once no view is held in them.
+ */
+static int
+rx_scan(struct port_obj *o, size_t len, bool slow, struct rx_pair **pp,
+    uint64_t *lenp, bool *busy)
+{
+	bool toolong = false;
+
+	for (int k = 0; k < o->nrxp; k++) {
+		int i = (int)((o->rxp_next + (unsigned)k) % (unsigned)o->nrxp);
+		struct rx_pair *p = o->rxp[i];
+		int r;
+
+		if (p->closed)
+			continue;
+		r = rx_look(o, p, len, slow, lenp, busy);
+		if (r > 0) {
+			o->rxp_next = (unsigned)i + 1;
+			*pp = p;
+			return 1;
+		}
+		toolong |= r < 0;
+	}
+	for (int i = o->nrxp - 1; i >= 0; i--)
+		if (o->rxp[i]->closed && o->rxp[i]->nviews == 0)
+			rx_drop(o, i);
+	if (toolong) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return 0;
+}
+
+/* Say in every pair whether we wait in corecv(): senders fill the pools
+ * of waiting receivers first. */
+static void
+rx_waiting(struct port_obj *o, uint32_t waiting)
+{
+	for (int i = 0; i < o->nrxp; i++)
+		if (!o->rxp[i]->closed)
+			STORE_RLX(&o->rxp[i]->pg->rx_waiting, waiting);
+	if (waiting)
+		portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
+}
+
+/* A new pair, open in round 1 with an area of cap bytes; NULL with
+ * errno. */
+static struct rx_pair *
+rx_pair_new(size_t cap)
+{
+	struct rx_pair *p = calloc(1, sizeof(*p));
+	uint64_t size = ROUND_UP(cap, PAGE);
+	int e;
+
+	if (p == NULL)
+		return NULL;
+	if (rx_views_room(p) < 0)
+		goto fail;
+	if (size < POOL_FIRST)
+		size = POOL_FIRST;
+	p->fd = sys_memfd_create("copipe-pair", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (p->fd < 0)
+		goto fail;
+	/* Mapped to its reach at once: growing it needs no new mapping,
+	 * so views into it stay where they are. */
+	if (sys_ftruncate(p->fd, (off_t)(PAGE + size)) < 0 ||
+	    (p->pg = sys_mmap(NULL, PAIR_MAPLEN, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_NORESERVE, p->fd, 0)) == MAP_FAILED)
+		goto fail_fd;
+	/* A sender must not fault on a pool we shrink under it. */
+	if (sys_fcntl(p->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+		goto fail_map;
+	p->pool = (uint8_t *)p->pg + PAGE;
+	p->size = size;
+	p->round = 1;
+	p->cap = cap;
+	p->pg->magic = PAIR_MAGIC;
+	p->pg->version = COPORT_SHM_VERSION;
+	p->pg->rx_pid = (uint32_t)getpid();
+	p->pg->area_cap = cap;
+	p->pg->rx_waiting = 1;
+	p->pg->status = PAIR_WORD(1, PAIR_OPEN);
+	return p;
+fail_map:
+	e = errno;
+	sys_munmap(p->pg, PAIR_MAPLEN);
+	errno = e;
+fail_fd:
+	e = errno;
+	sys_close(p->fd);
+	errno = e;
+fail:
+	e = errno;
+	free(p->views);
+	free(p);
+	errno = e;
+	return NULL;
+}
+
+/* Make room for a new pair: drop one no sender took or whose sender is
+ * gone.  False if every pair is in use. */
+static bool
+rx_evict(struct port_obj *o)
+{
+	for (int i = 0; i < o->nrxp; i++) {
+		struct rx_pair *p = o->rxp[i];
+
+		if (p->nviews == 0 && (p->closed ||
+		    pid_gone(LOAD_RLX(&p->pg->tx_pid)))) {
+			pair_close(p->pg);
+			rx_drop(o, i);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A sender waits that may have no pair with us: offer a new one on the
+ * port's socket, unless one of ours still waits there for a sender (the
+ * kernel charges a queued datagram to the socket that sent it).  Only
+ * when we are about to sleep; failures leave things as they were.
+ */
+static void
+rx_offer(struct port_obj *o, size_t len)
+{
+	struct port_dgram d = { TICKET_MAGIC, COPORT_SHM_VERSION, len };
+	struct rx_pair *p, **v;
+	int s, queued = 0;
+
+	if ((s = port_own_socket(o)) < 0 ||
+	    sys_ioctl(s, SIOCOUTQ, &queued) < 0 || queued > 0 ||
+	    (o->nrxp == PAIRS_MAX && !rx_evict(o)))
+		return;
+	v = realloc(o->rxp, (size_t)(o->nrxp + 1) * sizeof(*v));
+	if (v == NULL)
+		return;
+	o->rxp = v;
+	if ((p = rx_pair_new(len)) == NULL)
+		return;
+	if (fd_sendmsg(s, &d, sizeof(d), NULL, 0, &p->fd, 1, MSG_DONTWAIT) < 0) {
+		rx_pair_free(p);
+		return;
+	}
+	o->rxp[o->nrxp++] = p;
 }
 
 ssize_t
 pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 {
-	struct port_dgram d = { TICKET_MAGIC, COPORT_SHM_VERSION, len };
-	struct pipe_area *a;
-	int64_t start;
-	uint64_t msglen;
-	size_t maplen;
-	int s, fd, e;
+	struct rx_pair *p = NULL;
+	uint64_t n = 0;
+	int64_t start = -1;
+	unsigned spins = spin_budget();
+	bool waiting = false, busy;
+	int r;
 
 	if (len > COPIPE_MAXLEN) {
 		errno = EMSGSIZE;
 		return -1;
 	}
-	maplen = PAGE + ROUND_PAGE(len);	/* len is bounded: no wrap */
-	if (nonblock && LOAD_ACQ(&o->bell->pipe_senders) == 0) {
-		errno = port_senders_gone(o) ? EPIPE : EAGAIN;
+	pthread_mutex_lock(&o->pipe_rx_lock);
+	/* Room for the view first: once accepted, a message is ours.  The
+	 * views that take it are added under our lock. */
+	if (*bufp == NULL && view_room(o) < 0) {
+		pthread_mutex_unlock(&o->pipe_rx_lock);
 		return -1;
 	}
-	if ((s = port_own_socket(o)) < 0)
-		return -1;
-again:
-	fd = sys_memfd_create("copipe-area", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return -1;
-	if (sys_ftruncate(fd, (off_t)maplen) < 0 ||
-	    (a = sys_mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
-	    MAP_FAILED)
-		goto fail_fd;
-	a->magic = AREA_MAGIC;
-	a->version = COPORT_SHM_VERSION;
-	a->capacity = len;
-	a->status = AREA_WAITING;
-	/* A sender must not fault on an area we shrink under it. */
-	if (sys_fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-		goto fail_map;
-	while (fd_sendmsg(s, &d, sizeof(d), NULL, 0, &fd, 1, MSG_DONTWAIT) < 0) {
-		if (errno == ECONNREFUSED || errno == ENOTCONN)
-			errno = EPIPE;
-		if (errno != EAGAIN)
-			goto fail_map;
-		/* The socket's queue is full of tickets (withdrawn ones
-		 * wait for a sender to skip them): wait for the next sender
-		 * to announce itself on the "in" bell, or a slice. */
-		uint32_t snap = portbell_arm(&o->bell->in_sleepers, &o->bell->in_seq);
-		(void)portbell_sleep(&o->bell->in_seq, snap, -1);
-		portbell_disarm(&o->bell->in_sleepers);
-	}
-	sys_close(fd);
-	portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
-	start = now_ms();
-	for (unsigned spins = spin_budget();; spins = 0) {
-		uint32_t st = LOAD_ACQ(&a->status);
-
-		if (st == AREA_FILLED)
+	for (;;) {
+		busy = false;
+		if ((r = rx_scan(o, len, spins == 0, &p, &n, &busy)) != 0)
 			break;
-		if (st == AREA_TOOSMALL) {
-			sys_munmap(a, maplen);
-			errno = EMSGSIZE;
-			return -1;
-		}
-		if (st == AREA_WAITING) {
-			bool give_up = port_senders_gone(o) ||
-			    (nonblock && now_ms() - start >= NONBLOCK_WAIT_MS);
-
-			if (give_up && spins == 0 && area_cancel(a, AREA_WAITING)) {
-				sys_munmap(a, maplen);
-				errno = port_senders_gone(o) ? EPIPE : EAGAIN;
-				return -1;
-			}
-		} else if (st == AREA_CLAIMED) {
-			/* its sender died mid-copy: nothing was delivered */
-			if (spins == 0 && pid_gone(LOAD_RLX(&a->claimer)) &&
-			    area_cancel(a, AREA_CLAIMED)) {
-				sys_munmap(a, maplen);
-				goto again;
-			}
-		} else if (st != AREA_CANCELLED) {
-			/* a sender scribbled: the area is spoiled, try anew */
-			if (area_cancel(a, st)) {
-				sys_munmap(a, maplen);
-				goto again;
-			}
-		}
 		if (spins > 0) {
-			while (spins-- > 0 && LOAD_ACQ(&a->status) == st)
-				cpu_relax();
+			spin_a_little(&spins);
 			continue;
 		}
-		(void)futex_wait(&a->status, st, SLEEP_SLICE_MS);
+		if (!waiting) {
+			rx_waiting(o, 1);
+			waiting = true;
+			continue;
+		}
+		if (port_senders_gone(o) && !busy) {
+			/* what the last senders filled is seen now */
+			if ((r = rx_scan(o, len, true, &p, &n, &busy)) == 0) {
+				errno = EPIPE;
+				r = -1;
+			}
+			break;
+		}
+		if (nonblock) {
+			if (start < 0)
+				start = now_ms();
+			if ((!busy && LOAD_ACQ(&o->bell->pipe_senders) == 0) ||
+			    now_ms() - start >= NONBLOCK_WAIT_MS) {
+				errno = EAGAIN;
+				r = -1;
+				break;
+			}
+		}
+		if (LOAD_ACQ(&o->bell->pipe_senders) > 0 && !busy)
+			rx_offer(o, len);
+		uint32_t snap = portbell_arm(&o->bell->in_sleepers, &o->bell->in_seq);
+		if ((r = rx_scan(o, len, true, &p, &n, &busy)) != 0) {
+			portbell_disarm(&o->bell->in_sleepers);
+			break;
+		}
+		pthread_mutex_unlock(&o->pipe_rx_lock);
+		(void)portbell_sleep(&o->bell->in_seq, snap,
+		    nonblock ? start + NONBLOCK_WAIT_MS : -1);
+		pthread_mutex_lock(&o->pipe_rx_lock);
+		portbell_disarm(&o->bell->in_sleepers);
 	}
-	msglen = LOAD_ACQ(&a->msglen);
-	if (msglen > len) {		/* a sender lied */
-		sys_munmap(a, maplen);
-		errno = EPROTO;
-		return -1;
+	if (waiting)
+		rx_waiting(o, 0);
+	if (r > 0) {
+		if (*bufp == NULL) {
+			/* room made when the area was opened */
+			p->views[p->nviews++] = (struct pool_range){ p->off, p->off + n };
+			(void)view_add(o, p->pool + p->off, NULL, 0, p);
+			*bufp = p->pool + p->off;
+		} else {
+			copy_bytes(*bufp, p->pool + p->off, (size_t)n);
+		}
+		/* the next message goes where no view is held */
+		rx_open(o, p, len);
 	}
-	if (*bufp == NULL) {
-		if (view_add(o, (uint8_t *)a + PAGE, a, maplen) < 0)
-			return -1;
-		*bufp = (uint8_t *)a + PAGE;
-	} else {
-		copy_bytes(*bufp, (uint8_t *)a + PAGE, (size_t)msglen);
-		sys_munmap(a, maplen);
-	}
-	return (ssize_t)msglen;
-fail_map:
-	e = errno;
-	sys_munmap(a, maplen);
-	errno = e;
-fail_fd:
-	e = errno;
-	sys_close(fd);
-	errno = e;
-	return -1;
+	pthread_mutex_unlock(&o->pipe_rx_lock);
+	return r > 0 ? (ssize_t)n : -1;
 }
 
-/*
- * Deliver into the area of one ticket: 1 delivered, 0 not (withdrawn,
- * too small, bogus: look for another), -1 with errno (EAGAIN: no ticket).
- */
+void
+pipe_view_free(struct port_obj *o, struct rx_pair *p, void *addr)
+{
+	uint64_t start = (uint64_t)((uint8_t *)addr - p->pool);
+
+	pthread_mutex_lock(&o->pipe_rx_lock);
+	for (int i = 0; i < p->nviews; i++)
+		if (p->views[i].start == start) {
+			p->views[i] = p->views[--p->nviews];
+			break;
+		}
+	pthread_mutex_unlock(&o->pipe_rx_lock);
+}
+
+/* ---- the sender's side ---- */
+
+static void
+tx_pair_free(struct tx_pair *p)
+{
+	sys_munmap(p->pg, PAIR_MAPLEN);
+	sys_close(p->fd);
+	free(p);
+}
+
+static void
+tx_drop(struct port_obj *o, int i)
+{
+	tx_pair_free(o->txp[i]);
+	o->txp[i] = o->txp[--o->ntxp];
+}
+
+/* Take one ticket from the port's socket: 1 a new pair, 0 not a pair
+ * (dropped), -1 with errno (EAGAIN: none queued). */
 static int
-pipe_deliver(struct port_obj *o, const void *buf, size_t len)
+tx_adopt(struct port_obj *o)
 {
 	struct port_dgram d;
 	struct iovec iov = { &d, sizeof(d) };
-	int fds[WIRE_MAXFDS], nfds = 0, r = 0;
+	int fds[WIRE_MAXFDS], nfds = 0;
 	bool trunc = false, ctrunc = false;
-	uint32_t waiting = AREA_WAITING, claimed = AREA_CLAIMED;
-	struct pipe_area *a;
+	struct tx_pair *p = NULL, **v;
 	size_t size;
-	uint64_t cap;
 	ssize_t n;
 
 	n = cap_recvmsg(o->take_sock, &iov, 1, fds, &nfds, &trunc, &ctrunc,
@@ -176,91 +547,344 @@ pipe_deliver(struct port_obj *o, const void *buf, size_t len)
 	if (n < 0)
 		return -1;
 	if ((size_t)n != sizeof(d) || trunc || nfds != 1 ||
-	    d.magic != TICKET_MAGIC ||
-	    !memfd_check(fds[0], F_SEAL_SHRINK | F_SEAL_GROW, PAGE, &size) ||
-	    (a = sys_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0)) ==
-	    MAP_FAILED)
-		goto out;
-	cap = LOAD_RLX(&a->capacity);
-	if (cap > size - PAGE)
-		cap = size - PAGE;	/* the receiver lied: bound it */
-	STORE_RLX(&a->claimer, (uint32_t)getpid());
-	if (!__atomic_compare_exchange_n(&a->status, &waiting, AREA_CLAIMED,
-	    false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-		goto unmap;		/* withdrawn */
-	if (len > cap) {
-		STORE_RLX(&a->msglen, len);
-		__atomic_compare_exchange_n(&a->status, &claimed, AREA_TOOSMALL,
-		    false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-		futex_wake(&a->status);
-		goto unmap;
+	    d.magic != TICKET_MAGIC || d.version != COPORT_SHM_VERSION ||
+	    !memfd_check(fds[0], F_SEAL_SHRINK, PAGE, &size) ||
+	    (p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->pg = sys_mmap(NULL, PAIR_MAPLEN, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_NORESERVE, fds[0], 0)) == MAP_FAILED)
+		goto drop;
+	if (LOAD_RLX(&p->pg->magic) != PAIR_MAGIC) {
+		sys_munmap(p->pg, PAIR_MAPLEN);
+		goto drop;
 	}
-	copy_bytes((uint8_t *)a + PAGE, buf, len);
-	STORE_RLX(&a->msglen, len);
-	/* Delivered only if the receiver did not withdraw meanwhile. */
-	if (__atomic_compare_exchange_n(&a->status, &claimed, AREA_FILLED,
-	    false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
-		futex_wake(&a->status);
-		r = 1;
+	if (o->ntxp == PAIRS_MAX) {
+		/* make room: a pair its receiver left */
+		for (int i = 0; i < o->ntxp && o->ntxp == PAIRS_MAX; i++)
+			if (PAIR_STATE(LOAD_RLX(&o->txp[i]->pg->status)) ==
+			    PAIR_CLOSED || pid_gone(LOAD_RLX(&o->txp[i]->pg->rx_pid)))
+				tx_drop(o, i);
 	}
-unmap:
-	sys_munmap(a, size);
-out:
+	if (o->ntxp == PAIRS_MAX ||
+	    (v = realloc(o->txp, (size_t)(o->ntxp + 1) * sizeof(*v))) == NULL) {
+		pair_close(p->pg);	/* its receiver offers another */
+		sys_munmap(p->pg, PAIR_MAPLEN);
+		goto drop;
+	}
+	o->txp = v;
+	p->pool = (uint8_t *)p->pg + PAGE;
+	p->fd = fds[0];
+	p->size = size - PAGE;
+	STORE_RLX(&p->pg->tx_pid, (uint32_t)getpid());
+	o->txp[o->ntxp++] = p;
+	return 1;
+drop:
+	free(p);
 	for (int i = 0; i < nfds; i++)
 		sys_close(fds[i]);
-	return r;
+	return 0;
+}
+
+/*
+ * Fill the pair's open area with our message: true if filled (in round
+ * *roundp).  A message longer than the area marks it TOOSMALL, for the
+ * receiver to see (it opens a larger one if its call takes it).  Words
+ * the receiver writes are bounded: an area outside the pool it made is
+ * not used.
+ */
+static bool
+tx_fill(struct port_obj *o, struct tx_pair *p, const void *buf, size_t len,
+    uint32_t *roundp)
+{
+	uint32_t w = LOAD_ACQ(&p->pg->status), round = PAIR_ROUND(w);
+	uint64_t off, cap;
+	struct stat st;
+
+	if (PAIR_STATE(w) != PAIR_OPEN)
+		return false;
+	off = LOAD_RLX(&p->pg->area_off);
+	cap = LOAD_RLX(&p->pg->area_cap);
+	if (off > PAIR_POOL_MAX || cap > PAIR_POOL_MAX - off)
+		return false;
+	if (len > cap) {
+		STORE_RLX(&p->pg->msglen, len);
+		if (pair_cas(p->pg, w, PAIR_WORD(round, PAIR_TOOSMALL)))
+			portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
+		return false;
+	}
+	if (off + len > p->size) {
+		/* the receiver grew the pool: how far, the kernel says */
+		if (sys_fstat(p->fd, &st) < 0 || st.st_size < PAGE)
+			return false;
+		p->size = (uint64_t)st.st_size - PAGE;
+		if (off + len > p->size)
+			return false;
+	}
+	if (!pair_cas(p->pg, w, PAIR_WORD(round, PAIR_CLAIMED)))
+		return false;
+	copy_bytes(p->pool + off, buf, len);
+	STORE_RLX(&p->pg->msglen, len);
+	if (!pair_cas(p->pg, PAIR_WORD(round, PAIR_CLAIMED),
+	    PAIR_WORD(round, PAIR_FILLED)))
+		return false;	/* the receiver left, or gave up on us */
+	portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
+	*roundp = round;
+	return true;
+}
+
+/* Is another pair's receiver waiting in corecv() with an open area? */
+static bool
+tx_other_waits(const struct port_obj *o, const struct tx_pair *than)
+{
+	for (int i = 0; i < o->ntxp; i++) {
+		const struct pipe_pair *pg = o->txp[i]->pg;
+
+		if (o->txp[i] != than && LOAD_RLX(&pg->rx_waiting) &&
+		    PAIR_STATE(LOAD_RLX(&pg->status)) == PAIR_OPEN)
+			return true;
+	}
+	return false;
+}
+
+enum { ACCEPTED, WITHDRAWN, FAILED };
+
+/*
+ * Wait until the receiver accepts what we filled in round `round`
+ * (ACCEPTED), or take it back (WITHDRAWN: send it elsewhere; FAILED with
+ * errno: EAGAIN non-blocking, EPIPE no receiver left).  We take it back
+ * from a receiver that is gone, or not in corecv() while another waits;
+ * non-blocking, from one not in corecv() once we spun, or that does not
+ * take it within NONBLOCK_WAIT_MS.  tx_lock is let go while sleeping.
+ */
+static int
+tx_wait(struct port_obj *o, struct tx_pair *p, uint32_t round, bool nonblock)
+{
+	uint32_t filled = PAIR_WORD(round, PAIR_FILLED);
+	unsigned spins = spin_budget();
+	int64_t start = now_ms();
+
+	for (;;) {
+		uint32_t w = LOAD_ACQ(&p->pg->status);
+		int e = 0;
+
+		if (w != filled)
+			/* a later round: accepted; else it gave it back */
+			return PAIR_ROUND(w) != round ? ACCEPTED : WITHDRAWN;
+		if (spins > 0) {
+			spin_a_little(&spins);
+			continue;
+		}
+		if (port_receivers_gone(o))
+			e = EPIPE;
+		else if (nonblock && (!LOAD_RLX(&p->pg->rx_waiting) ||
+		    now_ms() - start >= NONBLOCK_WAIT_MS))
+			e = EAGAIN;	/* not in corecv(), or not taking it */
+		if (e != 0 || pid_gone(LOAD_RLX(&p->pg->rx_pid))) {
+			if (pair_cas(p->pg, filled, PAIR_WORD(round, PAIR_CLOSED))) {
+				errno = e;
+				return e != 0 ? FAILED : WITHDRAWN;
+			}
+			continue;
+		}
+		if (!LOAD_RLX(&p->pg->rx_waiting) && tx_other_waits(o, p)) {
+			if (pair_cas(p->pg, filled, PAIR_WORD(round, PAIR_OPEN)))
+				return WITHDRAWN;
+			continue;
+		}
+		/* seq_cst, pairing with the receiver's CAS and its load of
+		 * tx_sleeping after it */
+		__atomic_store_n(&p->pg->tx_sleeping, 1, __ATOMIC_SEQ_CST);
+		pthread_mutex_unlock(&o->tx_lock);
+		(void)futex_wait(&p->pg->status, filled, SLEEP_SLICE_MS);
+		pthread_mutex_lock(&o->tx_lock);
+		STORE_RLX(&p->pg->tx_sleeping, 0);
+	}
+}
+
+/* Fill one pair: those whose receiver waits in corecv() first, then
+ * any open one.  The pair, or NULL. */
+static struct tx_pair *
+tx_try(struct port_obj *o, const void *buf, size_t len, uint32_t *roundp)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < o->ntxp; i++) {
+			struct tx_pair *p = o->txp[i];
+
+			if ((pass == 1 || LOAD_RLX(&p->pg->rx_waiting)) &&
+			    tx_fill(o, p, buf, len, roundp))
+				return p;
+		}
+	return NULL;
+}
+
+/* Forget pairs their receivers left. */
+static void
+tx_sweep(struct port_obj *o)
+{
+	for (int i = o->ntxp - 1; i >= 0; i--)
+		if (PAIR_STATE(LOAD_RLX(&o->txp[i]->pg->status)) == PAIR_CLOSED)
+			tx_drop(o, i);
+}
+
+/* Can we send now: an open pair whose receiver waits, or a ticket?
+ * Under tx_lock. */
+static bool
+tx_ready(struct port_obj *o)
+{
+	int n = 0;
+
+	for (int i = 0; i < o->ntxp; i++) {
+		const struct pipe_pair *pg = o->txp[i]->pg;
+
+		if (LOAD_RLX(&pg->rx_waiting) &&
+		    PAIR_STATE(LOAD_ACQ(&pg->status)) == PAIR_OPEN)
+			return true;
+	}
+	return o->take_sock >= 0 &&
+	    sys_ioctl(o->take_sock, SIOCINQ, &n) == 0 && n > 0;
 }
 
 ssize_t
 pipe_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 {
+	unsigned spins = spin_budget();
+	int64_t start = -1;
 	bool counted = false;
 	ssize_t r = -1;
-	int got;
+	uint32_t round;
 
 	if (len > COPIPE_MAXLEN) {
 		errno = EMSGSIZE;
 		return -1;
 	}
+	pthread_mutex_lock(&o->tx_lock);
 	for (;;) {
-		got = pipe_deliver(o, buf, len);
-		if (got > 0) {
-			r = (ssize_t)len;
-			break;
-		}
-		if (got == 0)
+		struct tx_pair *p = tx_try(o, buf, len, &round);
+
+		if (p != NULL) {
+			int got = tx_wait(o, p, round, nonblock);
+
+			if (got == ACCEPTED) {
+				r = (ssize_t)len;
+				break;
+			}
+			if (got == FAILED)
+				break;
 			continue;
-		if (errno != EAGAIN || nonblock)
-			break;
+		}
+		if (spins > 0 && o->ntxp > 0) {
+			spin_a_little(&spins);
+			continue;
+		}
+		/* New pairs offered by receivers, then old ones let go. */
+		while (tx_adopt(o) >= 0)
+			;
+		tx_sweep(o);
+		if ((p = tx_try(o, buf, len, &round)) != NULL) {
+			int got = tx_wait(o, p, round, nonblock);
+
+			if (got == ACCEPTED) {
+				r = (ssize_t)len;
+				break;
+			}
+			if (got == FAILED)
+				break;
+			continue;
+		}
 		if (port_receivers_gone(o)) {
 			errno = EPIPE;
 			break;
 		}
 		if (!counted) {
-			/* Tell receivers (and their copoll) a sender waits. */
+			/* Tell receivers (and their copoll) a sender waits:
+			 * one with no pair with us offers one. */
 			__atomic_add_fetch(&o->bell->pipe_senders, 1, __ATOMIC_SEQ_CST);
 			counted = true;
 			portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
 		}
+		if (nonblock) {
+			/* a receiver asleep in corecv() offers a pair soon */
+			if (start < 0 && LOAD_ACQ(&o->bell->in_sleepers) > 0)
+				start = now_ms();
+			if (start < 0 || now_ms() - start >= NONBLOCK_WAIT_MS) {
+				errno = EAGAIN;
+				break;
+			}
+		}
 		uint32_t snap = portbell_arm(&o->bell->out_sleepers, &o->bell->out_seq);
-		if (!(pipe_ready(o, COPOLL_OUT) & COPOLL_OUT))
-			(void)portbell_sleep(&o->bell->out_seq, snap, -1);
+		if (!tx_ready(o)) {
+			pthread_mutex_unlock(&o->tx_lock);
+			(void)portbell_sleep(&o->bell->out_seq, snap,
+			    nonblock ? start + NONBLOCK_WAIT_MS : -1);
+			pthread_mutex_lock(&o->tx_lock);
+		}
 		portbell_disarm(&o->bell->out_sleepers);
 	}
+	pthread_mutex_unlock(&o->tx_lock);
 	if (counted)
 		__atomic_sub_fetch(&o->bell->pipe_senders, 1, __ATOMIC_RELAXED);
 	return r;
 }
 
+/* ---- both ---- */
+
 int
 pipe_ready(struct port_obj *o, int events)
 {
-	int rev = 0, n = 0;
+	int rev = 0;
 
 	if ((events & COPOLL_IN) && LOAD_ACQ(&o->bell->pipe_senders) > 0)
 		rev |= COPOLL_IN;
-	if ((events & COPOLL_OUT) && o->take_sock >= 0 &&
-	    sys_ioctl(o->take_sock, SIOCINQ, &n) == 0 && n > 0)
-		rev |= COPOLL_OUT;
+	if ((events & COPOLL_IN) && !(rev & COPOLL_IN)) {
+		pthread_mutex_lock(&o->pipe_rx_lock);
+		for (int i = 0; i < o->nrxp; i++)
+			if (!o->rxp[i]->closed &&
+			    PAIR_STATE(LOAD_ACQ(&o->rxp[i]->pg->status)) == PAIR_FILLED)
+				rev |= COPOLL_IN;
+		pthread_mutex_unlock(&o->pipe_rx_lock);
+	}
+	if (events & COPOLL_OUT) {
+		pthread_mutex_lock(&o->tx_lock);
+		if (tx_ready(o))
+			rev |= COPOLL_OUT;
+		pthread_mutex_unlock(&o->tx_lock);
+	}
 	return rev;
+}
+
+void
+pipe_release(struct port_obj *o, int rights, bool tell)
+{
+	if (rights & COPORT_PERM_RECV) {
+		for (int i = o->nrxp - 1; i >= 0; i--) {
+			/* a message filled and not accepted goes back to its
+			 * sender: CLOSED keeps the round */
+			if (tell)
+				pair_close(o->rxp[i]->pg);
+			o->rxp[i]->closed = true;
+			if (o->rxp[i]->nviews == 0)
+				rx_drop(o, i);
+		}
+	}
+	if (rights & COPORT_PERM_SEND) {
+		for (int i = o->ntxp - 1; i >= 0; i--) {
+			if (tell)
+				pair_close(o->txp[i]->pg);
+			tx_drop(o, i);
+		}
+		free(o->txp);
+		o->txp = NULL;
+	}
+}
+
+void
+pipe_free(struct port_obj *o)
+{
+	while (o->nrxp > 0)
+		rx_drop(o, o->nrxp - 1);
+	free(o->rxp);
+	o->rxp = NULL;
+	while (o->ntxp > 0)
+		tx_drop(o, o->ntxp - 1);
+	free(o->txp);
+	o->txp = NULL;
 }

@@ -83,7 +83,7 @@ handle_new(struct port_obj *o, int rights)
 	return NULL;
 }
 
-static void obj_unhold(struct port_obj *o, int rights);
+static void obj_unhold(struct port_obj *o, int rights, bool tell);
 static void obj_free(struct port_obj *o);
 
 /* After fork the child holds no handle: the holds are the parent's.  Its
@@ -97,7 +97,7 @@ handles_atfork_child(void)
 		struct port_obj *o = handles[i].obj;
 
 		if (handles[i].magic == COPORT_LIVE && --o->refs == 0) {
-			obj_unhold(o, COPORT_PERM_ALL);
+			obj_unhold(o, COPORT_PERM_ALL, false);
 			obj_free(o);
 		}
 		handles[i].magic = 0;
@@ -164,16 +164,19 @@ close_fd(int *fdp)
  * the presence pipe (which tells the other side once comsgd is gone).
  * No lock: no handle of ours has these rights any more, and a call in
  * progress through one would have kept it open (users), so nothing uses
- * them; and the child after fork must not wait on a lock.
+ * them; and the child after fork must not wait on a lock.  tell: false
+ * in a child after fork, where what is shared is the parent's.
  */
 static void
-obj_unhold(struct port_obj *o, int rights)
+obj_unhold(struct port_obj *o, int rights, bool tell)
 {
 	bool takes, puts;
 
 	port_sockets(o->type, rights, &takes, &puts);
 	if (o->type == COCHANNEL)
 		chan_release(o, rights);
+	if (o->type == COPIPE)
+		pipe_release(o, rights, tell);
 	if (takes)
 		close_fd(&o->take_sock);
 	if (puts) {
@@ -194,6 +197,7 @@ obj_unhold(struct port_obj *o, int rights)
 static void
 obj_free(struct port_obj *o)
 {
+	pipe_free(o);
 	for (int i = 0; i < o->nviews; i++)
 		if (o->views[i].map != NULL)
 			sys_munmap(o->views[i].map, o->views[i].maplen);
@@ -206,6 +210,7 @@ obj_free(struct port_obj *o)
 		sys_munmap(o->bell, PAGE);
 	pthread_mutex_destroy(&o->lock);
 	pthread_mutex_destroy(&o->tx_lock);
+	pthread_mutex_destroy(&o->pipe_rx_lock);
 	free(o);
 }
 
@@ -225,7 +230,7 @@ obj_give_up(struct port_obj *o, uint32_t op, int rights)
 
 	if (!port_comsgd_gone(o))
 		(void)kernel_call(&rq, NULL, 0, &rp, NULL, 0, NULL, NULL, false);
-	obj_unhold(o, rights);
+	obj_unhold(o, rights, true);
 	if (o->bell == NULL)
 		return;
 	/* Our close of the presence pipe's end, before the loads of the
@@ -289,6 +294,7 @@ obj_from_reply(const struct corp *rp, void **caps, int ncaps)
 	}
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_mutex_init(&o->tx_lock, NULL);
+	pthread_mutex_init(&o->pipe_rx_lock, NULL);
 	o->take_sock = o->path_fd = o->put_sock = -1;
 	o->pres_send = o->pres_recv = -1;
 	o->hold = rp->handle;
@@ -832,25 +838,47 @@ corecv(coport_t port, void **bufp, size_t len)
 
 /* ---- views ---- */
 
+/* Room for one more view in o->views: 0, or -1 with ENOMEM.  o->lock. */
+static int
+views_grow(struct port_obj *o)
+{
+	int room = o->views_room ? 2 * o->views_room : 8;
+	struct view *v;
+
+	if (o->nviews < o->views_room)
+		return 0;
+	if ((v = realloc(o->views, (size_t)room * sizeof(*v))) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	o->views = v;
+	o->views_room = room;
+	return 0;
+}
+
 int
-view_add(struct port_obj *o, void *addr, void *map, size_t maplen)
+view_room(struct port_obj *o)
+{
+	int r;
+
+	pthread_mutex_lock(&o->lock);
+	r = views_grow(o);
+	pthread_mutex_unlock(&o->lock);
+	return r;
+}
+
+int
+view_add(struct port_obj *o, void *addr, void *map, size_t maplen,
+    struct rx_pair *pair)
 {
 	pthread_mutex_lock(&o->lock);
-	if (o->nviews == o->views_room) {
-		int room = o->views_room ? 2 * o->views_room : 8;
-		struct view *v = realloc(o->views, (size_t)room * sizeof(*v));
-
-		if (v == NULL) {
-			pthread_mutex_unlock(&o->lock);
-			if (map != NULL)
-				sys_munmap(map, maplen);
-			errno = ENOMEM;
-			return -1;
-		}
-		o->views = v;
-		o->views_room = room;
+	if (views_grow(o) < 0) {
+		pthread_mutex_unlock(&o->lock);
+		if (map != NULL)
+			sys_munmap(map, maplen);
+		return -1;
 	}
-	o->views[o->nviews++] = (struct view){ addr, map, maplen };
+	o->views[o->nviews++] = (struct view){ addr, map, maplen, pair };
 	pthread_mutex_unlock(&o->lock);
 	return 0;
 }
@@ -875,6 +903,8 @@ coport_msg_free(coport_t port, void *msg)
 			break;
 		}
 	pthread_mutex_unlock(&o->lock);
+	if (found && v.pair != NULL)
+		pipe_view_free(o, v.pair, v.addr);
 	handle_put(h);
 	if (!found) {
 		errno = EINVAL;

@@ -32,11 +32,39 @@ struct rx_ring {
 	bool		 broken;	/* its sender scribbled: skipped */
 };
 
+struct pool_range;
+
+/* A COPIPE pair (coport_shm.h), as its receiver keeps it. */
+struct rx_pair {
+	struct pipe_pair *pg;		/* the page, then the pool */
+	uint8_t		*pool;
+	int		 fd;		/* to grow the pool */
+	uint64_t	 size;		/* pool bytes the memfd has */
+	uint32_t	 round;		/* the round it is in */
+	uint64_t	 off, cap;	/* the area of that round */
+	struct pool_range *views;	/* held by views, [start, end) */
+	int		 nviews, views_room;
+	bool		 closed;	/* CLOSED: freed once nviews is 0 */
+};
+
+struct pool_range {
+	uint64_t	 start, end;
+};
+
+/* A COPIPE pair, as its sender keeps it. */
+struct tx_pair {
+	struct pipe_pair *pg;
+	uint8_t		*pool;
+	int		 fd;		/* to learn the pool's size */
+	uint64_t	 size;		/* pool bytes known to exist */
+};
+
 /* A view handed out by corecv() (COCARRIER, COPIPE). */
 struct view {
 	void		*addr;		/* what the caller got */
 	void		*map;		/* the mapping, for munmap */
 	size_t		 maplen;
+	struct rx_pair	*pair;		/* COPIPE: the pool it is in */
 };
 
 /*
@@ -78,6 +106,14 @@ struct port_obj {
 					   on first use; -1 until then */
 	struct carrier_acct *acct;	/* COCARRIER: what we sent and that
 					   may wait (carrier_bound.c) */
+	/* COPIPE (pipe_rx_lock: the receiver's pairs, one receiving
+	 * thread at a time; tx_lock: the sender's) */
+	pthread_mutex_t	 pipe_rx_lock;
+	struct rx_pair	**rxp;		/* made by us, offered to senders */
+	int		 nrxp;
+	unsigned	 rxp_next;	/* where the next scan starts */
+	struct tx_pair	**txp;		/* taken from receivers */
+	int		 ntxp;
 	struct view	*views;
 	int		 nviews, views_room;
 };
@@ -154,9 +190,20 @@ HIDDEN ssize_t	 pipe_send(struct port_obj *o, const void *buf, size_t len,
 HIDDEN ssize_t	 pipe_recv(struct port_obj *o, void **bufp, size_t len,
 		    bool nonblock);
 HIDDEN int	 pipe_ready(struct port_obj *o, int events);
+/* Leave our pairs (rights: the sides given up; tell: mark them CLOSED
+ * for the other side, not in a child after fork, where they are the
+ * parent's); pipe_free(): unmap what views still held. */
+HIDDEN void	 pipe_release(struct port_obj *o, int rights, bool tell);
+HIDDEN void	 pipe_free(struct port_obj *o);
+/* The view at addr into a pair's pool was released. */
+HIDDEN void	 pipe_view_free(struct port_obj *o, struct rx_pair *p, void *addr);
 
-/* Views (coport.c): remember one; 0 or -1 (ENOMEM, and it is unmapped). */
-HIDDEN int	 view_add(struct port_obj *o, void *addr, void *map, size_t maplen);
+/* Views (coport.c): remember one; 0 or -1 (ENOMEM, and it is unmapped,
+ * or for a view into a pair's pool, the caller gives it back). */
+HIDDEN int	 view_add(struct port_obj *o, void *addr, void *map, size_t maplen,
+		    struct rx_pair *pair);
+/* Make sure the next view_add() has room: 0, or -1 with ENOMEM. */
+HIDDEN int	 view_room(struct port_obj *o);
 /* Connect a datagram socket of ours through o->path_fd (COCARRIER
  * senders, COPIPE receivers), once.  Returns it, or -1. */
 HIDDEN int	 port_own_socket(struct port_obj *o);

@@ -1,7 +1,7 @@
 /*
  * Shared-memory layouts and request formats of the comsg microkernel:
  * a port's state page and bell page, a COCHANNEL sender's ring, a COPIPE
- * receive area, a comutex page, and the requests comsgd answers.  Wire
+ * pair, a comutex page, and the requests comsgd answers.  Wire
  * formats: fixed-width fields, no pointers, checked at compile time,
  * described in docs/protocol.md.  Every field another process can write
  * is read once, bounded, and never trusted.
@@ -15,12 +15,11 @@
 
 #include "comsg/coport.h"
 
-#define COPORT_SHM_VERSION	2u
+#define COPORT_SHM_VERSION	3u
 #define PAGE			4096u
 
 #define STATE_MAGIC	0x74617473u	/* "stat" */
 #define RING_MAGIC	0x676e6972u	/* "ring" */
-#define AREA_MAGIC	0x61657261u	/* "area" */
 #define MUTEX_MAGIC	0x7874756du	/* "mutx" */
 #define LIFE_MAGIC	0x6566696cu	/* "life" */
 
@@ -152,34 +151,64 @@ _Static_assert(sizeof(struct ring_rec) == 8, "ring layout");
 /* The longest message a ring of size bytes (a multiple of 8) takes. */
 #define RING_MSG_MAX(size)	((uint64_t)(size) - sizeof(struct ring_rec))
 
-/* area.status (COPIPE) */
-#define AREA_WAITING	1u	/* published by the receiver */
-#define AREA_CLAIMED	2u	/* a sender copies into it */
-#define AREA_FILLED	3u	/* msglen bytes are there: delivered */
-#define AREA_CANCELLED	4u	/* the receiver withdrew it */
-#define AREA_TOOSMALL	5u	/* a sender's message did not fit: msglen */
-
 /*
- * A COPIPE receive area: a fresh memfd per corecv(), header page then
- * `capacity` bytes, sent as a ticket to the senders' socket.  Exactly one
- * sender wins WAITING->CLAIMED; the message counts as delivered when that
- * sender wins CLAIMED->FILLED, and the receiver may still cancel until
- * then (CLAIMED->CANCELLED), so a message is never both delivered and
- * kept, nor lost.  status is the receiver's futex word.
+ * A COPIPE pair: one per (receiving opening, sending opening) of a port,
+ * made by the receiver (a memfd: this page, then the pool), offered to
+ * the senders as a ticket on the port's socket, and kept by the sender
+ * that takes it.  Only those two map it, both read-write, so a sender
+ * writes only into pools its receivers gave it alone, and no sender can
+ * touch another's messages.  The receiver grows the pool (ftruncate) and
+ * sealed it against shrinking; both map PAIR_POOL_MAX bytes of pool at
+ * once, and the sender touches only what fstat() showed it exists.
+ *
+ * status is the one word both change, always by CAS: a round number
+ * (PAIR_ROUND) and a state (PAIR_STATE).  The receiver opens round n with
+ * an area (area_off, area_cap: written first, published by the store of
+ * OPEN(n)); one sender claims it (OPEN->CLAIMED), copies its message in,
+ * writes msglen and fills it (CLAIMED->FILLED).  The message is received
+ * when the receiver accepts it (FILLED(n)->HELD(n+1)): the sender waits
+ * for the round to move past n.  Until then either side may undo it
+ * (the receiver: CLAIMED of a dead claimer, or FILLED too long for its
+ * buffer, ->TOOSMALL; the sender: FILLED->OPEN to take it elsewhere, or
+ * ->CLOSED), so a message is received exactly once or stays with its
+ * sender.  CLOSED keeps the round it had: a sender whose FILLED(n) became
+ * CLOSED(n) was not received; CLOSED(n+1) was.
  */
-struct pipe_area {
-	uint32_t	magic;		/* AREA_MAGIC */
+#define PAIR_MAGIC	0x72696170u	/* "pair" */
+#define PAIR_POOL_MAX	((uint64_t)1 << 30)	/* the pool's reach */
+
+#define PAIR_OPEN	1u	/* receiver: the area takes the next message */
+#define PAIR_CLAIMED	2u	/* a sender copies into it */
+#define PAIR_FILLED	3u	/* msglen bytes there, not yet accepted */
+#define PAIR_TOOSMALL	4u	/* the sender's message (msglen) did not fit */
+#define PAIR_HELD	5u	/* the receiver's: accepted, or between areas */
+#define PAIR_CLOSED	6u	/* one side left the pair: for good */
+#define PAIR_STATE(w)	((w) & 0xfu)
+#define PAIR_ROUND(w)	((w) >> 4)
+#define PAIR_WORD(round, state)	(((uint32_t)(round) << 4) | (state))
+
+struct pipe_pair {
+	uint32_t	magic;		/* PAIR_MAGIC */
 	uint32_t	version;
-	uint32_t	status;		/* AREA_* */
-	uint32_t	claimer;	/* pid of the claiming sender */
-	uint64_t	capacity;	/* bytes the receiver takes */
-	uint64_t	msglen;		/* FILLED: the message's length */
-	uint8_t		pad[PAGE - 32];
-	/* data follows at offset PAGE */
+	uint32_t	rx_pid;		/* the receiver's process */
+	uint32_t	pad0;
+	/* the receiver's line */
+	alignas(128) uint64_t area_off;	/* in the pool */
+	uint64_t	area_cap;	/* bytes the area takes */
+	uint32_t	rx_waiting;	/* 1: the receiver is in corecv() */
+	uint32_t	pad1;
+	/* the sender's line */
+	alignas(128) uint64_t msglen;	/* FILLED, TOOSMALL: its message */
+	uint32_t	tx_pid;		/* the sender's process, once taken */
+	uint32_t	tx_sleeping;	/* the sender sleeps on status */
+	alignas(128) uint32_t status;	/* PAIR_WORD(round, state) */
+	uint8_t		pad[PAGE - 388];
+	/* the pool follows at offset PAGE */
 };
-_Static_assert(offsetof(struct pipe_area, status) == 8, "area layout");
-_Static_assert(offsetof(struct pipe_area, msglen) == 24, "area layout");
-_Static_assert(sizeof(struct pipe_area) == PAGE, "area layout");
+_Static_assert(offsetof(struct pipe_pair, area_off) == 128, "pair layout");
+_Static_assert(offsetof(struct pipe_pair, msglen) == 256, "pair layout");
+_Static_assert(offsetof(struct pipe_pair, status) == 384, "pair layout");
+_Static_assert(sizeof(struct pipe_pair) == PAGE, "pair layout");
 
 /* mutex_shm.state */
 #define MUTEX_CONSISTENT	0u
@@ -206,8 +235,9 @@ _Static_assert(sizeof(struct mutex_shm) == PAGE, "mutex layout");
 
 /*
  * What travels on a COCARRIER socket (a message: the sealed memfd rides
- * along) and on a COPIPE socket (a ticket: the receive area's memfd).
- * One descriptor per datagram; anything else is dropped.
+ * along) and on a COPIPE socket (a ticket: a new pair's memfd).
+ * One descriptor per datagram; anything else is dropped.  A COPIPE
+ * ticket's len is the capacity of the pair's first area.
  */
 #define CARRIER_MAGIC	0x72726163u	/* "carr" */
 #define TICKET_MAGIC	0x74656b74u	/* "tket" */
