@@ -316,7 +316,7 @@ rx_waiting(struct port_obj *o, uint32_t waiting)
 /* A new pair, open in round 1 with an area of cap bytes; NULL with
  * errno. */
 static struct rx_pair *
-rx_pair_new(size_t cap)
+rx_pair_new(const struct port_obj *o, size_t cap)
 {
 	struct rx_pair *p = calloc(1, sizeof(*p));
 	uint64_t size = ROUND_UP(cap, PAGE);
@@ -347,6 +347,7 @@ rx_pair_new(size_t cap)
 	p->pg->magic = PAIR_MAGIC;
 	p->pg->version = COPORT_SHM_VERSION;
 	p->pg->rx_pid = (uint32_t)getpid();
+	p->pg->rx_id = (uint32_t)o->hold;
 	p->pg->area_cap = cap;
 	p->pg->rx_waiting = 1;
 	p->pg->status = PAIR_WORD(1, PAIR_OPEN);
@@ -385,11 +386,22 @@ rx_evict(struct port_obj *o)
 	return false;
 }
 
+/* Do we have a pair a sender took, still in use? */
+static bool
+rx_live(const struct port_obj *o)
+{
+	for (int i = 0; i < o->nrxp; i++)
+		if (!o->rxp[i]->closed && LOAD_RLX(&o->rxp[i]->pg->tx_pid) != 0)
+			return true;
+	return false;
+}
+
 /*
- * A sender waits that may have no pair with us: offer a new one on the
- * port's socket, unless one of ours still waits there for a sender (the
- * kernel charges a queued datagram to the socket that sent it).  Only
- * when we are about to sleep; failures leave things as they were.
+ * A sender asks for a new pair, or one waits and we have none in use:
+ * offer a new pair on the port's socket, unless one of ours still waits
+ * there (the kernel charges a queued datagram to the socket that sent
+ * it), and tell the senders (pipe_offers).  Only on the way to sleep, and
+ * only then system calls; failures leave things as they were.
  */
 static void
 rx_offer(struct port_obj *o, size_t len)
@@ -398,6 +410,9 @@ rx_offer(struct port_obj *o, size_t len)
 	struct rx_pair *p, **v;
 	int s, queued = 0;
 
+	if (LOAD_ACQ(&o->bell->pipe_wanted) == 0 &&
+	    (LOAD_ACQ(&o->bell->pipe_senders) == 0 || rx_live(o)))
+		return;
 	if ((s = port_own_socket(o)) < 0 ||
 	    sys_ioctl(s, SIOCOUTQ, &queued) < 0 || queued > 0 ||
 	    (o->nrxp == PAIRS_MAX && !rx_evict(o)))
@@ -406,15 +421,30 @@ rx_offer(struct port_obj *o, size_t len)
 	if (v == NULL)
 		return;
 	o->rxp = v;
-	if ((p = rx_pair_new(len)) == NULL)
+	if ((p = rx_pair_new(o, len)) == NULL)
 		return;
 	if (fd_sendmsg(s, &d, sizeof(d), NULL, 0, &p->fd, 1, MSG_DONTWAIT) < 0) {
 		rx_pair_free(p);
 		return;
 	}
 	o->rxp[o->nrxp++] = p;
+	__atomic_add_fetch(&o->bell->pipe_offers, 1, __ATOMIC_SEQ_CST);
+	portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
 }
 
+/* Sleep on a bell for at most ms: true if the time ran out, not woken. */
+static bool
+bell_sleep(uint32_t *seq, uint32_t snap, int ms)
+{
+	return futex_wait(seq, snap, ms < 0 ? 0 : ms) < 0 && errno == ETIMEDOUT;
+}
+
+/*
+ * Receive: spin over the pairs, then say we wait (rx_waiting), then
+ * sleep on the "in" bell in slices.  System calls only to sleep, and on
+ * the way to sleep where a sender asks for a pair; whether a claimer died
+ * is asked only once a slice passed with no wake-up.
+ */
 ssize_t
 pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 {
@@ -422,7 +452,7 @@ pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 	uint64_t n = 0;
 	int64_t start = -1;
 	unsigned spins = spin_budget();
-	bool waiting = false, busy;
+	bool waiting = false, quiet = false, busy;
 	int r;
 
 	if (len > COPIPE_MAXLEN) {
@@ -438,7 +468,7 @@ pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 	}
 	for (;;) {
 		busy = false;
-		if ((r = rx_scan(o, len, spins == 0, &p, &n, &busy)) != 0)
+		if ((r = rx_scan(o, len, quiet, &p, &n, &busy)) != 0)
 			break;
 		if (spins > 0) {
 			spin_a_little(&spins);
@@ -467,16 +497,15 @@ pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 				break;
 			}
 		}
-		if (LOAD_ACQ(&o->bell->pipe_senders) > 0 && !busy)
-			rx_offer(o, len);
+		rx_offer(o, len);
 		uint32_t snap = portbell_arm(&o->bell->in_sleepers, &o->bell->in_seq);
-		if ((r = rx_scan(o, len, true, &p, &n, &busy)) != 0) {
+		if ((r = rx_scan(o, len, quiet, &p, &n, &busy)) != 0) {
 			portbell_disarm(&o->bell->in_sleepers);
 			break;
 		}
 		pthread_mutex_unlock(&o->pipe_rx_lock);
-		(void)portbell_sleep(&o->bell->in_seq, snap,
-		    nonblock ? start + NONBLOCK_WAIT_MS : -1);
+		quiet = bell_sleep(&o->bell->in_seq, snap, nonblock ?
+		    (int)(start + NONBLOCK_WAIT_MS - now_ms()) : SLEEP_SLICE_MS);
 		pthread_mutex_lock(&o->pipe_rx_lock);
 		portbell_disarm(&o->bell->in_sleepers);
 	}
@@ -514,6 +543,10 @@ pipe_view_free(struct port_obj *o, struct rx_pair *p, void *addr)
 
 /* ---- the sender's side ---- */
 
+/* How long a sender waits on receivers it has pairs with, none of them
+ * in corecv(), before it asks every receiver for a pair. */
+#define WANT_PAIR_MS	(3 * SLEEP_SLICE_MS)
+
 static void
 tx_pair_free(struct tx_pair *p)
 {
@@ -529,10 +562,37 @@ tx_drop(struct port_obj *o, int i)
 	o->txp[i] = o->txp[--o->ntxp];
 }
 
-/* Take one ticket from the port's socket: 1 a new pair, 0 not a pair
- * (dropped), -1 with errno (EAGAIN: none queued). */
+/* Has the pair's receiver left it, or is it gone? */
+static bool
+tx_left(const struct tx_pair *p)
+{
+	return PAIR_STATE(LOAD_RLX(&p->pg->status)) == PAIR_CLOSED ||
+	    pid_gone(LOAD_RLX(&p->pg->rx_pid));
+}
+
+/* Do we have a pair in use with the receiver of pg? */
+static bool
+tx_paired(const struct port_obj *o, const struct pipe_pair *pg)
+{
+	uint32_t pid = LOAD_RLX(&pg->rx_pid), id = LOAD_RLX(&pg->rx_id);
+
+	for (int i = 0; i < o->ntxp; i++) {
+		const struct pipe_pair *q = o->txp[i]->pg;
+
+		if (LOAD_RLX(&q->rx_pid) == pid && LOAD_RLX(&q->rx_id) == id &&
+		    PAIR_STATE(LOAD_RLX(&q->status)) != PAIR_CLOSED)
+			return true;
+	}
+	return false;
+}
+
+/* Take one ticket from the port's socket: 1 a new pair, 0 not a pair or
+ * one we need not (dropped), -1 with errno (EAGAIN: none queued).  A
+ * receiver we have a pair with is told so by CLOSED (it drops the new
+ * one).  When we have as many pairs as we keep, one whose receiver left
+ * goes (never keep). */
 static int
-tx_adopt(struct port_obj *o)
+tx_adopt(struct port_obj *o, const struct tx_pair *keep)
 {
 	struct port_dgram d;
 	struct iovec iov = { &d, sizeof(d) };
@@ -557,14 +617,10 @@ tx_adopt(struct port_obj *o)
 		sys_munmap(p->pg, PAIR_MAPLEN);
 		goto drop;
 	}
-	if (o->ntxp == PAIRS_MAX) {
-		/* make room: a pair its receiver left */
-		for (int i = 0; i < o->ntxp && o->ntxp == PAIRS_MAX; i++)
-			if (PAIR_STATE(LOAD_RLX(&o->txp[i]->pg->status)) ==
-			    PAIR_CLOSED || pid_gone(LOAD_RLX(&o->txp[i]->pg->rx_pid)))
-				tx_drop(o, i);
-	}
-	if (o->ntxp == PAIRS_MAX ||
+	for (int i = 0; i < o->ntxp && o->ntxp == PAIRS_MAX; i++)
+		if (o->txp[i] != keep && tx_left(o->txp[i]))
+			tx_drop(o, i);
+	if (o->ntxp == PAIRS_MAX || tx_paired(o, p->pg) ||
 	    (v = realloc(o->txp, (size_t)(o->ntxp + 1) * sizeof(*v))) == NULL) {
 		pair_close(p->pg);	/* its receiver offers another */
 		sys_munmap(p->pg, PAIR_MAPLEN);
@@ -582,6 +638,41 @@ drop:
 	for (int i = 0; i < nfds; i++)
 		sys_close(fds[i]);
 	return 0;
+}
+
+/* Have we a pair whose receiver has not left it (no system call)? */
+static bool
+tx_live(const struct port_obj *o)
+{
+	for (int i = 0; i < o->ntxp; i++)
+		if (PAIR_STATE(LOAD_RLX(&o->txp[i]->pg->status)) != PAIR_CLOSED)
+			return true;
+	return false;
+}
+
+/* Take the tickets receivers offered since we last looked (pipe_offers
+ * moved), or any if we have no pair in use: system calls only then. */
+static void
+tx_take_offers(struct port_obj *o, const struct tx_pair *keep)
+{
+	uint32_t offers = LOAD_ACQ(&o->bell->pipe_offers);
+
+	if (offers == o->offers_seen && tx_live(o))
+		return;
+	o->offers_seen = offers;
+	while (tx_adopt(o, keep) >= 0)
+		;
+}
+
+/* Ask every receiver for a pair (they offer one on their way to sleep). */
+static void
+tx_want_pair(struct port_obj *o)
+{
+	if (o->wants_pair)
+		return;
+	o->wants_pair = true;
+	__atomic_add_fetch(&o->bell->pipe_wanted, 1, __ATOMIC_SEQ_CST);
+	portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
 }
 
 /*
@@ -651,19 +742,23 @@ enum { ACCEPTED, WITHDRAWN, FAILED };
  * Wait until the receiver accepts what we filled in round `round`
  * (ACCEPTED), or take it back (WITHDRAWN: send it elsewhere; FAILED with
  * errno: EAGAIN non-blocking, EPIPE no receiver left).  We take it back
- * from a receiver that is gone, or not in corecv() while another waits;
- * non-blocking, from one not in corecv() once we spun, or that does not
- * take it within NONBLOCK_WAIT_MS.  tx_lock is let go while sleeping.
+ * from a receiver that is gone, or not in corecv() while another waits
+ * (after WANT_PAIR_MS we ask every receiver for a pair, so that one we
+ * have none with can offer one); non-blocking, from one not in corecv()
+ * once we spun, or that does not take it within NONBLOCK_WAIT_MS.
+ * tx_lock is let go while sleeping.
  */
 static int
-tx_wait(struct port_obj *o, struct tx_pair *p, uint32_t round, bool nonblock)
+tx_wait(struct port_obj *o, struct tx_pair *p, uint32_t round, bool nonblock,
+    int64_t since)
 {
 	uint32_t filled = PAIR_WORD(round, PAIR_FILLED);
 	unsigned spins = spin_budget();
-	int64_t start = now_ms();
+	bool quiet = false;
 
 	for (;;) {
-		uint32_t w = LOAD_ACQ(&p->pg->status);
+		uint32_t w = LOAD_ACQ(&p->pg->status), to = 0;
+		bool waits = LOAD_RLX(&p->pg->rx_waiting);
 		int e = 0;
 
 		if (w != filled)
@@ -675,26 +770,33 @@ tx_wait(struct port_obj *o, struct tx_pair *p, uint32_t round, bool nonblock)
 		}
 		if (port_receivers_gone(o))
 			e = EPIPE;
-		else if (nonblock && (!LOAD_RLX(&p->pg->rx_waiting) ||
-		    now_ms() - start >= NONBLOCK_WAIT_MS))
+		else if (nonblock && (!waits ||
+		    now_ms() - since >= NONBLOCK_WAIT_MS))
 			e = EAGAIN;	/* not in corecv(), or not taking it */
-		if (e != 0 || pid_gone(LOAD_RLX(&p->pg->rx_pid))) {
-			if (pair_cas(p->pg, filled, PAIR_WORD(round, PAIR_CLOSED))) {
-				errno = e;
-				return e != 0 ? FAILED : WITHDRAWN;
+		if (e != 0)
+			to = PAIR_WORD(round, PAIR_OPEN);
+		else if (quiet && pid_gone(LOAD_RLX(&p->pg->rx_pid)))
+			to = PAIR_WORD(round, PAIR_CLOSED);
+		else if (!waits) {
+			if (now_ms() - since >= WANT_PAIR_MS) {
+				tx_want_pair(o);
+				tx_take_offers(o, p);
 			}
-			continue;
+			if (tx_other_waits(o, p))
+				to = PAIR_WORD(round, PAIR_OPEN);
 		}
-		if (!LOAD_RLX(&p->pg->rx_waiting) && tx_other_waits(o, p)) {
-			if (pair_cas(p->pg, filled, PAIR_WORD(round, PAIR_OPEN)))
-				return WITHDRAWN;
-			continue;
+		if (to != 0) {
+			if (!pair_cas(p->pg, filled, to))
+				continue;	/* it moved first */
+			errno = e;
+			return e != 0 ? FAILED : WITHDRAWN;
 		}
 		/* seq_cst, pairing with the receiver's CAS and its load of
 		 * tx_sleeping after it */
 		__atomic_store_n(&p->pg->tx_sleeping, 1, __ATOMIC_SEQ_CST);
 		pthread_mutex_unlock(&o->tx_lock);
-		(void)futex_wait(&p->pg->status, filled, SLEEP_SLICE_MS);
+		quiet = futex_wait(&p->pg->status, filled, SLEEP_SLICE_MS) < 0 &&
+		    errno == ETIMEDOUT;
 		pthread_mutex_lock(&o->tx_lock);
 		STORE_RLX(&p->pg->tx_sleeping, 0);
 	}
@@ -716,17 +818,7 @@ tx_try(struct port_obj *o, const void *buf, size_t len, uint32_t *roundp)
 	return NULL;
 }
 
-/* Forget pairs their receivers left. */
-static void
-tx_sweep(struct port_obj *o)
-{
-	for (int i = o->ntxp - 1; i >= 0; i--)
-		if (PAIR_STATE(LOAD_RLX(&o->txp[i]->pg->status)) == PAIR_CLOSED)
-			tx_drop(o, i);
-}
-
-/* Can we send now: an open pair whose receiver waits, or a ticket?
- * Under tx_lock. */
+/* Can we send now: an open pair whose receiver waits, or an offer? */
 static bool
 tx_ready(struct port_obj *o)
 {
@@ -739,18 +831,25 @@ tx_ready(struct port_obj *o)
 		    PAIR_STATE(LOAD_ACQ(&pg->status)) == PAIR_OPEN)
 			return true;
 	}
-	return o->take_sock >= 0 &&
+	if (LOAD_ACQ(&o->bell->pipe_offers) != o->offers_seen)
+		return true;
+	return o->take_sock >= 0 && o->ntxp == 0 &&
 	    sys_ioctl(o->take_sock, SIOCINQ, &n) == 0 && n > 0;
 }
 
+/*
+ * Send: fill an open area (spinning while we have pairs), wait for its
+ * receiver to accept; with nothing to fill, take the tickets offered,
+ * say we wait (pipe_senders), ask for a pair if we have none in use or
+ * waited long (pipe_wanted), and sleep on the "out" bell in slices.
+ */
 ssize_t
 pipe_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 {
 	unsigned spins = spin_budget();
-	int64_t start = -1;
+	int64_t since = now_ms(), start = -1;
 	bool counted = false;
 	ssize_t r = -1;
-	uint32_t round;
 
 	if (len > COPIPE_MAXLEN) {
 		errno = EMSGSIZE;
@@ -758,49 +857,38 @@ pipe_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 	}
 	pthread_mutex_lock(&o->tx_lock);
 	for (;;) {
-		struct tx_pair *p = tx_try(o, buf, len, &round);
+		struct tx_pair *p;
+		uint32_t round;
 
-		if (p != NULL) {
-			int got = tx_wait(o, p, round, nonblock);
+		tx_take_offers(o, NULL);
+		if ((p = tx_try(o, buf, len, &round)) != NULL) {
+			int got = tx_wait(o, p, round, nonblock, since);
 
-			if (got == ACCEPTED) {
+			if (got == ACCEPTED)
 				r = (ssize_t)len;
-				break;
-			}
-			if (got == FAILED)
+			if (got != WITHDRAWN)
 				break;
 			continue;
 		}
-		if (spins > 0 && o->ntxp > 0) {
+		if (spins > 0 && tx_live(o)) {
 			spin_a_little(&spins);
 			continue;
 		}
-		/* New pairs offered by receivers, then old ones let go. */
-		while (tx_adopt(o) >= 0)
-			;
-		tx_sweep(o);
-		if ((p = tx_try(o, buf, len, &round)) != NULL) {
-			int got = tx_wait(o, p, round, nonblock);
-
-			if (got == ACCEPTED) {
-				r = (ssize_t)len;
-				break;
-			}
-			if (got == FAILED)
-				break;
-			continue;
-		}
+		for (int i = o->ntxp - 1; i >= 0; i--)	/* receivers that left */
+			if (PAIR_STATE(LOAD_RLX(&o->txp[i]->pg->status)) == PAIR_CLOSED)
+				tx_drop(o, i);
 		if (port_receivers_gone(o)) {
 			errno = EPIPE;
 			break;
 		}
 		if (!counted) {
-			/* Tell receivers (and their copoll) a sender waits:
-			 * one with no pair with us offers one. */
+			/* Tell receivers (and their copoll) a sender waits. */
 			__atomic_add_fetch(&o->bell->pipe_senders, 1, __ATOMIC_SEQ_CST);
 			counted = true;
 			portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
 		}
+		if (!tx_live(o) || now_ms() - since >= WANT_PAIR_MS)
+			tx_want_pair(o);
 		if (nonblock) {
 			/* a receiver asleep in corecv() offers a pair soon */
 			if (start < 0 && LOAD_ACQ(&o->bell->in_sleepers) > 0)
@@ -813,11 +901,14 @@ pipe_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 		uint32_t snap = portbell_arm(&o->bell->out_sleepers, &o->bell->out_seq);
 		if (!tx_ready(o)) {
 			pthread_mutex_unlock(&o->tx_lock);
-			(void)portbell_sleep(&o->bell->out_seq, snap,
-			    nonblock ? start + NONBLOCK_WAIT_MS : -1);
+			(void)futex_wait(&o->bell->out_seq, snap, SLEEP_SLICE_MS);
 			pthread_mutex_lock(&o->tx_lock);
 		}
 		portbell_disarm(&o->bell->out_sleepers);
+	}
+	if (o->wants_pair) {
+		o->wants_pair = false;
+		__atomic_sub_fetch(&o->bell->pipe_wanted, 1, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&o->tx_lock);
 	if (counted)

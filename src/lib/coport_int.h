@@ -114,6 +114,9 @@ struct port_obj {
 	unsigned	 rxp_next;	/* where the next scan starts */
 	struct tx_pair	**txp;		/* taken from receivers */
 	int		 ntxp;
+	uint32_t	 offers_seen;	/* bell->pipe_offers when we last
+					   took tickets */
+	bool		 wants_pair;	/* counted in bell->pipe_wanted */
 	struct view	*views;
 	int		 nviews, views_room;
 };

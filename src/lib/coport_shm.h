@@ -82,14 +82,17 @@ struct coport_bell {
 	uint32_t	out_sleepers;
 	uint8_t		out_pad[120];
 	alignas(128) uint32_t pipe_senders;	/* COPIPE senders waiting */
-	uint32_t	pad0;
+	uint32_t	pipe_wanted;		/* ... that ask for a new pair */
 	uint64_t	carrier_sent;		/* COCARRIER, for cops only */
 	uint64_t	carrier_received;
-	uint8_t		pad[PAGE - 280];
+	uint32_t	pipe_offers;		/* bumped by a COPIPE receiver
+						   that queued a ticket */
+	uint8_t		pad[PAGE - 284];
 };
 _Static_assert(offsetof(struct coport_bell, out_seq) == 128, "bell layout");
 _Static_assert(offsetof(struct coport_bell, pipe_senders) == 256, "bell layout");
 _Static_assert(offsetof(struct coport_bell, carrier_sent) == 264, "bell layout");
+_Static_assert(offsetof(struct coport_bell, pipe_offers) == 280, "bell layout");
 _Static_assert(sizeof(struct coport_bell) == PAGE, "bell layout");
 
 /*
@@ -191,7 +194,7 @@ struct pipe_pair {
 	uint32_t	magic;		/* PAIR_MAGIC */
 	uint32_t	version;
 	uint32_t	rx_pid;		/* the receiver's process */
-	uint32_t	pad0;
+	uint32_t	rx_id;		/* which of its openings of the port */
 	/* the receiver's line */
 	alignas(128) uint64_t area_off;	/* in the pool */
 	uint64_t	area_cap;	/* bytes the area takes */
