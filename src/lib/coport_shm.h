@@ -178,7 +178,7 @@ _Static_assert(sizeof(struct ring_rec) == 8, "ring layout");
  * CLOSED(n) was not received; CLOSED(n+1) was.
  */
 #define PAIR_MAGIC	0x72696170u	/* "pair" */
-#define PAIR_POOL_MAX	((uint64_t)1 << 30)	/* the pool's reach */
+#define PAIR_POOL_MAX	((uint64_t)1 << 29)	/* the pool's reach */
 
 #define PAIR_OPEN	1u	/* receiver: the area takes the next message */
 #define PAIR_CLAIMED	2u	/* a sender copies into it */
