@@ -401,9 +401,11 @@ rx_live(const struct port_obj *o)
  * offer a new pair on the port's socket, unless one of ours still waits
  * there (the kernel charges a queued datagram to the socket that sent
  * it), and tell the senders (pipe_offers).  Only on the way to sleep, and
- * only then system calls; failures leave things as they were.
+ * only then system calls.  0, or -1 with errno if a pair could not be
+ * made (EMFILE, ENFILE, ENOMEM, EFBIG); a ticket the socket does not take
+ * now is tried again on the next way to sleep.
  */
-static void
+static int
 rx_offer(struct port_obj *o, size_t len)
 {
 	struct port_dgram d = { TICKET_MAGIC, COPORT_SHM_VERSION, len };
@@ -412,24 +414,26 @@ rx_offer(struct port_obj *o, size_t len)
 
 	if (LOAD_ACQ(&o->bell->pipe_wanted) == 0 &&
 	    (LOAD_ACQ(&o->bell->pipe_senders) == 0 || rx_live(o)))
-		return;
-	if ((s = port_own_socket(o)) < 0 ||
-	    sys_ioctl(s, SIOCOUTQ, &queued) < 0 || queued > 0 ||
+		return 0;
+	if ((s = port_own_socket(o)) < 0)
+		return errno == EPIPE ? 0 : -1;	/* EPIPE: no sender left */
+	if (sys_ioctl(s, SIOCOUTQ, &queued) < 0 || queued > 0 ||
 	    (o->nrxp == PAIRS_MAX && !rx_evict(o)))
-		return;
+		return 0;
 	v = realloc(o->rxp, (size_t)(o->nrxp + 1) * sizeof(*v));
 	if (v == NULL)
-		return;
+		return -1;
 	o->rxp = v;
 	if ((p = rx_pair_new(o, len)) == NULL)
-		return;
+		return -1;
 	if (fd_sendmsg(s, &d, sizeof(d), NULL, 0, &p->fd, 1, MSG_DONTWAIT) < 0) {
 		rx_pair_free(p);
-		return;
+		return 0;
 	}
 	o->rxp[o->nrxp++] = p;
 	__atomic_add_fetch(&o->bell->pipe_offers, 1, __ATOMIC_SEQ_CST);
 	portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
+	return 0;
 }
 
 /* Sleep on a bell for at most ms: true if the time ran out, not woken. */
@@ -497,7 +501,10 @@ pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 				break;
 			}
 		}
-		rx_offer(o, len);
+		if (rx_offer(o, len) < 0) {
+			r = -1;
+			break;
+		}
 		uint32_t snap = portbell_arm(&o->bell->in_sleepers, &o->bell->in_seq);
 		if ((r = rx_scan(o, len, quiet, &p, &n, &busy)) != 0) {
 			portbell_disarm(&o->bell->in_sleepers);
