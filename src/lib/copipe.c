@@ -455,7 +455,7 @@ pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 	struct rx_pair *p = NULL;
 	uint64_t n = 0;
 	int64_t start = -1;
-	unsigned spins = spin_budget();
+	unsigned spins = nonblock ? 0 : spin_budget();
 	bool waiting = false, quiet = false, busy;
 	int r;
 
