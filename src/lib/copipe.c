@@ -443,6 +443,23 @@ bell_sleep(uint32_t *seq, uint32_t snap, int ms)
 	return futex_wait(seq, snap, ms < 0 ? 0 : ms) < 0 && errno == ETIMEDOUT;
 }
 
+/* Hand the accepted message of n bytes in p's area to the caller, as a
+ * view or a copy, and open the pair again where no view is held. */
+static void
+rx_deliver(struct port_obj *o, struct rx_pair *p, uint64_t n, void **bufp,
+    size_t len)
+{
+	if (*bufp == NULL) {
+		/* room made when the area was opened, and by view_room() */
+		p->views[p->nviews++] = (struct pool_range){ p->off, p->off + n };
+		(void)view_add(o, p->pool + p->off, NULL, 0, p);
+		*bufp = p->pool + p->off;
+	} else {
+		copy_bytes(*bufp, p->pool + p->off, (size_t)n);
+	}
+	rx_open(o, p, len);
+}
+
 /*
  * Receive: spin over the pairs, then say we wait (rx_waiting), then
  * sleep on the "in" bell in slices.  System calls only to sleep, and on
@@ -518,18 +535,8 @@ pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 	}
 	if (waiting)
 		rx_waiting(o, 0);
-	if (r > 0) {
-		if (*bufp == NULL) {
-			/* room made when the area was opened */
-			p->views[p->nviews++] = (struct pool_range){ p->off, p->off + n };
-			(void)view_add(o, p->pool + p->off, NULL, 0, p);
-			*bufp = p->pool + p->off;
-		} else {
-			copy_bytes(*bufp, p->pool + p->off, (size_t)n);
-		}
-		/* the next message goes where no view is held */
-		rx_open(o, p, len);
-	}
+	if (r > 0)
+		rx_deliver(o, p, n, bufp, len);
 	pthread_mutex_unlock(&o->pipe_rx_lock);
 	return r > 0 ? (ssize_t)n : -1;
 }
