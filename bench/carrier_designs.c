@@ -66,6 +66,7 @@
 #define NHELD		4		/* views a receiver may hold at once */
 #define SLICE_NS	20000000	/* longest sleep without a wake-up */
 #define MB		1e6
+#define POOL_MIN	(256u << 10)	/* the smallest pool: many small records */
 
 #define ACQ	memory_order_acquire
 #define REL	memory_order_release
@@ -414,7 +415,7 @@ port_make(struct port *p, int kind, size_t maxlen)
 		p->snd_fd = memfd("staging", PAGE + p->ssize);
 		p->sclaim_fd = memfd("staging claims", PAGE);
 	}
-	p->psize = pow2_at_least(4 * PREC(maxlen));
+	p->psize = pow2_at_least(4 * PREC(maxlen) > POOL_MIN ? 4 * PREC(maxlen) : POOL_MIN);
 	p->pool_fd = memfd("pool", PAGE + p->psize);
 	p->claim_fd = memfd("claim", PAGE);
 	p->rx_fd = memfd("rx", PAGE);
