@@ -1614,7 +1614,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: carrier_designs [-c cases] [-s sizes] [-m modes] [-r rounds]\n"
-"                       [-t ms | -n count] [-b us] [-k chunk] [-h]\n"
+"                       [-t ms | -n count] [-b us] [-k chunk] [-q] [-h]\n"
 "Prototypes of COCARRIER designs measured beside memcpy, a pipe and a bare\n"
 "ring in the same rounds (docs/performance.md, \"COCARRIER: choosing a\n"
 "design\").  The sender runs on the first CPU allowed, the receiver on the\n"
@@ -1636,6 +1636,7 @@ usage(FILE *f)
 "  -b us      how long a waiting party spins before it sleeps (default 50)\n"
 "  -k chunk   d1, d3: the sender publishes every chunk bytes, the copier\n"
 "             or receiver copies behind (default 65536; 0: whole messages)\n"
+"  -q         quick: 3 rounds of 20 ms\n"
 "  -h         this help\n"
 "Prints, per mode and size, the median messages/s (stream) or round trip\n"
 "(ping-pong) of each case and its median ratio per round to the yardstick:\n"
@@ -1730,7 +1731,7 @@ main(int argc, char **argv)
 	opt.spin_ns = 50000;
 	opt.chunk = 65536;
 	opt.rounds = 5;
-	while ((c = getopt(argc, argv, "c:s:m:r:t:n:b:k:h")) != -1) {
+	while ((c = getopt(argc, argv, "c:s:m:r:t:n:b:k:qh")) != -1) {
 		switch (c) {
 		case 'c':
 			if (parse_list(optarg, "case", add_case) < 0)
@@ -1758,6 +1759,10 @@ main(int argc, char **argv)
 			break;
 		case 'k':
 			opt.chunk = strtoull(optarg, NULL, 10);
+			break;
+		case 'q':
+			opt.rounds = 3;
+			opt.batch_ns = 20000000;
 			break;
 		case 'h':
 			usage(stdout);
