@@ -869,6 +869,7 @@ d3_send(struct port *p, const uint8_t *buf, size_t len)
 	 * space about to be rewritten, so that a receiver whose claim was
 	 * moved back onto it sees that its copy may be torn. */
 	atomic_store_explicit(&p->dh->writing, end, SC);
+	atomic_thread_fence(REL);	/* a seqlock's writer: the word, then the bytes */
 	h = (uint32_t)len | (uint64_t)SCHECK(len, pos) << 32;
 	memcpy(p->sdata + (pos & (p->ssize - 1)), &h, 8);
 	do {
@@ -960,7 +961,7 @@ d3_view(struct port *p, size_t *lenp)
 		}
 		if (got < len)
 			continue;
-		atomic_thread_fence(SC);
+		atomic_thread_fence(SC);	/* the bytes, then the word */
 		if (atomic_load_explicit(&p->dh->writing, RLX) > c + p->ssize)
 			continue;	/* rewritten while we copied */
 		if (atomic_compare_exchange_strong_explicit(&p->dc->cons, &c,
