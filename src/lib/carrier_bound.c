@@ -213,10 +213,12 @@ carrier_forget(struct port_obj *o)
 	pthread_mutex_unlock(&acct_lock);
 }
 
+void carrier_accts_lock(void) { pthread_mutex_lock(&acct_lock); }
+void carrier_accts_unlock(void) { pthread_mutex_unlock(&acct_lock); }
+
 void
 carrier_atfork_child(void)
 {
-	pthread_mutex_init(&acct_lock, NULL);
 	/* What the parent queued is the parent's to count. */
 	while (accts != NULL) {
 		struct carrier_acct *a = accts;

@@ -44,17 +44,13 @@ self_tid(void)
 	return my_tid;
 }
 
-static void
+void comutexes_lock(void) { pthread_mutex_lock(&comutex_lock); }
+void comutexes_unlock(void) { pthread_mutex_unlock(&comutex_lock); }
+
+void
 comutex_atfork_child(void)
 {
 	my_tid = 0;		/* the child's thread has another id */
-	pthread_mutex_init(&comutex_lock, NULL);
-}
-
-__attribute__((constructor)) static void
-comutex_init_once(void)
-{
-	pthread_atfork(NULL, NULL, comutex_atfork_child);
 }
 
 static struct mutex_shm *

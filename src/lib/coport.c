@@ -86,12 +86,16 @@ handle_new(struct port_obj *o, int rights)
 static void obj_unhold(struct port_obj *o, int rights, bool tell);
 static void obj_free(struct port_obj *o);
 
+void coports_lock(void) { pthread_mutex_lock(&handles_lock); }
+void coports_unlock(void) { pthread_mutex_unlock(&handles_lock); }
+
 /* After fork the child holds no handle: the holds are the parent's.  Its
- * copies of the mappings and descriptors go (each attachment once). */
-static void
-handles_atfork_child(void)
+ * copies of the mappings and descriptors go (each attachment once),
+ * without their locks (a thread the child does not have may have held
+ * one) and without a word to anyone. */
+void
+coports_atfork_child(void)
 {
-	pthread_mutex_init(&handles_lock, NULL);
 	carrier_atfork_child();
 	for (int i = 0; i < COPORT_MAX; i++) {
 		struct port_obj *o = handles[i].obj;
@@ -104,13 +108,6 @@ handles_atfork_child(void)
 		handles[i].users = 0;
 		handles[i].obj = NULL;
 	}
-	kernel_atfork_child();
-}
-
-__attribute__((constructor)) static void
-coport_init(void)
-{
-	pthread_atfork(NULL, NULL, handles_atfork_child);
 }
 
 /* ---- attachments ---- */

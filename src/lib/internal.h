@@ -86,6 +86,21 @@ HIDDEN const char *env_lookup(const char *env, size_t len, const char *var);
 HIDDEN int	 domain_subdir(const char *sub, char *buf, size_t size);
 HIDDEN bool	 name_valid(const char *name);
 
+/* ---- fork (thread.c owns it; these are the other modules' parts) ----
+ *
+ * X_lock, X_unlock: a module's locks that nothing else is taken under
+ * (leaf locks), taken before fork() so that the child finds its tables
+ * whole; X_atfork_child: in the child, let go of what is the parent's.
+ */
+HIDDEN void	 coports_lock(void);		/* coport.c: the handles */
+HIDDEN void	 coports_unlock(void);
+HIDDEN void	 coports_atfork_child(void);
+HIDDEN void	 comutexes_lock(void);		/* comutex.c */
+HIDDEN void	 comutexes_unlock(void);
+HIDDEN void	 comutex_atfork_child(void);
+HIDDEN void	 carrier_accts_lock(void);	/* carrier_bound.c */
+HIDDEN void	 carrier_accts_unlock(void);
+
 /* ---- names (names.c) ---- */
 
 HIDDEN int	 names_publish(struct cap *c, const char *name);

@@ -244,6 +244,8 @@ kernel_call(const struct corq *rq, void *const *outcaps, int nout,
 	return (int)got;
 }
 
+/* fork() does not wait for kernel_mutex (thread.c): a thread of the
+ * parent may hold it for a whole request; the child's is new. */
 void
 kernel_atfork_child(void)
 {

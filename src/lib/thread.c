@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "kernel.h"
 
 /* How long a waiter spins before it sleeps.  Long enough to cover a round
  * trip and a short service, short against a time slice. */
@@ -176,10 +177,16 @@ spin_done(struct spin *s, bool slept)
 		s->misses++;
 }
 
-/* fork(): take every lock, in the order the code nests them, so that the
- * child does not inherit one held by a thread it does not have; in the
- * child, drop every thread's channels and served targets, which belong to
- * the parent's threads. */
+/*
+ * fork(), for the whole library: take every lock, in the order the code
+ * nests them (the leaf locks last: nothing is taken under those), so that
+ * the child does not inherit one held by a thread it does not have; in
+ * the child, let each module drop what belongs to the parent: every
+ * thread's channels and served targets, the coport attachments, the
+ * comutexes' thread ids.  The one lock not taken is the comsgd channel's
+ * (kernel.c), held across a whole request to comsgd (up to its 10 s
+ * timeout), which fork() must not wait for: the child makes it anew.
+ */
 static void
 atfork_prepare(void)
 {
@@ -188,11 +195,17 @@ atfork_prepare(void)
 	capv_lock();
 	callers_lock();
 	cap_lock();
+	coports_lock();
+	comutexes_lock();
+	carrier_accts_lock();
 }
 
 static void
 atfork_parent(void)
 {
+	carrier_accts_unlock();
+	comutexes_unlock();
+	coports_unlock();
 	cap_unlock();
 	callers_unlock();
 	capv_unlock();
@@ -209,6 +222,9 @@ atfork_child(void)
 	atfork_parent();
 	names_atfork_child();
 	callers_atfork_child();
+	kernel_atfork_child();
+	coports_atfork_child();
+	comutex_atfork_child();
 	for (i = 0; i < cothreads_n; i++) {
 		struct cothread *t = cothreads[i];
 
