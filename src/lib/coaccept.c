@@ -675,25 +675,9 @@ coacceptv(void **cookiep, uint64_t *labelp, struct comsg *m, int flags,
 	struct acceptor *a;
 	int64_t deadline = -1;
 	unsigned spins, budget;
-	int i;
 
-
-	if (m == NULL || (flags & ~COCALL_SLOW) != 0 ||
-	    (m->out == NULL && m->outlen > 0) ||
-	    (m->in == NULL && m->inlen > 0) ||
-	    m->noutcaps < 0 || m->noutcaps > COCALL_MAXCAPS ||
-	    (m->noutcaps > 0 && m->outcaps == NULL) || m->nincaps < 0 ||
-	    (m->nincaps > 0 && m->incaps == NULL)) {
-		errno = EINVAL;
+	if (comsg_check(m, flags, outcaps) < 0)
 		return -1;
-	}
-	if (m->outlen > COCALL_MAXLEN) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	for (i = 0; i < m->noutcaps; i++)
-		if ((outcaps[i] = cap_get(m->outcaps[i], 0)) == NULL)
-			return -1;
 	if ((t = cothread_get()) == NULL)
 		return -1;
 	if ((a = acceptor_get(t)) == NULL)

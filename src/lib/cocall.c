@@ -293,64 +293,20 @@ service_errno(uint32_t e)
 	return EPROTO;
 }
 
-ssize_t
-cocallv(void *target, struct comsg *m, int flags, int timeout_ms)
+/* Send request seq on ch: its bytes through the channel's memory, or,
+ * slow or with capabilities, on its socket; then publish it and ring the
+ * service if it sleeps.  0, or -1 with errno (of the socket). */
+static int
+call_send(struct caller_chan *ch, uint32_t seq, const struct comsg *m,
+    struct cap *const *outcaps, int flags, int64_t deadline)
 {
-	struct cap *c, *outcaps[COCALL_MAXCAPS];
-	struct cothread *t;
-	struct caller_chan *ch;
-	struct chan_shm *s;
-	int64_t deadline = -1;
-	uint32_t seq, rflags;
-	bool via_socket;
-	ssize_t len;
-	int i;
+	struct chan_shm *s = ch->shm;
+	bool via_socket = (flags & COCALL_SLOW) || m->noutcaps > 0;
 
-	if (m == NULL || (flags & ~COCALL_SLOW) != 0 ||
-	    (m->out == NULL && m->outlen > 0) ||
-	    (m->in == NULL && m->inlen > 0) ||
-	    m->noutcaps < 0 || m->noutcaps > COCALL_MAXCAPS ||
-	    (m->noutcaps > 0 && m->outcaps == NULL) || m->nincaps < 0 ||
-	    (m->nincaps > 0 && m->incaps == NULL)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (m->outlen > COCALL_MAXLEN) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	for (i = 0; i < m->noutcaps; i++)
-		if ((outcaps[i] = cap_get(m->outcaps[i], 0)) == NULL)
-			return -1;
-	if ((c = cap_get(target, CAP_TARGET)) == NULL)
-		return -1;
-	if ((t = cothread_get()) == NULL)
-		return -1;
-	if (c->server != NULL && c->server == t->acc) {
-		errno = EDEADLK;	/* the rest is checked at connect */
-		return -1;
-	}
-	if (timeout_ms >= 0)
-		deadline = now_ms() + timeout_ms;
-	if ((ch = chan_for(t, c, deadline)) == NULL)
-		return -1;
-	s = ch->shm;
-	seq = ch->seq + 1;
-	if (seq == 0)		/* 0 is "nothing sent yet" */
-		seq = 1;
-	via_socket = (flags & COCALL_SLOW) || m->noutcaps > 0;
 	if (via_socket) {
 		if (msg_send_call(ch->sock, seq, m->out, m->outlen, outcaps,
-		    m->noutcaps, 0, deadline) < 0) {
-			int e = errno;
-
-			if (e == EPIPE || e == ECONNRESET || e == ENOLINK)
-				e = ENOLINK;
-			if (e == ENOLINK || e == ETIMEDOUT)
-				chan_drop(t, ch);
-			errno = e;
+		    m->noutcaps, 0, deadline) < 0)
 			return -1;
-		}
 	} else {
 		copy_bytes(s->req, m->out, m->outlen);
 	}
@@ -363,37 +319,86 @@ cocallv(void *target, struct comsg *m, int flags, int timeout_ms)
 	FENCE();
 	if (LOAD_RLX(&s->service_sleeping))
 		bell_ring(ch->bell, false);
+	return 0;
+}
 
-	if (flags & COCALL_SLOW) {
-		len = msg_recv_call(ch->sock, seq, m->in, m->inlen, m->incaps,
-		    &m->nincaps, deadline, ch->bell, &s->service_sleeping);
-		if (len == MSG_PEER_ERROR) {
-			errno = service_errno((uint32_t)errno);
-			len = -1;
+/* Wait for the reply to seq and take it into m: its length, or -1 with
+ * errno (the service's error, or the wait's). */
+static ssize_t
+call_reply(struct caller_chan *ch, uint32_t seq, struct comsg *m, int flags,
+    int64_t deadline)
+{
+	struct chan_shm *s = ch->shm;
+	uint32_t rflags;
+	ssize_t len;
+
+	if (!(flags & COCALL_SLOW)) {
+		if (wait_reply_shm(ch, seq, deadline) < 0)
+			return -1;
+		if ((rflags = LOAD_RLX(&s->rep_flags)) & CHAN_ERROR) {
+			errno = service_errno(LOAD_RLX(&s->rep_len));
+			return -1;
 		}
-	} else if (wait_reply_shm(ch, seq, deadline) < 0) {
-		len = -1;
-	} else if ((rflags = LOAD_RLX(&s->rep_flags)) & CHAN_ERROR) {
-		errno = service_errno(LOAD_RLX(&s->rep_len));
-		len = -1;
-	} else if (rflags & CHAN_VIA_SOCKET) {
-		len = msg_recv_call(ch->sock, seq, m->in, m->inlen, m->incaps,
-		    &m->nincaps, deadline, ch->bell, &s->service_sleeping);
-		if (len == MSG_PEER_ERROR) {
-			errno = service_errno((uint32_t)errno);
-			len = -1;
-		}
-	} else {
-		len = LOAD_RLX(&s->rep_len);
-		if (len > COCALL_MAXLEN) {
-			errno = EPROTO;
-			len = -1;
-		} else {
+		if (!(rflags & CHAN_VIA_SOCKET)) {
+			len = LOAD_RLX(&s->rep_len);
+			if (len > COCALL_MAXLEN) {
+				errno = EPROTO;
+				return -1;
+			}
 			copy_bytes(m->in, s->rep, (size_t)len < m->inlen ?
 			    (size_t)len : m->inlen);
 			m->nincaps = 0;
+			return len;
 		}
 	}
+	/* slow, or a reply with capabilities: on the socket */
+	len = msg_recv_call(ch->sock, seq, m->in, m->inlen, m->incaps,
+	    &m->nincaps, deadline, ch->bell, &s->service_sleeping);
+	if (len == MSG_PEER_ERROR) {
+		errno = service_errno((uint32_t)errno);
+		len = -1;
+	}
+	return len;
+}
+
+ssize_t
+cocallv(void *target, struct comsg *m, int flags, int timeout_ms)
+{
+	struct cap *c, *outcaps[COCALL_MAXCAPS];
+	struct cothread *t;
+	struct caller_chan *ch;
+	int64_t deadline = -1;
+	uint32_t seq;
+	ssize_t len;
+
+	if (comsg_check(m, flags, outcaps) < 0)
+		return -1;
+	if ((c = cap_get(target, CAP_TARGET)) == NULL)
+		return -1;
+	if ((t = cothread_get()) == NULL)
+		return -1;
+	if (c->server != NULL && c->server == t->acc) {
+		errno = EDEADLK;	/* the rest is checked at connect */
+		return -1;
+	}
+	if (timeout_ms >= 0)
+		deadline = now_ms() + timeout_ms;
+	if ((ch = chan_for(t, c, deadline)) == NULL)
+		return -1;
+	seq = ch->seq + 1;
+	if (seq == 0)		/* 0 is "nothing sent yet" */
+		seq = 1;
+	if (call_send(ch, seq, m, outcaps, flags, deadline) < 0) {
+		int e = errno;
+
+		if (e == EPIPE || e == ECONNRESET || e == ENOLINK)
+			e = ENOLINK;
+		if (e == ENOLINK || e == ETIMEDOUT)
+			chan_drop(t, ch);
+		errno = e;
+		return -1;
+	}
+	len = call_reply(ch, seq, m, flags, deadline);
 	/* A channel whose service is gone, or whose call timed out (its late
 	 * reply must not meet the next call), is not used again. */
 	if (len < 0 && (errno == ENOLINK || errno == ETIMEDOUT ||

@@ -43,6 +43,28 @@ msg_wait(int sock, short events, int64_t deadline, struct bell_shm *bell,
 }
 
 int
+comsg_check(const struct comsg *m, int flags, struct cap **outcaps)
+{
+	if (m == NULL || (flags & ~COCALL_SLOW) != 0 ||
+	    (m->out == NULL && m->outlen > 0) ||
+	    (m->in == NULL && m->inlen > 0) ||
+	    m->noutcaps < 0 || m->noutcaps > COCALL_MAXCAPS ||
+	    (m->noutcaps > 0 && m->outcaps == NULL) || m->nincaps < 0 ||
+	    (m->nincaps > 0 && m->incaps == NULL)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (m->outlen > COCALL_MAXLEN) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	for (int i = 0; i < m->noutcaps; i++)
+		if ((outcaps[i] = cap_get(m->outcaps[i], 0)) == NULL)
+			return -1;
+	return 0;
+}
+
+int
 msg_send_fds(int sock, const void *hdr, size_t len, const int *fds, int nfds,
     int64_t deadline)
 {

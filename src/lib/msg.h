@@ -9,6 +9,15 @@
 
 #define MSG_PEER_ERROR	(-2)
 
+/*
+ * The arguments of cocallv() and coacceptv(): m well formed (EINVAL),
+ * flags only COCALL_SLOW (EINVAL), m->outlen at most COCALL_MAXLEN
+ * (EMSGSIZE), and each capability to send one of ours (EBADF), resolved
+ * into outcaps.  0, or -1 with errno.
+ */
+HIDDEN int	comsg_check(const struct comsg *m, int flags,
+		    struct cap **outcaps);
+
 /* Send hdr with raw descriptors (which stay the caller's), waiting for
  * room until deadline (-1: none). */
 HIDDEN int	msg_send_fds(int sock, const void *hdr, size_t len,
