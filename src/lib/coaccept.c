@@ -666,6 +666,45 @@ take(struct acceptor *a, struct svc_chan *ch, struct comsg *m, ssize_t *lenp)
 	return true;
 }
 
+/*
+ * Sleep on the target's bell until a caller rings it, for at most a
+ * slice: 0 (look again), or -1 with ETIMEDOUT past the deadline.  Dekker
+ * with the callers: we set service_sleeping in every channel, fence, and
+ * look once more; a caller stores req_seq, fences, and rings if it sees
+ * the flag.  The ring value is read before, so a ring in between fails
+ * the wait.
+ */
+static int
+accept_sleep(struct acceptor *a, int64_t deadline)
+{
+	uint32_t ring = LOAD_ACQ(&a->bell->ring);
+	int slice;
+
+	if (!a->flags_set)
+		set_sleeping(a, 1);
+	FENCE();
+	if (find_request(a) != NULL || a->accept_more ||
+	    LOAD_RLX(&a->bell->connects) != a->connects_seen)
+		return 0;
+	slice = deadline_left(deadline, REAP_MS);
+	if (slice < 0) {
+		set_sleeping(a, 0);
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (futex_wait(&a->bell->ring, ring, slice) < 0 && errno == ETIMEDOUT) {
+		/* Idle for a while: a good time to find the dead, and
+		 * connects whose ring someone undid. */
+		reap(a);
+		connect_all(a);
+	} else if (find_request(a) == NULL) {
+		/* Woken for nothing we can see: maybe a connect whose ring
+		 * was rewound. */
+		connect_all(a);
+	}
+	return 0;
+}
+
 ssize_t
 coacceptv(void **cookiep, uint64_t *labelp, struct comsg *m, int flags,
     int timeout_ms)
@@ -693,9 +732,8 @@ coacceptv(void **cookiep, uint64_t *labelp, struct comsg *m, int flags,
 	spins = 0;
 	for (;;) {
 		struct svc_chan *ch;
-		uint32_t ring, conn;
+		uint32_t conn;
 		ssize_t len;
-		int slice;
 
 		/* New callers first: a busy service must not starve them.
 		 * The word changes rarely, so this load is nearly free. */
@@ -732,37 +770,9 @@ coacceptv(void **cookiep, uint64_t *labelp, struct comsg *m, int flags,
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		/*
-		 * Sleep.  Dekker with the callers: we set service_sleeping in
-		 * every channel, fence, and look once more; a caller stores
-		 * req_seq, fences, and rings if it sees the flag.  The ring
-		 * value is read before, so a ring in between fails the wait.
-		 */
-		ring = LOAD_ACQ(&a->bell->ring);
-		if (!a->flags_set)
-			set_sleeping(a, 1);
-		FENCE();
-		if (find_request(a) != NULL || a->accept_more ||
-		    LOAD_RLX(&a->bell->connects) != a->connects_seen)
-			continue;
-		slice = deadline_left(deadline, REAP_MS);
-		if (slice < 0) {
-			set_sleeping(a, 0);
-			errno = ETIMEDOUT;
+		/* spins == budget: spin_done() learns this wait slept */
+		if (accept_sleep(a, deadline) < 0)
 			return -1;
-		}
-		spins = budget;		/* this wait ended asleep */
-		if (futex_wait(&a->bell->ring, ring, slice) < 0 &&
-		    errno == ETIMEDOUT) {
-			/* Idle for a while: a good time to find the dead, and
-			 * connects whose ring someone undid. */
-			reap(a);
-			connect_all(a);
-		} else if (find_request(a) == NULL) {
-			/* Woken for nothing we can see: maybe a connect whose
-			 * ring was rewound. */
-			connect_all(a);
-		}
 	}
 }
 
