@@ -90,6 +90,54 @@ wait_ack(struct caller_chan *ch, int64_t deadline)
 	}
 }
 
+/* Connect to c's gate, ringing the service while its backlog is full
+ * (it has not drained its gate): the socket, or -1 with errno. */
+static int
+chan_dial(struct caller_chan *ch, struct cap *c, int64_t deadline)
+{
+	int sock;
+
+	while ((sock = gate_connect(c)) < 0) {
+		if (errno != EAGAIN)
+			return -1;
+		bell_ring(ch->bell, true);
+		if (deadline_left(deadline, 1) < 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		sys_poll(NULL, 0, 1);
+	}
+	return sock;
+}
+
+/* Read the service's answer to our connect: 0 taken, or -1 with errno
+ * (ENOLINK: gone; EPROTO: not an answer; its refusal). */
+static int
+chan_answer(int sock)
+{
+	struct wire_accept ack;
+	ssize_t n = recv_ack(sock, &ack);
+
+	if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EAGAIN))) {
+		errno = ENOLINK;
+		return -1;
+	}
+	if (n != sizeof(ack) || ack.magic != WIRE_ACCEPT ||
+	    ack.version != WIRE_VERSION) {
+		errno = EPROTO;
+		return -1;
+	}
+	if (ack.status != 0) {
+		/* The service's word: believe only what a refusal can mean
+		 * (EAGAIN: it is out of descriptors for now). */
+		errno = (ack.status == EMFILE || ack.status == ENFILE ||
+		    ack.status == ENOMEM || ack.status == EAGAIN) ?
+		    ack.status : EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Set up this thread's channel to target c: connect to its gate, map its
  * doorbell (our own mapping: the capability may be released while we
@@ -101,10 +149,8 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 {
 	struct wire_connect w = { WIRE_CONNECT, WIRE_VERSION, t->tid,
 	    sizeof(struct chan_shm) };
-	struct wire_accept ack;
 	struct caller_chan *ch;
 	int memfd = -1, e, bufsz = 4 * COCALL_MAXLEN;
-	ssize_t n;
 
 	ch = calloc(1, sizeof(*ch));
 	if (ch == NULL)
@@ -131,18 +177,8 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 	cap_unlock();
 	if (ch->bell == MAP_FAILED)
 		goto fail;
-	/* A full backlog means the service has not drained its gate: ring,
-	 * give it a moment, try again. */
-	while ((ch->sock = gate_connect(c)) < 0) {
-		if (errno != EAGAIN)
-			goto fail;
-		bell_ring(ch->bell, true);
-		if (deadline_left(deadline, 1) < 0) {
-			errno = ETIMEDOUT;
-			goto fail;
-		}
-		sys_poll(NULL, 0, 1);
-	}
+	if ((ch->sock = chan_dial(ch, c, deadline)) < 0)
+		goto fail;
 	(void)sys_setsockopt(ch->sock, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 	memfd = sys_memfd_create("comsg-chan", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (memfd < 0 || sys_ftruncate(memfd, sizeof(struct chan_shm)) < 0 ||
@@ -166,24 +202,8 @@ chan_connect(struct cothread *t, struct cap *c, int64_t deadline)
 		if (wait_ack(ch, deadline) < 0)
 			goto fail;
 	}
-	n = recv_ack(ch->sock, &ack);
-	if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EAGAIN))) {
-		errno = ENOLINK;
+	if (chan_answer(ch->sock) < 0)
 		goto fail;
-	}
-	if (n != sizeof(ack) || ack.magic != WIRE_ACCEPT ||
-	    ack.version != WIRE_VERSION) {
-		errno = EPROTO;
-		goto fail;
-	}
-	if (ack.status != 0) {
-		/* The service's word: believe only what a refusal can mean
-		 * (EAGAIN: it is out of descriptors for now). */
-		errno = (ack.status == EMFILE || ack.status == ENFILE ||
-		    ack.status == ENOMEM || ack.status == EAGAIN) ?
-		    ack.status : EPROTO;
-		goto fail;
-	}
 	ch->target = c;
 	ch->gen = c->gen;
 	return ch;
