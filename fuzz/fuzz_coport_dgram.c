@@ -3,8 +3,8 @@
  * (struct port_dgram and its descriptor), as the real code takes them
  * from the port's socket: carrier_recv() and carrier_take() (cocarrier.c:
  * a message, a sealed memfd, from any sender), pipe_send() and
- * pipe_deliver() (copipe.c: a ticket, a receive area, from any receiver,
- * whose header the receiver goes on writing).  The port is a struct
+ * tx_adopt()/tx_fill() (copipe.c: a ticket, a pair's memfd, from any
+ * receiver, whose page the receiver goes on writing).  The port is a struct
  * port_obj set up by hand; its socket is one end of a SOCK_DGRAM
  * socketpair on which the input's datagrams are queued, non-blocking.
  *
@@ -22,16 +22,22 @@
  *          6 a socket, 7 a sealed memfd of 8192); a memfd is followed by
  *          u8 bits 0-2 size (0, 1, 100, 4096, 4096+100, 8192, 4096+65536,
  *          4096+70000); u8 seals (F_SEAL_* bits, F_SEAL_SEAL last);
- *          u16 n and n bytes from offset 0 (for an area: its header).
+ *          u16 n and n bytes from offset 0 (for a pair: its page).
  *
  * Checked besides crashes, leaks and descriptors: COCARRIER returns
  * lengths within COCARRIER_MAXLEN, views that can be read whole (a view
  * past its memfd faults), errors only EAGAIN or EPIPE (EPIPE only with
- * the senders gone).  COPIPE delivers into at most one area, the one
- * whose status it moved from AREA_WAITING to AREA_FILLED, with msglen
- * and the bytes of the message, and only if its capacity (bounded by
- * the memfd's size) holds it; it returns the length exactly then, else
- * EAGAIN or EPIPE; an area too small for the message is AREA_TOOSMALL.
+ * the senders gone).  COPIPE: no receiver runs, so the send fails with
+ * EAGAIN (or EPIPE, the receivers gone); the sender writes only pairs it
+ * may take (PAIR_MAGIC, sealed against shrinking, writable), in those
+ * only its own words (tx_pid, msglen, tx_sleeping, status) and at most
+ * one area: the open one, within the memfd, and only if it holds the
+ * message; a status it leaves is the one it found, TOOSMALL of the same
+ * round for an area smaller than the message, or CLOSED of the same
+ * round for a pair it does not keep (a second one from one receiver,
+ * or past PAIRS_MAX).  (A pair's
+ * rx_waiting is cleared: a non-blocking sender would wait for such a
+ * receiver 20 ms, a matter of timing, not of parsing.)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,21 +51,21 @@
 #include "coport_int.h"
 
 #define MAXDGRAMS	16
-#define MAXAREAS	(MAXDGRAMS * 3)
+#define MAXPAIRS	(MAXDGRAMS * 3)
 
 static const size_t memfd_sizes[] = { 0, 1, 100, PAGE, PAGE + 100, 2 * PAGE,
     PAGE + 65536, PAGE + 70000 };
 static const size_t msglens[] = { 0, 1, 100, 4095, 4096, 4097, 65536, 70000 };
 static uint8_t msg[70000];
 
-/* Areas the input sent, as the receiver that made them keeps them. */
+/* Pairs the input offered, as the receiver that made them sees them. */
 static struct {
-	struct pipe_area *a;
+	const uint8_t	*map;		/* the memfd, read-only */
+	uint8_t		*before;	/* its bytes before the send */
 	size_t		 size;
-	uint32_t	 status;	/* before the send */
-	uint64_t	 capacity;
-} areas[MAXAREAS];
-static int nareas;
+	bool		 takable;	/* a sender may map and write it */
+} pairs[MAXPAIRS];
+static int npairs;
 
 static int
 make_memfd(struct rd *r, bool pipe)
@@ -79,15 +85,24 @@ make_memfd(struct rd *r, bool pipe)
 	    F_SEAL_WRITE | F_SEAL_FUTURE_WRITE));
 	if (seals & F_SEAL_SEAL)
 		(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL);
-	if (pipe && size >= PAGE && nareas < MAXAREAS) {
-		void *a = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	if (pipe && size > 0 && npairs < MAXPAIRS) {
+		uint32_t zero = 0;
+		int have = fcntl(fd, F_GET_SEALS);
 
-		FZ_CHECK(a != MAP_FAILED, "mmap area: %s", strerror(errno));
-		areas[nareas].a = a;
-		areas[nareas].size = size;
-		areas[nareas].status = areas[nareas].a->status;
-		areas[nareas].capacity = areas[nareas].a->capacity;
-		nareas++;
+		if (size >= PAGE)
+			(void)pwrite(fd, &zero, sizeof(zero),
+			    offsetof(struct pipe_pair, rx_waiting));
+		pairs[npairs].map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+		FZ_CHECK(pairs[npairs].map != MAP_FAILED, "mmap pair: %s",
+		    strerror(errno));
+		pairs[npairs].before = malloc(size);
+		FZ_CHECK(pairs[npairs].before != NULL, "malloc");
+		memcpy(pairs[npairs].before, pairs[npairs].map, size);
+		pairs[npairs].size = size;
+		pairs[npairs].takable = size >= PAGE && (have & F_SEAL_SHRINK) &&
+		    !(have & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) &&
+		    ((const struct pipe_pair *)pairs[npairs].map)->magic == PAIR_MAGIC;
+		npairs++;
 	}
 	return fd;
 }
@@ -114,12 +129,64 @@ queue(int sock, struct rd *r, bool pipe)
 			    fz_fd(kind == 4 ? FZ_PIPE : kind == 5 ? FZ_NULL :
 			    kind == 6 ? FZ_SOCK : FZ_SEALED);
 		}
-		if (how & 4)
+		if (how & 4) {
 			d.magic = pipe ? TICKET_MAGIC : CARRIER_MAGIC;
+			d.version = COPORT_SHM_VERSION;
+		}
 		(void)fd_sendmsg(sock, &d, len, NULL, 0, nfds ? fds : NULL, nfds,
 		    MSG_DONTWAIT);
 		for (int k = 0; k < nfds; k++)
 			close(fds[k]);
+	}
+}
+
+/* What the sender did to the pairs the input offered (see the top). */
+static void
+check_pairs(size_t len)
+{
+	int written = 0;
+
+	for (int k = 0; k < npairs; k++) {
+		const uint8_t *now = pairs[k].map, *was = pairs[k].before;
+		size_t size = pairs[k].size, line2 = offsetof(struct pipe_pair, msglen);
+		uint32_t w0, w1;
+		uint64_t off, cap;
+
+		if (!pairs[k].takable) {
+			FZ_CHECK(memcmp(now, was, size) == 0,
+			    "pair %d: not takable, written", k);
+			goto next;
+		}
+		FZ_CHECK(memcmp(now, was, line2) == 0,
+		    "pair %d: the receiver's lines written", k);
+		memcpy(&w0, was + offsetof(struct pipe_pair, status), sizeof(w0));
+		memcpy(&w1, now + offsetof(struct pipe_pair, status), sizeof(w1));
+		memcpy(&off, was + offsetof(struct pipe_pair, area_off), sizeof(off));
+		memcpy(&cap, was + offsetof(struct pipe_pair, area_cap), sizeof(cap));
+		FZ_CHECK(w1 == w0 || (PAIR_STATE(w0) == PAIR_OPEN && len > cap &&
+		    w1 == PAIR_WORD(PAIR_ROUND(w0), PAIR_TOOSMALL)) ||
+		    w1 == PAIR_WORD(PAIR_ROUND(w0), PAIR_CLOSED),
+		    "pair %d: status %#x -> %#x", k, w0, w1);
+		if (memcmp(now + PAGE, was + PAGE, size - PAGE) != 0) {
+			size_t first = 0, last = 0;
+
+			for (size_t i = PAGE; i < size; i++)
+				if (now[i] != was[i]) {
+					if (first == 0)
+						first = i;
+					last = i;
+				}
+			FZ_CHECK(++written == 1, "two areas written");
+			FZ_CHECK(PAIR_STATE(w0) == PAIR_OPEN && len <= cap &&
+			    off <= size - PAGE && len <= size - PAGE - off &&
+			    first >= PAGE + off && last < PAGE + off + len,
+			    "pair %d: bytes %zu..%zu written, area %llu+%llu of %zu",
+			    k, first, last, (unsigned long long)off,
+			    (unsigned long long)cap, size);
+		}
+next:
+		munmap((void *)pairs[k].map, size);
+		free(pairs[k].before);
 	}
 }
 
@@ -148,45 +215,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) == 0,
 	    "socketpair: %s", strerror(errno));
 	o.take_sock = sv[0];
-	nareas = 0;
+	npairs = 0;
 	queue(sv[1], &rd, pipe);
 
 	if (pipe) {
 		size_t len = msglens[(mode >> 2) & 7];
 		ssize_t r;
-		int filled = -1;
 
 		for (size_t i = 0; i < len; i++)
 			msg[i] = (uint8_t)(i * 7 + 1);
 		r = pipe_send(&o, msg, len, true);
 		FZ_LOG("pipe_send %zu: %zd (%s)", len, r,
 		    r < 0 ? strerror(errno) : "ok");
-		FZ_CHECK(r < 0 ? errno == EAGAIN || errno == EPIPE :
-		    (size_t)r == len, "pipe_send: %zd, errno %d", r, errno);
-		FZ_CHECK(r >= 0 || errno != EPIPE || gone, "EPIPE, receivers here");
-		for (int k = 0; k < nareas; k++) {
-			struct pipe_area *a = areas[k].a;
-			uint64_t cap = areas[k].capacity;
-
-			if (cap > areas[k].size - PAGE)
-				cap = areas[k].size - PAGE;
-			if (areas[k].status == AREA_WAITING && a->status == AREA_FILLED) {
-				FZ_CHECK(filled < 0, "two areas filled");
-				filled = k;
-				FZ_CHECK(a->msglen == len && len <= cap,
-				    "area %d: msglen %llu for %zu, capacity %llu",
-				    k, (unsigned long long)a->msglen, len,
-				    (unsigned long long)cap);
-				FZ_CHECK(memcmp((uint8_t *)a + PAGE, msg, len) == 0,
-				    "area %d: other bytes", k);
-			}
-			if (areas[k].status == AREA_WAITING && a->status == AREA_TOOSMALL)
-				FZ_CHECK(len > cap, "area %d: too small (%llu) for %zu",
-				    k, (unsigned long long)cap, len);
-			munmap(a, areas[k].size);
-		}
-		FZ_CHECK((r >= 0) == (filled >= 0), "returned %zd, area %d filled",
-		    r, filled);
+		FZ_CHECK(r < 0 && (errno == EAGAIN || (errno == EPIPE && gone)),
+		    "pipe_send: %zd, errno %d", r, errno);
+		check_pairs(len);
+		pipe_free(&o);
 	} else {
 		for (int round = 0; round < MAXDGRAMS + 1; round++) {
 			void *buf = NULL;

@@ -884,10 +884,13 @@ dg_memfd(struct buf *b, unsigned size, unsigned seals, const void *p, size_t n)
 	put(b, p, n);
 }
 
+/* The part of a pair's page that holds words (the rest is padding). */
+#define PAIR_PAGE_USED	(offsetof(struct pipe_pair, status) + 4)
+
 static void
 seed_coport_dgram(void)
 {
-	struct pipe_area a;
+	static struct pipe_pair pp;
 	struct buf *b;
 
 	/* COCARRIER: a message of 100 bytes, sealed; an empty one; then
@@ -918,42 +921,49 @@ seed_coport_dgram(void)
 	dg_memfd(b, 2, 0xf, "short", 5);
 	save("coport_dgram", "carrier-past-end", b);
 
-	/* COPIPE: a waiting area that fits 100 bytes */
-	memset(&a, 0, sizeof(a));
-	a.magic = AREA_MAGIC;
-	a.version = COPORT_SHM_VERSION;
-	a.status = AREA_WAITING;
-	a.capacity = 100;
+	/* COPIPE: a pair open with an area of 100 bytes, sealed against
+	 * shrinking (size index 4: a page and 100 bytes) */
+	memset(&pp, 0, sizeof(pp));
+	pp.magic = PAIR_MAGIC;
+	pp.version = COPORT_SHM_VERSION;
+	pp.rx_pid = 1;
+	pp.area_cap = 100;
+	pp.status = PAIR_WORD(1, PAIR_OPEN);
 	b = fresh();
 	u8(b, 1 | 2 << 2);		/* send 100 bytes */
 	dgram(b, 1, TICKET_MAGIC, 100);
-	dg_memfd(b, 4, 0x7, &a, 32);
+	dg_memfd(b, 4, 0x3, &pp, PAIR_PAGE_USED);
 	save("coport_dgram", "pipe", b);
 
-	/* COPIPE: a withdrawn area, one too small, one that lies about
-	 * its capacity, then a good one */
+	/* COPIPE: a closed pair, one too small, one whose area lies past
+	 * its memfd, one that claims a huge area, then a good one */
 	b = fresh();
 	u8(b, 1 | 2 << 2);
-	a.status = AREA_CANCELLED;
+	pp.status = PAIR_WORD(1, PAIR_CLOSED);
 	dgram(b, 1, TICKET_MAGIC, 100);
-	dg_memfd(b, 4, 0x7, &a, 32);
-	a.status = AREA_WAITING;
-	a.capacity = 10;
+	dg_memfd(b, 4, 0x3, &pp, PAIR_PAGE_USED);
+	pp.status = PAIR_WORD(1, PAIR_OPEN);
+	pp.area_cap = 10;
 	dgram(b, 1, TICKET_MAGIC, 10);
-	dg_memfd(b, 4, 0x7, &a, 32);
-	a.capacity = 1u << 30;
+	dg_memfd(b, 4, 0x3, &pp, PAIR_PAGE_USED);
+	pp.area_cap = 100;
+	pp.area_off = 1u << 20;
 	dgram(b, 1, TICKET_MAGIC, 100);
-	dg_memfd(b, 3, 0x7, &a, 32);
-	a.capacity = 100;
+	dg_memfd(b, 4, 0x3, &pp, PAIR_PAGE_USED);
+	pp.area_off = 0;
+	pp.area_cap = 1u << 30;
 	dgram(b, 1, TICKET_MAGIC, 100);
-	dg_memfd(b, 4, 0x7, &a, 32);
+	dg_memfd(b, 3, 0x3, &pp, PAIR_PAGE_USED);
+	pp.area_cap = 100;
+	dgram(b, 1, TICKET_MAGIC, 100);
+	dg_memfd(b, 4, 0x3, &pp, PAIR_PAGE_USED);
 	save("coport_dgram", "pipe-tickets", b);
 
-	/* COPIPE: an area not sealed against shrinking, and no ticket */
+	/* COPIPE: a pair not sealed against shrinking, and no ticket */
 	b = fresh();
 	u8(b, 1 | 3 << 2);
 	dgram(b, 1, TICKET_MAGIC, 4095);
-	dg_memfd(b, 6, 0x0, &a, 32);
+	dg_memfd(b, 6, 0x0, &pp, PAIR_PAGE_USED);
 	save("coport_dgram", "pipe-unsealed", b);
 }
 
