@@ -85,6 +85,87 @@ parse_num(const char **sp, long max)
 	return v;
 }
 
+/* One entry "SLOT=K:FD[:FD]" of a COMSG_CAPV value, and the comma after
+ * it: true with *slotp, *kindp and fdn[] (the numbers as written), false
+ * at the end or at a malformed entry. */
+static bool
+parse_entry(const char **sp, long *slotp, enum cap_kind *kindp, long fdn[2])
+{
+	const char *s = *sp;
+	long slot = parse_num(&s, CAPV_MAX - 1);
+
+	if (slot < 0 || *s++ != '=')
+		return false;
+	if (*s == 't')
+		*kindp = CAP_TARGET;
+	else if (*s == 'f')
+		*kindp = CAP_FD;
+	else
+		return false;
+	s++;
+	fdn[0] = fdn[1] = -1;
+	for (int i = 0; i < cap_nfds(*kindp); i++)
+		if (*s++ != ':' || (fdn[i] = parse_num(&s, INT_MAX)) < 0)
+			return false;
+	if (*s == ',')
+		s++;
+	else if (*s != '\0')
+		return false;
+	*slotp = slot;
+	*sp = s;
+	return true;
+}
+
+struct capv_seen {
+	long		 fd[2];		/* as written */
+	struct cap	*c;		/* NULL: they did not check out */
+};
+
+/* The same descriptors in two slots: one capability, shared.  Compare
+ * the numbers as written, before getfd maps them: 1 with *cp (seen
+ * before), 0 new, -1 an entry that shares only some of another's
+ * (nonsense: its slot stays empty). */
+static int
+seen_before(const struct capv_seen *seen, int nseen, const long fdn[2],
+    struct cap **cp)
+{
+	for (int j = 0; j < nseen; j++) {
+		bool overlap = false;
+
+		if (seen[j].fd[0] == fdn[0] && seen[j].fd[1] == fdn[1]) {
+			*cp = seen[j].c;
+			return 1;
+		}
+		for (int i = 0; i < 2; i++)
+			for (int k = 0; k < 2; k++)
+				if (fdn[i] >= 0 && fdn[i] == seen[j].fd[k])
+					overlap = true;
+		if (overlap)
+			return -1;
+	}
+	return 0;
+}
+
+/* Put c in slot of the vector *vp of *np slots, growing it: 0, or -1
+ * with ENOMEM.  A repeated slot: the last one wins. */
+static int
+vector_put(void ***vp, int *np, long slot, struct cap *c)
+{
+	if (slot >= *np) {
+		void **p = realloc(*vp, (size_t)(slot + 1) * sizeof(*p));
+
+		if (p == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		memset(p + *np, 0, (size_t)(slot + 1 - *np) * sizeof(*p));
+		*vp = p;
+		*np = (int)slot + 1;
+	}
+	(*vp)[slot] = c;
+	return 0;
+}
+
 /*
  * Parse a COMSG_CAPV value (untrusted: it comes from whoever ran us) into
  * a new malloc'd vector.  getfd turns each descriptor number into one of
@@ -97,60 +178,25 @@ int
 capv_decode(const char *s, int *capcp, void ***capvp,
     int (*getfd)(int fd, void *arg), void *arg, bool owned)
 {
-	struct { long fd[2]; struct cap *c; } seen[CAPV_MAX];
+	struct capv_seen seen[CAPV_MAX];
 	void **v = NULL;
-	int n = 0, nseen = 0;
+	int n = 0, nseen = 0, e;
+	long slot, fdn[2];
+	enum cap_kind kind;
 
 	*capcp = 0;
 	*capvp = NULL;
-	while (s != NULL && *s != '\0') {
-		long slot, fdn[2] = { -1, -1 };
-		int fds[2] = { -1, -1 }, nf, i, j;
-		enum cap_kind kind;
+	while (s != NULL && parse_entry(&s, &slot, &kind, fdn)) {
+		int fds[2] = { -1, -1 }, nf = cap_nfds(kind);
 		struct cap *c = NULL;
 
-		slot = parse_num(&s, CAPV_MAX - 1);
-		if (slot < 0 || *s++ != '=')
-			break;
-		if (*s == 't')
-			kind = CAP_TARGET;
-		else if (*s == 'f')
-			kind = CAP_FD;
-		else
-			break;
-		s++;
-		nf = cap_nfds(kind);
-		for (i = 0; i < nf; i++)
-			if (*s++ != ':' || (fdn[i] = parse_num(&s, INT_MAX)) < 0)
-				goto out;
-		if (*s == ',')
-			s++;
-		else if (*s != '\0')
-			break;
-		/* The same descriptors in two slots: one capability, shared.
-		 * Compare the numbers as written, before getfd maps them.  An
-		 * entry that shares only some of another's is nonsense: its
-		 * slot stays empty. */
-		for (j = 0; j < nseen && c == NULL; j++) {
-			bool same = seen[j].fd[0] == fdn[0] && seen[j].fd[1] == fdn[1];
-			bool overlap = false;
-
-			for (i = 0; i < 2; i++)
-				for (int k = 0; k < 2; k++)
-					if (fdn[i] >= 0 && fdn[i] == seen[j].fd[k])
-						overlap = true;
-			if (same)
-				c = seen[j].c;
-			else if (overlap)
-				break;
-		}
-		if (c == NULL && j < nseen)
+		if (seen_before(seen, nseen, fdn, &c) < 0)
 			continue;
 		if (c == NULL && nseen < CAPV_MAX) {
-			for (i = 0; i < nf; i++) {
+			for (int i = 0; i < nf; i++) {
 				fds[i] = getfd((int)fdn[i], arg);
 				if (fds[i] < 0 && errno == EPERM) {
-					for (j = 0; owned && j < i; j++)
+					for (int j = 0; owned && j < i; j++)
 						if (fds[j] >= 0)
 							sys_close(fds[j]);
 					errno = EPERM;
@@ -164,22 +210,9 @@ capv_decode(const char *s, int *capcp, void ***capvp,
 			seen[nseen].fd[1] = fdn[1];
 			seen[nseen++].c = c;
 		}
-		if (c == NULL)
-			continue;
-		if (slot >= n) {
-			void **p = realloc(v, (slot + 1) * sizeof(*p));
-
-			if (p == NULL) {
-				errno = ENOMEM;
-				goto fail;
-			}
-			memset(p + n, 0, (slot + 1 - n) * sizeof(*p));
-			v = p;
-			n = (int)slot + 1;
-		}
-		v[slot] = c;	/* a repeated slot: the last one wins */
+		if (c != NULL && vector_put(&v, &n, slot, c) < 0)
+			goto fail;
 	}
-out:
 	/* A slot written twice may have left a capability in no slot: let it
 	 * go, without closing descriptors that are not ours to close. */
 	for (int j = 0; j < nseen; j++)
@@ -192,15 +225,12 @@ out:
 	*capvp = v;
 	return 0;
 fail:
-	{
-		int e = errno, j;
-
-		for (j = 0; j < nseen; j++)
-			if (seen[j].c != NULL && owned)
-				cap_release(seen[j].c);
-		free(v);
-		errno = e;
-	}
+	e = errno;
+	for (int j = 0; j < nseen; j++)
+		if (seen[j].c != NULL && owned)
+			cap_release(seen[j].c);
+	free(v);
+	errno = e;
 	return -1;
 }
 
