@@ -72,8 +72,7 @@ main(int argc, char **argv)
 		if (describe && capdescribe(capv[i], what, sizeof(what)) == 0)
 			printf("\t%s%s", what, ask ? ":" : "");
 		if (ask) {
-			if (capdescribe(capv[i], what, sizeof(what)) == 0 &&
-			    strncmp(what, "target", 6) != 0) {
+			if (capkind(capv[i]) == CAPKIND_FD) {
 				printf("\t(not a target)");
 			} else if (tool_answerback(capv[i], slow, timeout, ab,
 			    sizeof(ab)) < 0) {

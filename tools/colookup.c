@@ -131,7 +131,7 @@ main(int argc, char **argv)
 		snprintf(what, sizeof(what), "?");
 	if (describe) {
 		printf("%s", what);
-		if (strncmp(what, "target", 6) != 0)
+		if (capkind(cap) != CAPKIND_TARGET)
 			printf("\n");
 		else if (tool_answerback(cap, slow, timeout_ms, ab,
 		    sizeof(ab)) < 0)

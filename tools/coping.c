@@ -114,12 +114,11 @@ main(int argc, char **argv)
 		if (capvfetch(&capc, &capv) < 0)
 			err(1, "capvfetch");
 		for (i = 0; i < capc; i++) {
-			char label[32], what[64];
+			char label[32];
 
 			if (capv[i] == NULL || (!all && i != index))
 				continue;
-			if (capdescribe(capv[i], what, sizeof(what)) == 0 &&
-			    strncmp(what, "target", 6) != 0)
+			if (capkind(capv[i]) == CAPKIND_FD)
 				continue;
 			found++;
 			snprintf(label, sizeof(label), "capv[%d]", i);

@@ -80,7 +80,7 @@ whatis(void *cap, bool slow, char *buf, size_t size)
 
 	if (capdescribe(cap, buf, size) < 0)
 		snprintf(buf, size, "?");
-	else if (strncmp(buf, "target", 6) == 0 &&
+	else if (capkind(cap) == CAPKIND_TARGET &&
 	    tool_answerback(cap, slow, tool_timeout(NULL), ab, sizeof(ab)) == 0)
 		snprintf(buf, size, "\"%s\"", ab);
 }
@@ -210,8 +210,8 @@ serve_name(void *cap, int slot, const char *name, bool verbose, bool slow,
 	if (copublish(name, cap) < 0) {
 		int e = errno;
 
-		if (e == EINVAL && capdescribe(cap, what, sizeof(what)) == 0 &&
-		    strncmp(what, "target", 6) != 0)
+		if (e == EINVAL && capkind(cap) == CAPKIND_FD &&
+		    capdescribe(cap, what, sizeof(what)) == 0)
 			errx(1, "capv[%d] holds a %s: only targets take names",
 			    slot, what);
 		if (e == EINVAL)

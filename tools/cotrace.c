@@ -148,14 +148,12 @@ main(int argc, char **argv)
 		err(1, "calloc");
 	memcpy(orig, capv, capc * sizeof(*orig));
 	for (i = 0; i < capc; i++) {
-		char what[64];
 		void *t;
 
 		if (orig[i] == NULL)
 			continue;
 		/* Descriptor capabilities pass through untouched. */
-		if (capdescribe(orig[i], what, sizeof(what)) == 0 &&
-		    strncmp(what, "target", 6) != 0) {
+		if (capkind(orig[i]) == CAPKIND_FD) {
 			if (capvset(&nmine, &mine, i, orig[i]) < 0)
 				err(1, "capvset");
 			continue;

@@ -231,6 +231,18 @@ int	codomainof(pid_t pid, char *buf, size_t size);
  */
 int	capdescribe(void *cap, char *buf, size_t size);
 
+/*
+ * What a capability is, for programs (capdescribe() is for people):
+ * CAPKIND_TARGET, a target (cocall(), copublish()), or CAPKIND_FD, a
+ * descriptor wrapped as a capability (capfromfd(); coport_tocap() makes
+ * these too).  Only this process's table is read: no connection is made.
+ * The capability stays the caller's.  Errors: EINVAL (not a live
+ * capability).
+ */
+#define CAPKIND_TARGET	1
+#define CAPKIND_FD	2
+int	capkind(void *cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -504,6 +504,17 @@ gate_connect(struct cap *c)
 	return s;
 }
 
+_Static_assert(CAPKIND_TARGET == CAP_TARGET && CAPKIND_FD == CAP_FD,
+    "capkind() returns the table's kinds");
+
+int
+capkind(void *cap)
+{
+	struct cap *c = cap_get(cap, 0);
+
+	return c != NULL ? (int)c->kind : -1;
+}
+
 int
 capdescribe(void *cap, char *buf, size_t size)
 {
