@@ -1,8 +1,9 @@
 /*
  * libcompart's loader (src/compart/loader.c), compiled as it is, so that
- * fuzz_elf can call its static elf_check() and names_free() through the
- * two functions below.  The rest of libcompart comes from libcompart.a;
- * its own loader.o is never linked, this file defining all it does.
+ * fuzz_elf can call its elf_check() and names_free() (hidden in the
+ * library) through the two functions below.  The rest of libcompart
+ * comes from libcompart.a; its own loader.o is never linked, this file
+ * defining all it does.
  */
 #undef _GNU_SOURCE	/* loader.c defines it */
 #include "loader.c"	/* src/compart/loader.c: -I src/compart */

@@ -1,8 +1,9 @@
 /*
  * The manager's side of a call through a gate: making gates for entry
- * points, signatures, per-thread compartment stacks, and gate_enter(),
- * which switches protection, runs the call with compart_invoke() and
- * turns a fault into an error for the caller.
+ * points, per-thread compartment stacks, and gate_enter(), which
+ * switches protection, runs the call with compart_invoke() (or hands it
+ * to the compartment's process), and turns a fault into an error for the
+ * caller; whether gates time calls for the statistics.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,53 +20,24 @@
 _Static_assert(offsetof(struct thr, gen) == 168, "gate_asm.S T_GEN");
 _Static_assert(FRAME_SIZE == 432, "gate_asm.S FRAME_SIZE");
 
-__thread struct thr compart_thr __attribute__((tls_model("initial-exec")));
+/* Gates are made and retired under the table lock; the thunks and
+ * gate_enter() read them without it (used is published last). */
 struct gate compart_gates[NGATES];
 static int gate_next;			/* round robin: retired gates rest */
+static bool timing;			/* compart_stats(): the slow path
+					 * for all, which counts */
 static pthread_key_t thr_key;
 static pthread_once_t thr_once = PTHREAD_ONCE_INIT;
 
 #define ALTSTACK	(64 * 1024)
 static __thread void *altstack;
 
-/*
- * Parse a signature "r(a...)": r one of v i l p s d, each a one of
- * i l p s d.  *nstack gets the bytes of arguments passed on the stack.
- */
-int
-sig_parse(const char *sig, int *nargs, uint32_t *nstack)
-{
-	int ni = 0, nd = 0, n = 0;
-	const char *p;
-
-	if (sig == NULL || strchr("vilpsd", sig[0]) == NULL || sig[0] == '\0' ||
-	    sig[1] != '(')
-		return -1;
-	for (p = sig + 2; *p != ')'; p++) {
-		if (*p == '\0' || strchr("ilpsd", *p) == NULL)
-			return -1;
-		if (*p == 'd')
-			nd++;
-		else
-			ni++;
-		if (++n > COMPART_MAXARGS)
-			return -1;
-	}
-	if (p[1] != '\0')
-		return -1;
-	if (nargs != NULL)
-		*nargs = n;
-	if (nstack != NULL)
-		*nstack = 8 * ((ni > 6 ? ni - 6 : 0) + (nd > 8 ? nd - 8 : 0));
-	return 0;
-}
-
 static void *
 gate_path(const struct compart *c)
 {
-	if (c->mode == COMPART_NONE && !G.stats)
+	if (c->mode == COMPART_NONE && !timing)
 		return (void *)compart_gate_fast;
-	if (c->mode == COMPART_MPK && !G.stats)
+	if (c->mode == COMPART_MPK && !timing)
 		return (void *)compart_gate_mpk;
 	return (void *)compart_gate_slow;
 }
@@ -131,29 +103,22 @@ gates_retire(struct compart *c)
 	}
 }
 
-/* Statistics were switched: pick each gate's path again. */
-void
-gates_refresh(void)
+/* Statistics on or off: each gate's path is picked again. */
+int
+compart_stats(int on)
 {
 	int i;
 
+	table_lock();
+	timing = on != 0;
 	for (i = 0; i < NGATES; i++) {
 		struct gate *g = &compart_gates[i];
 
 		if (g->used && g->c != NULL)
 			g->gate = gate_path(g->c);
 	}
-}
-
-int
-entry_find(struct compart *c, const char *name)
-{
-	int i;
-
-	for (i = 0; i < c->nentries; i++)
-		if (strcmp(c->entries[i].name, name) == 0)
-			return i;
-	return -1;
+	table_unlock();
+	return 0;
 }
 
 /* A thread's stacks go when it ends. */
@@ -163,9 +128,9 @@ thr_exit(void *arg)
 	struct thr *t = arg;
 	int i;
 
-	pthread_mutex_lock(&G.lock);
+	table_lock();
 	for (i = 1; i <= COMPART_MAX; i++) {
-		struct compart *c = G.c[i];
+		struct compart *c = compart_at((uint64_t)i);
 		struct stack **sp, *s;
 
 		if (c == NULL)
@@ -181,7 +146,7 @@ thr_exit(void *arg)
 				sp = &s->next;
 		}
 	}
-	pthread_mutex_unlock(&G.lock);
+	table_unlock();
 	if (altstack != NULL) {
 		stack_t ss = { .ss_flags = SS_DISABLE };
 
@@ -241,10 +206,10 @@ stack_ensure(struct compart *c)
 		return set_err(ENOMEM, "cannot map a stack of %zu bytes", len);
 	}
 	mprotect(base, PAGE, PROT_NONE);
-	pthread_mutex_lock(&G.lock);
+	table_lock();
 	if (dom_add(c->idx, (uintptr_t)base + PAGE, (uintptr_t)base + len,
 	    PROT_READ | PROT_WRITE) < 0) {
-		pthread_mutex_unlock(&G.lock);
+		table_unlock();
 		munmap(base, len);
 		free(s);
 		return -1;
@@ -254,7 +219,7 @@ stack_ensure(struct compart *c)
 	s->len = len;
 	s->next = c->stacks;
 	c->stacks = s;
-	pthread_mutex_unlock(&G.lock);
+	table_unlock();
 	t->top[c->idx] = ((uintptr_t)base + len) & ~15UL;
 	t->gen[c->idx] = c->gen;
 	return 0;
@@ -278,7 +243,7 @@ stacks_free(struct compart *c)
 void
 set_caller_errno(int from, int err)
 {
-	struct compart *x = from ? G.c[from] : NULL;
+	struct compart *x = compart_at((uint64_t)from);
 
 	/* A function may return -1 of its own: this, not the value, says
 	 * that the gate failed the host's call (compart_callv). */
@@ -345,28 +310,61 @@ run_in(struct compart *c, struct frame *f)
 	return 0;
 }
 
+/*
+ * A call into c's process: pointers must lead into windows open to c,
+ * nothing else of ours exists there.  0, or the errno for the caller.
+ */
+static int
+proc_args_check(struct compart *c, const struct entry *e,
+    const struct frame *f)
+{
+	const char *p;
+	int gi = 0, di = 0, si = 0;
+
+	for (p = e->sig + 2; *p != ')'; p++) {
+		uint64_t v;
+
+		if (*p == 'd') {
+			if (di++ >= 8)
+				si++;
+			continue;
+		}
+		v = gi < 6 ? f->gp[gi++] : f->stack[si++];
+		if ((*p == 'p' || *p == 's') && v != 0 &&
+		    !window_covers(c->idx, (uintptr_t)v, 1)) {
+			set_err(EFAULT, "%s: argument %d of %s (%#llx) is not "
+			    "in a window open to it", c->name,
+			    (int)(p - e->sig - 2) + 1, e->name,
+			    (unsigned long long)v);
+			return EFAULT;
+		}
+	}
+	return 0;
+}
+
 /* The gate's slow path (compart_gate_slow) lands here. */
 void
 gate_enter(struct frame *f)
 {
 	struct gate *g = f->g;
 	struct thr *t = thr_self();
-	int from = (int)t->cur;
+	int from = (int)t->cur, err;
 	struct compart *c;
 	uint64_t t0 = 0;
 
 	if (!__atomic_load_n(&g->used, __ATOMIC_ACQUIRE) ||
-	    g->callee == 0 || g->callee > COMPART_MAX ||
-	    (c = G.c[g->callee]) == NULL || c->gen != g->gen) {
+	    (c = compart_at(g->callee)) == NULL || c->gen != g->gen) {
 		fail_frame(f, from, EINVAL);
 		return;
 	}
-	if (G.stats)
+	if (timing)
 		t0 = now_ns();
 	if (c->mode == COMPART_PROCESS) {
 		f->nstack = g->nstack;
 		memcpy(f->stack, (void *)(f->caller_sp + 8), g->nstack);
-		proc_call(f);
+		if ((err = proc_args_check(c, &c->entries[g->eidx], f)) != 0 ||
+		    (err = proc_call(f)) != 0)
+			fail_frame(f, from, err);
 	} else {
 		f->fn = g->fn;
 		f->nstack = g->nstack;
@@ -374,7 +372,7 @@ gate_enter(struct frame *f)
 		memcpy(f->stack, (void *)(f->caller_sp + 8), g->nstack);
 		run_in(c, f);
 	}
-	if (G.stats)
+	if (timing)
 		stats_add(from, c->idx, now_ns() - t0);
 }
 

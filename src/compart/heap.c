@@ -89,74 +89,6 @@ shim_load(struct compart *c)
 	return 0;
 }
 
-void *
-compart_malloc(compart_t *cp, size_t size)
-{
-	struct compart *c;
-	uint64_t arg = size, ret = 0;
-
-	pthread_mutex_lock(&G.lock);
-	c = compart_get(cp);
-	pthread_mutex_unlock(&G.lock);
-	if (c == NULL) {
-		set_err(EINVAL, "not a loaded compartment");
-		return NULL;
-	}
-	if (c->mode == COMPART_PROCESS) {
-		set_err(ENOTSUP, "%s runs in its own process: use a window",
-		    c->name);
-		return NULL;
-	}
-	if (call_in(c, (void *)c->s_malloc, 1, &arg, &ret) < 0)
-		return NULL;
-	if (ret == 0)
-		set_err(ENOMEM, "%s: heap exhausted", c->name);
-	return (void *)ret;
-}
-
-void
-compart_free(compart_t *cp, void *p)
-{
-	struct compart *c;
-	uint64_t arg = (uint64_t)p;
-
-	pthread_mutex_lock(&G.lock);
-	c = compart_get(cp);
-	pthread_mutex_unlock(&G.lock);
-	if (c == NULL || c->mode == COMPART_PROCESS || p == NULL)
-		return;
-	call_in(c, (void *)c->s_free, 1, &arg, NULL);
-}
-
-int
-compart_region(compart_t *cp, int which, void **addrp, size_t *lenp)
-{
-	struct compart *c;
-
-	pthread_mutex_lock(&G.lock);
-	c = compart_get(cp);
-	pthread_mutex_unlock(&G.lock);
-	if (c == NULL || addrp == NULL || lenp == NULL)
-		return set_err(EINVAL, "bad arguments");
-	if (c->mode == COMPART_PROCESS)
-		return set_err(ENOTSUP, "%s runs in its own process", c->name);
-	switch (which) {
-	case COMPART_REGION_HEAP:
-		*addrp = c->heap;
-		*lenp = c->heap_size;
-		return 0;
-	case COMPART_REGION_DATA:
-		return data_region(c, addrp, lenp);
-	case COMPART_REGION_STACK:
-		if (stack_ensure(c) < 0)
-			return -1;
-		*lenp = PAGE_UP(c->stack_size);
-		*addrp = (void *)(compart_thr.top[c->idx] - *lenp);
-		return 0;
-	}
-	return set_err(EINVAL, "no such region %d", which);
-}
-
 /*
  * A call into compartment idx faulted on this thread (still under its
  * protection: its memory reachable).  If it faulted inside its allocator,
@@ -168,7 +100,7 @@ compart_region(compart_t *cp, int which, void **addrp, size_t *lenp)
 void
 heap_fault_unlock(int idx)
 {
-	struct compart *c = idx > 0 && idx <= COMPART_MAX ? G.c[idx] : NULL;
+	struct compart *c = compart_at((uint64_t)idx);
 	uintptr_t me;
 
 	if (c == NULL || c->heap_lock == NULL)

@@ -26,6 +26,8 @@ static const struct icpt {
 #define NICPT	(int)(sizeof(icpt) / sizeof(icpt[0]))
 _Static_assert(NICPT <= NINTERCEPTS, "room for every intercept");
 
+static int log_fd = 2;		/* compart_log_fd() */
+
 int
 intercept_index(const char *name)
 {
@@ -83,37 +85,18 @@ policy_apply(struct compart *c, const char *what, int action)
 }
 
 int
-compart_policy(compart_t *cp, const char *what, int action)
-{
-	struct compart *c;
-	bool process;
-	int rc;
-
-	if (what == NULL || (action & ~(COMPART_DENY | COMPART_LOG)) != 0)
-		return set_err(EINVAL, "bad policy");
-	pthread_mutex_lock(&G.lock);
-	c = compart_get(cp);
-	process = c != NULL && c->mode == COMPART_PROCESS;
-	pthread_mutex_unlock(&G.lock);
-	/* Process mode: the compartment's process decides first (it refuses
-	 * to allow again what the kernel refuses it); our copy follows. */
-	if (process && proc_policy(c, what, action) < 0)
-		return -1;
-	pthread_mutex_lock(&G.lock);
-	c = compart_get(cp);
-	rc = c != NULL ? policy_apply(c, what, action) :
-	    set_err(EINVAL, "not a loaded compartment");
-	pthread_mutex_unlock(&G.lock);
-	return rc;
-}
-
-int
 compart_log_fd(int fd)
 {
 	if (fd < 0)
 		return set_err(EBADF, "bad descriptor");
-	G.log_fd = fd;
+	log_fd = fd;
 	return 0;
+}
+
+int
+intercept_log_fd(void)
+{
+	return log_fd;
 }
 
 /* A path argument for the log: the compartment's memory, so bounded. */
@@ -130,7 +113,7 @@ log_call(struct compart *c, int i, long a0, long a1, long a2, bool denied)
 		    n == 64 ? "..." : "");
 	} else
 		snprintf(arg, sizeof(arg), "%#lx", (unsigned long)a0);
-	dprintf(G.log_fd, "compart: %s: %s(%s, %#lx, %#lx) %s\n", c->name,
+	dprintf(log_fd, "compart: %s: %s(%s, %#lx, %#lx) %s\n", c->name,
 	    icpt[i].name, arg, (unsigned long)a1, (unsigned long)a2,
 	    denied ? "denied" : "allowed");
 }
@@ -140,8 +123,7 @@ long
 intercept_dispatch(int i, long a0, long a1, long a2, long a3, long a4,
     long a5)
 {
-	uint64_t cur = compart_thr.cur;
-	struct compart *c = cur >= 1 && cur <= COMPART_MAX ? G.c[cur] : NULL;
+	struct compart *c = compart_at(compart_thr.cur);
 	long (*fn)(long, long, long, long, long, long);
 	int action;
 

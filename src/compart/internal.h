@@ -1,7 +1,11 @@
 /*
- * What the mechanisms of libcompart share: the compartment table, gates,
- * per-thread state, protection domains, and the offsets the assembly in
- * gate_asm.S relies on (checked below with _Static_assert).
+ * What the mechanisms of libcompart share: the structures of a
+ * compartment, a gate and a thread, the offsets the assembly in
+ * gate_asm.S relies on (checked below with _Static_assert), and each
+ * module's interface.  Each piece of state is a static of the one module
+ * that changes it; the modules are declared below from the bottom up, and
+ * each calls only those declared before it (docs/design.md has the
+ * picture).
  */
 #ifndef COMPART_INTERNAL_H
 #define COMPART_INTERNAL_H
@@ -73,12 +77,16 @@ _Static_assert(offsetof(struct frame, stack) == 176, "gate_asm.S");
 #define FRAME_SIZE	((sizeof(struct frame) + 15) & ~15UL)
 
 /*
- * Per-thread state.  cur is the compartment running (0: the host);
- * top[i] is where compartment i's stack continues on this thread (0: no
- * stack yet), valid while gen[i] matches the compartment's generation.
- * mgr_sp is where the manager may put frames while a compartment runs
- * (the host stack below the innermost unwind frame); inv_sp is that unwind
- * frame, where a fault unwinds to.
+ * Per-thread state (defined in table.c; one block, for gate_asm.S).  cur
+ * is the compartment running (0: the host); top[i] is where compartment
+ * i's stack continues on this thread (0: no stack yet), valid while gen[i]
+ * matches the compartment's generation.  mgr_sp is where the manager may
+ * put frames while a compartment runs (the host stack below the innermost
+ * unwind frame); inv_sp is that unwind frame, where a fault unwinds to.
+ * Those are written by the gates (gate.c, gate_asm.S; the loader sets cur
+ * while a compartment's constructors run); viol and has_viol by the fault
+ * handler (iso.c); host_call_err by the gates, cleared by compart_callv;
+ * err by set_err() (table.c).
  */
 struct thr {
 	uint64_t	 cur;		/* 0 */
@@ -140,22 +148,6 @@ thr_self(void)
 	return t;
 }
 
-/* A range of pages and the protection it has when accessible. */
-struct range {
-	uintptr_t	 start, end;
-	int		 prot;
-};
-
-/* A protection domain: ranges that are accessible or not together.
- * Domain i (1..COMPART_MAX) is compartment i's; windows take the rest. */
-struct dom {
-	bool		 used;
-	int		 pkey;		/* mpk: its key, else -1 */
-	int		 owner;		/* compartment index, 0 for the host */
-	struct range	*r;
-	int		 n, cap;
-};
-
 struct entry {
 	char		*name;
 	char		*sig;
@@ -173,6 +165,11 @@ struct stack {
 
 #define NINTERCEPTS	64
 
+/* A compartment.  compart_load() (compart.c) makes it, with the loader's
+ * part filled in by loader.c, heap.c and intercept.c, or process
+ * placement's by process.c; once it is in the table only its stacks and
+ * entries' gates (gate.c), its policy (intercept.c) and unloading
+ * change. */
 struct compart {
 	int		 idx;		/* 1..COMPART_MAX */
 	uint32_t	 gen;
@@ -202,106 +199,50 @@ struct compart {
 	bool		 unloading;	/* compart_unload() has begun */
 };
 
-/* The state shared by the mechanisms.  lock guards the tables; the call
- * path reads them without it (the tables change only in the host while
- * no call is in progress, a documented rule of the API). */
-struct compart_global {
-	pthread_mutex_t	 lock;
-	int		 mode;		/* -1: not chosen yet */
-	int		 nloaded;
-	struct compart	*c[COMPART_MAX + 1];
-	struct dom	 dom[NDOMS];
-	uint64_t	 mask[COMPART_MAX + 1];	/* domains each may touch */
-	uint64_t	 open;		/* mprotect: domains accessible now */
-	bool		 stats;
-	int		 log_fd;
-};
-extern struct compart_global G HIDDEN;
-extern struct gate compart_gates[NGATES] HIDDEN;
-/* mpk: the PKRU each compartment runs with (0: the host's, all allowed);
- * read by compart_gate_mpk. */
-extern uint32_t compart_pkru[COMPART_MAX + 1] HIDDEN;
-extern char compart_thunks[] HIDDEN;
-#define THUNK_SIZE	16
-
-/* gate_asm.S */
-void	compart_gate_fast(void) HIDDEN;
-void	compart_gate_slow(void) HIDDEN;
-void	compart_gate_mpk(void) HIDDEN;
-int	compart_invoke(struct frame *f, uint64_t newsp) HIDDEN;
-
-/* gate.c */
-void	gate_enter(struct frame *f) HIDDEN;
-void	gate_fault(int from) HIDDEN;
-int	sig_parse(const char *sig, int *nargs, uint32_t *nstack) HIDDEN;
-struct gate *gate_make(struct compart *c, int eidx) HIDDEN;
-void	gates_retire(struct compart *c) HIDDEN;
-void	gates_refresh(void) HIDDEN;
-int	call_in(struct compart *c, void *fn, int nargs, const uint64_t *args,
-	    uint64_t *ret) HIDDEN;
-int	stack_ensure(struct compart *c) HIDDEN;
-void	stacks_free(struct compart *c) HIDDEN;
-int	entry_find(struct compart *c, const char *name) HIDDEN;
-void	set_caller_errno(int from, int err) HIDDEN;
-
-/* loader.c */
+/* ---- table.c: the compartment table, its lock, entry points, errors ---- */
 int	set_err(int err, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3))) HIDDEN;
-int	maps_ranges(uintptr_t start, uintptr_t end,
-	    int (*fn)(void *, uintptr_t, uintptr_t, int), void *arg) HIDDEN;
-bool	in_compart(const struct compart *c) HIDDEN;
+void	err_clear(void) HIDDEN;
+bool	err_pending(void) HIDDEN;
+void	table_lock(void) HIDDEN;
+void	table_unlock(void) HIDDEN;
+int	table_reserve(void) HIDDEN;
+void	table_set(int idx, struct compart *c) HIDDEN;
+void	table_release(int idx) HIDDEN;
+int	table_count(void) HIDDEN;
+struct compart *compart_at(uint64_t idx) HIDDEN;
 struct compart *compart_get(const compart_t *c) HIDDEN;
+int	sig_parse(const char *sig, int *nargs, uint32_t *nstack) HIDDEN;
+int	entry_find(struct compart *c, const char *name) HIDDEN;
 int	entry_add(struct compart *c, const char *name, const char *sig,
 	    void *fn) HIDDEN;
-void	global_init(void) HIDDEN;
-int	data_region(struct compart *c, void **addrp, size_t *lenp) HIDDEN;
-bool	dom_holds(int d, uintptr_t addr, size_t len) HIDDEN;
 
-/* iso.c: protection domains and switching */
-int	iso_mode_init(int mode) HIDDEN;
-int	dom_add(int d, uintptr_t start, uintptr_t end, int prot) HIDDEN;
-int	dom_take(int from, int to, uintptr_t start, uintptr_t end) HIDDEN;
-void	dom_clear(int d) HIDDEN;
-int	dom_owner_of(uintptr_t addr) HIDDEN;
-int	dom_overlap(uintptr_t start, uintptr_t end, uintptr_t *atp) HIDDEN;
-void	iso_recompute(void) HIDDEN;
-void	iso_switch(int from, int to) HIDDEN;
-int	iso_handler_install(void) HIDDEN;
-int	iso_dom_key(int d) HIDDEN;
-void	iso_dom_key_free(int d) HIDDEN;
-void	windows_masks(uint64_t *masks) HIDDEN;
-void	violation_report(struct thr *t, int accessor, uintptr_t addr,
-	    int write, int pkey) HIDDEN;
+/* ---- stats.c: calls and violations per edge (caller, callee) ---- */
+uint64_t now_ns(void) HIDDEN;
+void	stats_add(int from, int to, uint64_t ns) HIDDEN;
+void	stats_violation(int accessor, int owner) HIDDEN;
+void	stats_forget(int idx) HIDDEN;
+bool	stats_edge(int from, int to, uint64_t *calls, uint64_t *ns,
+	    uint64_t *violations) HIDDEN;
 
-/* heap.c */
-int	shim_load(struct compart *c) HIDDEN;
-void	heap_fault_unlock(int idx) HIDDEN;
-
-/* window.c */
-void	windows_drop_owner(int idx) HIDDEN;
-void	windows_forget(int idx) HIDDEN;
-bool	window_covers(int to, uintptr_t addr, size_t len) HIDDEN;
+/* ---- arena.c: where window memory lives, in every process ---- */
+struct blk { void *p; size_t len; int fd; };
 int	arena_init(void) HIDDEN;
 void	arena_get(void **addr, size_t *size) HIDDEN;
 int	arena_adopt(void *addr, size_t size) HIDDEN;
 bool	arena_holds(uintptr_t p, size_t len) HIDDEN;
+bool	arena_overlaps(uintptr_t s, uintptr_t e) HIDDEN;
 int	arena_map(void *p, size_t len, int fd) HIDDEN;
+int	arena_alloc(size_t len, struct blk *b) HIDDEN;
+void	arena_free(struct blk *b) HIDDEN;
 
-/* intercept.c */
+/* ---- intercept.c: intercepted functions, policies, the log ---- */
 int	intercepts_bind(struct compart *c) HIDDEN;
 long	intercept_dispatch(int i, long a0, long a1, long a2, long a3,
 	    long a4, long a5) HIDDEN;
 int	intercept_index(const char *name) HIDDEN;
 int	policy_apply(struct compart *c, const char *what, int action) HIDDEN;
-
-/* process.c */
-int	proc_start(struct compart *c, const struct compart_attr *attr) HIDDEN;
-void	proc_stop(struct compart *c) HIDDEN;
-void	proc_call(struct frame *f) HIDDEN;
-int	proc_policy(struct compart *c, const char *what, int action) HIDDEN;
-void	proc_serve(void) HIDDEN __attribute__((noreturn));
-int	proc_map(struct compart *c, void *p, size_t len, int fd) HIDDEN;
-void	proc_unmap(struct compart *c, void *p, size_t len) HIDDEN;
+int	intercept_log_fd(void) HIDDEN;
 
 /*
  * sandbox.c, in a compartment's process only.  sandbox_landlock(): out of
@@ -319,14 +260,82 @@ int	 sandbox_landlock(void) HIDDEN;
 unsigned sandbox_groups(const char *what, bool by_function) HIDDEN;
 int	 sandbox_deny(unsigned groups) HIDDEN;
 
-/* stats.c */
-void	stats_add(int from, int to, uint64_t ns) HIDDEN;
-void	stats_forget(int idx) HIDDEN;
-void	stats_violation(int accessor, int dom) HIDDEN;
-void	stats_window(int win, int owner, int to, bool open) HIDDEN;
-void	stats_window_gone(int win) HIDDEN;
-int	window_info(int k, int *owner, size_t *pages, uint64_t *open_to) HIDDEN;
+/* ---- iso.c: the mode, protection domains, switching, faults ---- */
+void	iso_init(void) HIDDEN;
+int	iso_mode(void) HIDDEN;
+int	dom_reserve(int d, int owner, bool isolated) HIDDEN;
+void	dom_release(int d) HIDDEN;
+void	dom_reach_set(int d, int idx, bool on) HIDDEN;
+uint64_t dom_reach(int d) HIDDEN;
+int	dom_add(int d, uintptr_t start, uintptr_t end, int prot) HIDDEN;
+int	dom_add_mapped(int d, uintptr_t start, uintptr_t end) HIDDEN;
+int	dom_take(int from, int to, uintptr_t start, uintptr_t end) HIDDEN;
+void	dom_return(int d, int to) HIDDEN;
+void	dom_clear(int d) HIDDEN;
+int	dom_prot_at(int d, uintptr_t addr, uintptr_t *endp) HIDDEN;
+bool	dom_holds(int d, uintptr_t addr, size_t len) HIDDEN;
+size_t	dom_size(int d) HIDDEN;
+int	dom_overlap(uintptr_t start, uintptr_t end, uintptr_t *atp) HIDDEN;
+int	maps_ranges(uintptr_t start, uintptr_t end,
+	    int (*fn)(void *, uintptr_t, uintptr_t, int), void *arg) HIDDEN;
+void	iso_switch(int from, int to) HIDDEN;
+/* mpk: the PKRU each compartment runs with (0: the host's, all allowed);
+ * read by compart_gate_mpk. */
+extern uint32_t compart_pkru[COMPART_MAX + 1] HIDDEN;
+
+/* ---- heap.c: the heap shim ---- */
+int	shim_load(struct compart *c) HIDDEN;
+void	heap_fault_unlock(int idx) HIDDEN;
+
+/* ---- process.c: process placement, the host's side ---- */
+int	proc_start(struct compart *c, const struct compart_attr *attr) HIDDEN;
+void	proc_stop(struct compart *c) HIDDEN;
+int	proc_call(struct frame *f) HIDDEN;
+int	proc_policy(struct compart *c, const char *what, int action) HIDDEN;
+int	proc_map(struct compart *c, void *p, size_t len, int fd) HIDDEN;
+void	proc_unmap(struct compart *c, void *p, size_t len) HIDDEN;
+
+/* ---- window.c: windows ---- */
+void	windows_drop_owner(int idx) HIDDEN;
+void	windows_forget(int idx) HIDDEN;
+bool	window_covers(int to, uintptr_t addr, size_t len) HIDDEN;
+int	window_info(int k, int *owner, size_t *pages, uint64_t *open_to,
+	    uint64_t *was_open) HIDDEN;
+
+/* ---- gate.c, gate_asm.S: gates, calls, stacks ---- */
+extern struct gate compart_gates[NGATES] HIDDEN;
+extern char compart_thunks[] HIDDEN;
+#define THUNK_SIZE	16
+void	compart_gate_fast(void) HIDDEN;
+void	compart_gate_slow(void) HIDDEN;
+void	compart_gate_mpk(void) HIDDEN;
+int	compart_invoke(struct frame *f, uint64_t newsp) HIDDEN;
+void	gate_enter(struct frame *f) HIDDEN;
+void	gate_fault(int from) HIDDEN;
+struct gate *gate_make(struct compart *c, int eidx) HIDDEN;
+void	gates_retire(struct compart *c) HIDDEN;
 void	gate_run_frame(struct frame *f) HIDDEN;
-uint64_t now_ns(void) HIDDEN;
+int	call_in(struct compart *c, void *fn, int nargs, const uint64_t *args,
+	    uint64_t *ret) HIDDEN;
+int	stack_ensure(struct compart *c) HIDDEN;
+void	stacks_free(struct compart *c) HIDDEN;
+
+/* ---- loader.c: ELF objects into namespaces and domains, and out ---- */
+const char *lib_search(const char *name, char *buf, size_t len) HIDDEN;
+int	elf_check(const char *path, char ***namesp, const char *want,
+	    bool *found) HIDDEN;
+void	names_free(char **names) HIDDEN;
+int	loader_load(struct compart *c, char **names,
+	    const struct compart_attr *attr) HIDDEN;
+void	loader_unload(struct compart *c) HIDDEN;
+bool	loader_defines(struct compart *c, const char *name) HIDDEN;
+int	data_region(struct compart *c, void **addrp, size_t *lenp) HIDDEN;
+int	loader_import(struct compart *into, const char *sym, void *thunk)
+	    HIDDEN;
+
+/* On top, called by nothing above: compart.c (the life cycle: load,
+ * unload, entries, heap, regions, policies), report.c (statistics
+ * printed), ffi.c (calls by name); and comsg-compart (proc_main.c), the
+ * program of a compartment's process. */
 
 #endif

@@ -1,10 +1,13 @@
 /*
- * Isolation: protection domains (sets of page ranges accessible together,
- * one per compartment and one per window), what each compartment may
- * touch, switching on every call (page permissions in mprotect mode, the
- * PKRU register in mpk mode, nothing in none mode), and the SIGSEGV
- * handler that turns a compartment's stray access into a reported
- * violation and an error for its caller.
+ * Isolation: the process's mode; protection domains (sets of page ranges
+ * accessible together, one per compartment and one per window: who owns
+ * each, its key, which compartments it is open to), hence what each
+ * compartment may touch; switching on every call (page permissions in
+ * mprotect mode, the PKRU register in mpk mode, nothing in none mode);
+ * and the SIGSEGV handler that turns a compartment's stray access into a
+ * reported violation and an error for its caller.  The one file that
+ * changes domains: the others reserve and release them, add and move
+ * ranges, and open them, through the functions below.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,9 +27,39 @@
 #endif
 #define PKRU_DENY(k)	(3U << (2 * (k)))	/* access and write disable */
 
+/* A range of pages and the protection it has when accessible. */
+struct range {
+	uintptr_t	 start, end;
+	int		 prot;
+};
+
+/* A protection domain.  Domain i (1..COMPART_MAX) is compartment i's;
+ * windows take the rest (DOM_WIN0 on).  reach: the compartments it is
+ * open to besides its owner (windows). */
+struct dom {
+	bool		 used;
+	int		 pkey;		/* mpk: its key, else -1 */
+	int		 owner;		/* compartment index, 0 for the host */
+	uint64_t	 reach;
+	struct range	*r;		/* sorted, not overlapping */
+	int		 n, cap;
+};
+
+/* All under the table lock, but read by the call path (mode, mask) and
+ * the fault handler (dom) without it: they change only in the host while
+ * no call is in progress. */
+static int mode = -1;			/* -1: not chosen yet */
+static struct dom dom[NDOMS];
+static uint64_t mask[COMPART_MAX + 1];	/* domains each may touch */
+static uint64_t open_now;		/* mprotect: domains accessible now */
 uint32_t compart_pkru[COMPART_MAX + 1];
 static bool handler_installed;
 static struct sigaction old_segv, old_bus;
+
+static const char *const mode_names[] = { "none", "mprotect", "mpk", "process" };
+
+static void	iso_recompute(void);
+static int	iso_handler_install(void);
 
 static int
 sys_pkey_alloc(void)
@@ -112,12 +145,12 @@ compart_mpk_check(char *why, size_t len)
 	return 0;
 }
 
-int
-iso_mode_init(int mode)
+static int
+mode_check(int m)
 {
 	char why[256];
 
-	if (mode == COMPART_MPK && !compart_mpk_check(why, sizeof(why)))
+	if (m == COMPART_MPK && !compart_mpk_check(why, sizeof(why)))
 		return set_err(ENOTSUP, "mpk mode refused: %s", why);
 	return 0;
 }
@@ -128,26 +161,159 @@ colocated_mode(int m)
 	return m == COMPART_MPROTECT || m == COMPART_MPK;
 }
 
-/* In mpk mode every compartment domain has its key. */
-int
-iso_dom_key(int d)
+const char *
+compart_mode_name(int m)
 {
-	G.dom[d].pkey = -1;
-	if (G.mode != COMPART_MPK)
-		return 0;
-	G.dom[d].pkey = sys_pkey_alloc();
-	if (G.dom[d].pkey < 0)
-		return set_err(ENOSPC, "no protection key left: %s",
-		    strerror(errno));
+	if (m < 0 || m > COMPART_PROCESS)
+		return NULL;
+	return mode_names[m];
+}
+
+int
+compart_mode_parse(const char *name)
+{
+	int i;
+
+	for (i = 0; name != NULL && i <= COMPART_PROCESS; i++)
+		if (strcmp(name, mode_names[i]) == 0)
+			return i;
+	errno = EINVAL;
+	return -1;
+}
+
+/* Choose the mode from the environment if nobody chose; install the
+ * fault handler.  Lock held. */
+void
+iso_init(void)
+{
+	if (mode < 0) {
+		const char *env = getenv("COMPART_MODE");
+		int m = env != NULL ? compart_mode_parse(env) : COMPART_NONE;
+
+		if (m < 0 || mode_check(m) < 0) {
+			fprintf(stderr, "compart: COMPART_MODE=%s unusable (%s); "
+			    "using none\n", env, compart_error());
+			m = COMPART_NONE;
+		}
+		mode = m;
+	}
+	iso_handler_install();
+}
+
+/* The process's mode (-1 before iso_init()). */
+int
+iso_mode(void)
+{
+	return mode;
+}
+
+int
+compart_init(int m)
+{
+	int rc = 0;
+
+	if (compart_mode_name(m) == NULL)
+		return set_err(EINVAL, "no such mode %d", m);
+	table_lock();
+	if (mode == m)
+		goto out;
+	if (table_count() > 0) {
+		rc = set_err(EBUSY, "compartments are loaded in mode %s",
+		    compart_mode_name(mode));
+		goto out;
+	}
+	if (mode_check(m) < 0) {
+		rc = -1;
+		goto out;
+	}
+	mode = m;
+out:
+	if (rc == 0)
+		iso_handler_install();
+	table_unlock();
+	return rc;
+}
+
+int
+compart_mode(void)
+{
+	int m;
+
+	table_lock();
+	iso_init();
+	m = mode;
+	table_unlock();
+	return m;
+}
+
+/*
+ * Domain d is taken, owned by compartment owner (0: the host), empty,
+ * open to nobody else.  isolated: its pages are protected in this process
+ * (a colocated compartment's, a window's; not those of a compartment in
+ * a process of its own): in mpk mode it takes a protection key (ENOSPC
+ * if none is left).  Lock held.
+ */
+int
+dom_reserve(int d, int owner, bool isolated)
+{
+	struct dom *dm = &dom[d];
+
+	dm->used = true;
+	dm->owner = owner;
+	dm->reach = 0;
+	dm->pkey = -1;
+	if (isolated && mode == COMPART_MPK) {
+		dm->pkey = sys_pkey_alloc();
+		if (dm->pkey < 0) {
+			dm->pkey = -1;
+			dm->used = false;
+			return set_err(ENOSPC, "no protection key left: %s",
+			    strerror(errno));
+		}
+	}
+	iso_recompute();
 	return 0;
 }
 
+/*
+ * Domain d is free again: its ranges go back to the host, its key is
+ * freed, and if it is a compartment's, the windows open to that
+ * compartment are no longer.  Lock held.
+ */
 void
-iso_dom_key_free(int d)
+dom_release(int d)
 {
-	if (G.dom[d].pkey > 0)
-		sys_pkey_free(G.dom[d].pkey);
-	G.dom[d].pkey = -1;
+	struct dom *dm = &dom[d];
+	int k;
+
+	dom_clear(d);
+	if (dm->pkey > 0)
+		sys_pkey_free(dm->pkey);
+	dm->pkey = -1;
+	dm->used = false;
+	dm->reach = 0;
+	if (d <= COMPART_MAX)
+		for (k = 1; k < NDOMS; k++)
+			dom[k].reach &= ~(1ULL << d);
+	iso_recompute();
+}
+
+/* Open (or close) domain d to compartment idx.  Lock held. */
+void
+dom_reach_set(int d, int idx, bool on)
+{
+	if (on)
+		dom[d].reach |= 1ULL << idx;
+	else
+		dom[d].reach &= ~(1ULL << idx);
+	iso_recompute();
+}
+
+/* The compartments d is open to besides its owner. */
+uint64_t
+dom_reach(int d)
+{
+	return dom[d].reach;
 }
 
 /* Give a range its protection as seen from now: closed if its domain is
@@ -155,11 +321,11 @@ iso_dom_key_free(int d)
 static int
 range_apply(int d, uintptr_t s, uintptr_t e, int prot)
 {
-	if (G.mode == COMPART_MPROTECT && !(G.open & (1ULL << d)))
+	if (mode == COMPART_MPROTECT && !(open_now & (1ULL << d)))
 		return mprotect((void *)s, e - s, PROT_NONE);
-	if (G.mode == COMPART_MPK)
+	if (mode == COMPART_MPK)
 		return sys_pkey_mprotect(s, e - s, prot,
-		    G.dom[d].pkey > 0 ? G.dom[d].pkey : 0);
+		    dom[d].pkey > 0 ? dom[d].pkey : 0);
 	return 0;
 }
 
@@ -167,9 +333,9 @@ range_apply(int d, uintptr_t s, uintptr_t e, int prot)
 static void
 range_release(uintptr_t s, uintptr_t e, int prot)
 {
-	if (G.mode == COMPART_MPK)
+	if (mode == COMPART_MPK)
 		sys_pkey_mprotect(s, e - s, prot, 0);
-	else if (G.mode == COMPART_MPROTECT)
+	else if (mode == COMPART_MPROTECT)
 		mprotect((void *)s, e - s, prot);
 }
 
@@ -200,15 +366,15 @@ dom_insert(struct dom *dm, uintptr_t s, uintptr_t e, int prot)
 int
 dom_add(int d, uintptr_t s, uintptr_t e, int prot)
 {
-	struct dom *dm = &G.dom[d];
+	struct dom *dm = &dom[d];
 
 	if (s >= e)
 		return 0;
 	if (dom_insert(dm, s, e, prot) < 0)
 		return -1;
 	dm->used = true;
-	if (compart_thr.cur == 0 && G.mode == COMPART_MPROTECT)
-		G.open |= 1ULL << d;	/* the host runs: everything is open */
+	if (compart_thr.cur == 0 && mode == COMPART_MPROTECT)
+		open_now |= 1ULL << d;	/* the host runs: everything is open */
 	if (range_apply(d, s, e, prot) < 0)
 		return set_err(errno, "cannot protect %#lx-%#lx: %s",
 		    (unsigned long)s, (unsigned long)e, strerror(errno));
@@ -222,7 +388,7 @@ dom_add(int d, uintptr_t s, uintptr_t e, int prot)
 int
 dom_take(int from, int to, uintptr_t s, uintptr_t e)
 {
-	struct dom *dm = &G.dom[from];
+	struct dom *dm = &dom[from];
 	uintptr_t covered = 0;
 	int i;
 
@@ -263,11 +429,25 @@ dom_take(int from, int to, uintptr_t s, uintptr_t e)
 	return 0;
 }
 
+/* Move every range of d to domain to (-1: back to the host). */
+void
+dom_return(int d, int to)
+{
+	struct dom *dm = &dom[d];
+
+	while (dm->n > 0) {
+		struct range r = dm->r[0];
+
+		if (dom_take(d, to, r.start, r.end) < 0)
+			break;
+	}
+}
+
 /* Give every range of d back to the host. */
 void
 dom_clear(int d)
 {
-	struct dom *dm = &G.dom[d];
+	struct dom *dm = &dom[d];
 	int i;
 
 	for (i = 0; i < dm->n; i++)
@@ -275,7 +455,102 @@ dom_clear(int d)
 	free(dm->r);
 	dm->r = NULL;
 	dm->n = dm->cap = 0;
-	G.open &= ~(1ULL << d);
+	open_now &= ~(1ULL << d);
+}
+
+/* The protection of the range of d holding addr, and where that range
+ * ends in *endp; -1 if d holds no addr. */
+int
+dom_prot_at(int d, uintptr_t addr, uintptr_t *endp)
+{
+	struct dom *dm = &dom[d];
+	int i;
+
+	for (i = 0; i < dm->n; i++)
+		if (addr >= dm->r[i].start && addr < dm->r[i].end) {
+			if (endp != NULL)
+				*endp = dm->r[i].end;
+			return dm->r[i].prot;
+		}
+	return -1;
+}
+
+/* [addr, addr+len) lies in domain d's readable ranges (one range: the
+ * ranges of an object are pages next to each other, but a descriptor
+ * does not straddle two protections). */
+bool
+dom_holds(int d, uintptr_t addr, size_t len)
+{
+	uintptr_t end;
+	int prot = dom_prot_at(d, addr, &end);
+
+	return prot >= 0 && len <= end - addr && (prot & PROT_READ);
+}
+
+/* Bytes in domain d. */
+size_t
+dom_size(int d)
+{
+	struct dom *dm = &dom[d];
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < dm->n; i++)
+		n += dm->r[i].end - dm->r[i].start;
+	return n;
+}
+
+/*
+ * Each mapping of /proc/self/maps overlapping [start, end), clipped to
+ * it, with its protection: fn(arg, start, end, prot).
+ */
+int
+maps_ranges(uintptr_t start, uintptr_t end,
+    int (*fn)(void *, uintptr_t, uintptr_t, int), void *arg)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int rc = 0;
+
+	if (f == NULL)
+		return set_err(errno, "cannot read /proc/self/maps");
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+		unsigned long s, e;
+		char perm[8];
+		int prot = 0;
+
+		if (sscanf(line, "%lx-%lx %7s", &s, &e, perm) != 3)
+			continue;
+		if (e <= start || s >= end)
+			continue;
+		if (perm[0] == 'r')
+			prot |= PROT_READ;
+		if (perm[1] == 'w')
+			prot |= PROT_WRITE;
+		if (perm[2] == 'x')
+			prot |= PROT_EXEC;
+		rc = fn(arg, s < start ? start : s, e > end ? end : e, prot);
+		/* a line longer than the buffer: skip its rest */
+		while (strchr(line, '\n') == NULL &&
+		    fgets(line, sizeof(line), f) != NULL)
+			;
+	}
+	fclose(f);
+	return rc;
+}
+
+static int
+add_mapped_cb(void *arg, uintptr_t s, uintptr_t e, int prot)
+{
+	return dom_add(*(int *)arg, s, e, prot);
+}
+
+/* Add what is mapped of [s, e) to domain d, each mapping with the
+ * protection it has. */
+int
+dom_add_mapped(int d, uintptr_t s, uintptr_t e)
+{
+	return maps_ranges(s, e, add_mapped_cb, &d);
 }
 
 /* A domain holding some of [s, e), and an address of it in *atp; -1 if
@@ -287,7 +562,7 @@ dom_overlap(uintptr_t s, uintptr_t e, uintptr_t *atp)
 	int d, i;
 
 	for (d = 1; d < NDOMS; d++) {
-		struct dom *dm = &G.dom[d];
+		struct dom *dm = &dom[d];
 
 		if (!dm->used)
 			continue;
@@ -309,25 +584,29 @@ dom_owner_of(uintptr_t addr)
 	return addr == UINTPTR_MAX ? -1 : dom_overlap(addr, addr + 1, &at);
 }
 
-/* Windows changed: what each compartment may touch, and its PKRU. */
-void
+/* Domains or who reaches them changed: what each compartment may touch
+ * (its own domain, and the windows it owns or that are open to it), and
+ * its PKRU. */
+static void
 iso_recompute(void)
 {
-	uint64_t windows[COMPART_MAX + 1];
 	int i, d;
 
-	windows_masks(windows);
 	for (i = 1; i <= COMPART_MAX; i++) {
 		uint32_t pkru = 0;
 		int k;
 
-		G.mask[i] = (1ULL << i) | windows[i];
+		mask[i] = 1ULL << i;
+		for (d = DOM_WIN0; d < NDOMS; d++)
+			if (dom[d].used && (dom[d].owner == i ||
+			    (dom[d].reach & (1ULL << i))))
+				mask[i] |= 1ULL << d;
 		for (k = 1; k < 16; k++) {
 			bool allowed = false;
 
 			for (d = 1; d < NDOMS; d++)
-				if (G.dom[d].used && G.dom[d].pkey == k &&
-				    (G.mask[i] & (1ULL << d)))
+				if (dom[d].used && dom[d].pkey == k &&
+				    (mask[i] & (1ULL << d)))
 					allowed = true;
 			if (!allowed)
 				pkru |= PKRU_DENY(k);
@@ -339,7 +618,7 @@ iso_recompute(void)
 static void
 dom_protect(int d, bool open)
 {
-	struct dom *dm = &G.dom[d];
+	struct dom *dm = &dom[d];
 	int i = 0;
 
 	while (i < dm->n) {
@@ -365,26 +644,25 @@ iso_switch(int from, int to)
 	uint64_t want, used = 0;
 	int d;
 
-	if (from == to || G.mode == COMPART_NONE ||
-	    G.mode == COMPART_PROCESS)
+	if (from == to || mode == COMPART_NONE || mode == COMPART_PROCESS)
 		return;
-	if (G.mode == COMPART_MPK) {
+	if (mode == COMPART_MPK) {
 		wrpkru(compart_pkru[to]);
 		return;
 	}
 	for (d = 1; d < NDOMS; d++)
-		if (G.dom[d].used)
+		if (dom[d].used)
 			used |= 1ULL << d;
-	want = to != 0 ? G.mask[to] & used : used;
+	want = to != 0 ? mask[to] & used : used;
 	for (d = 1; d < NDOMS; d++) {
 		uint64_t bit = 1ULL << d;
 
-		if ((G.open & bit) && !(want & bit))
+		if ((open_now & bit) && !(want & bit))
 			dom_protect(d, false);
-		else if (!(G.open & bit) && (want & bit))
+		else if (!(open_now & bit) && (want & bit))
 			dom_protect(d, true);
 	}
-	G.open = want;
+	open_now = want;
 }
 
 /*
@@ -410,7 +688,7 @@ name_of(int d, char *buf, size_t len)
 		scopy(buf, len, 0, "nobody (unmapped)");
 		return;
 	}
-	owner = G.dom[d].owner;
+	owner = dom[d].owner;
 	if (d >= DOM_WIN0) {
 		char num[4];
 		int k = d - DOM_WIN0 + 1, n = 0;
@@ -424,21 +702,23 @@ name_of(int d, char *buf, size_t len)
 		at = scopy(buf, len, at, num);
 		at = scopy(buf, len, at, " of ");
 		scopy(buf, len, at, owner == 0 ? "host" :
-		    owner <= COMPART_MAX && G.c[owner] ? G.c[owner]->name : "?");
+		    compart_at((uint64_t)owner) != NULL ?
+		    compart_at((uint64_t)owner)->name : "?");
 	} else {
 		at = scopy(buf, len, at, "'");
-		at = scopy(buf, len, at, G.c[d] ? G.c[d]->name : "?");
+		at = scopy(buf, len, at, compart_at((uint64_t)d) != NULL ?
+		    compart_at((uint64_t)d)->name : "?");
 		scopy(buf, len, at, "'");
 	}
 }
 
 /* From the SIGSEGV handler: async-signal-safe (see scopy). */
-void
+static void
 violation_report(struct thr *t, int accessor, uintptr_t addr, int write,
     int pkey)
 {
 	struct compart_violation *v = &t->viol;
-	struct compart *c = G.c[accessor];
+	struct compart *c = compart_at((uint64_t)accessor);
 	int owner = dom_owner_of(addr);
 
 	memset(v, 0, sizeof(*v));
@@ -448,7 +728,7 @@ violation_report(struct thr *t, int accessor, uintptr_t addr, int write,
 	v->write = write;
 	v->pkey = pkey;
 	t->has_viol = true;
-	stats_violation(accessor, owner);
+	stats_violation(accessor, owner < 0 ? 0 : dom[owner].owner);
 }
 
 static void
@@ -476,8 +756,8 @@ on_fault(int sig, siginfo_t *si, void *ucv)
 	uint64_t cur = t->cur;
 	int saved = errno;
 
-	if (cur != 0 && cur <= COMPART_MAX && t->inv_sp != 0 &&
-	    G.c[cur] != NULL && colocated_mode(G.c[cur]->mode)) {
+	if (t->inv_sp != 0 && compart_at(cur) != NULL &&
+	    colocated_mode(compart_at(cur)->mode)) {
 		int write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
 		int pkey = -1;
 
@@ -497,12 +777,12 @@ on_fault(int sig, siginfo_t *si, void *ucv)
 	errno = saved;
 }
 
-int
+static int
 iso_handler_install(void)
 {
 	struct sigaction sa;
 
-	if (handler_installed || !colocated_mode(G.mode))
+	if (handler_installed || !colocated_mode(mode))
 		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fault;

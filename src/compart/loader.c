@@ -2,7 +2,9 @@
  * The loader: checks that a file is an ELF shared object for this
  * machine, loads it into a link-map namespace of its own behind the heap
  * shim, finds its entry points, records its memory in its protection
- * domain, and unloads it.  Also the library's global state and errors.
+ * domain, rebinds its references to other compartments' entries
+ * (imports), and unloads it.  It changes only the compartment it is
+ * given (and its domain, through iso.c).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -23,188 +25,6 @@
 #include "internal.h"
 
 #define ENTRY_PREFIX	"__compart_entry_"
-#define DEF_HEAP	(64UL << 20)
-#define DEF_STACK	(1UL << 20)
-
-struct compart_global G = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.mode = -1,
-	.log_fd = 2,
-};
-
-int
-set_err(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(compart_thr.err, sizeof(compart_thr.err), fmt, ap);
-	va_end(ap);
-	errno = err;
-	return -1;
-}
-
-const char *
-compart_error(void)
-{
-	if (compart_thr.err[0] == '\0')
-		return "no error";
-	return compart_thr.err;
-}
-
-static const char *const mode_names[] = { "none", "mprotect", "mpk", "process" };
-
-const char *
-compart_mode_name(int mode)
-{
-	if (mode < 0 || mode > COMPART_PROCESS)
-		return NULL;
-	return mode_names[mode];
-}
-
-int
-compart_mode_parse(const char *name)
-{
-	int i;
-
-	for (i = 0; name != NULL && i <= COMPART_PROCESS; i++)
-		if (strcmp(name, mode_names[i]) == 0)
-			return i;
-	errno = EINVAL;
-	return -1;
-}
-
-/* Choose the mode from the environment if nobody chose; install the
- * fault handler.  Called with G.lock held. */
-void
-global_init(void)
-{
-	if (G.mode < 0) {
-		const char *env = getenv("COMPART_MODE");
-		int m = env != NULL ? compart_mode_parse(env) : COMPART_NONE;
-
-		if (m < 0 || iso_mode_init(m) < 0) {
-			fprintf(stderr, "compart: COMPART_MODE=%s unusable (%s); "
-			    "using none\n", env, compart_error());
-			m = COMPART_NONE;
-		}
-		G.mode = m;
-	}
-	iso_handler_install();
-}
-
-int
-compart_init(int mode)
-{
-	int rc = 0;
-
-	if (compart_mode_name(mode) == NULL)
-		return set_err(EINVAL, "no such mode %d", mode);
-	pthread_mutex_lock(&G.lock);
-	if (G.mode == mode)
-		goto out;
-	if (G.nloaded > 0) {
-		rc = set_err(EBUSY, "compartments are loaded in mode %s",
-		    compart_mode_name(G.mode));
-		goto out;
-	}
-	if (iso_mode_init(mode) < 0) {
-		rc = -1;
-		goto out;
-	}
-	G.mode = mode;
-out:
-	if (rc == 0)
-		iso_handler_install();
-	pthread_mutex_unlock(&G.lock);
-	return rc;
-}
-
-int
-compart_mode(void)
-{
-	int m;
-
-	pthread_mutex_lock(&G.lock);
-	global_init();
-	m = G.mode;
-	pthread_mutex_unlock(&G.lock);
-	return m;
-}
-
-void
-compart_attr_init(struct compart_attr *attr)
-{
-	memset(attr, 0, sizeof(*attr));
-	attr->mode = -1;
-	attr->heap_size = DEF_HEAP;
-	attr->stack_size = DEF_STACK;
-}
-
-struct compart *
-compart_get(const compart_t *cp)
-{
-	const struct compart *c = (const struct compart *)cp;
-	int i;
-
-	for (i = 1; i <= COMPART_MAX; i++)
-		if (G.c[i] != NULL && G.c[i] == c)
-			return G.c[i];
-	errno = EINVAL;
-	return NULL;
-}
-
-bool
-in_compart(const struct compart *c)
-{
-	(void)c;
-	return compart_thr.cur != 0;
-}
-
-const char *
-compart_name(const compart_t *cp)
-{
-	return cp == NULL ? "host" : ((const struct compart *)cp)->name;
-}
-
-/*
- * Each mapping of /proc/self/maps overlapping [start, end), clipped to
- * it, with its protection: fn(arg, start, end, prot).
- */
-int
-maps_ranges(uintptr_t start, uintptr_t end,
-    int (*fn)(void *, uintptr_t, uintptr_t, int), void *arg)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	int rc = 0;
-
-	if (f == NULL)
-		return set_err(errno, "cannot read /proc/self/maps");
-	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-		unsigned long s, e;
-		char perm[8];
-		int prot = 0;
-
-		if (sscanf(line, "%lx-%lx %7s", &s, &e, perm) != 3)
-			continue;
-		if (e <= start || s >= end)
-			continue;
-		if (perm[0] == 'r')
-			prot |= PROT_READ;
-		if (perm[1] == 'w')
-			prot |= PROT_WRITE;
-		if (perm[2] == 'x')
-			prot |= PROT_EXEC;
-		rc = fn(arg, s < start ? start : s, e > end ? end : e, prot);
-		/* a line longer than the buffer: skip its rest */
-		while (strchr(line, '\n') == NULL &&
-		    fgets(line, sizeof(line), f) != NULL)
-			;
-	}
-	fclose(f);
-	return rc;
-}
 
 /*
  * The whole file, in memory of our own: a mapping of it would fault
@@ -266,7 +86,7 @@ file_read(const char *path, size_t *szp)
  * is checked against its size and alignment; only the first .dynsym
  * counts, as the gABI has one).  *namesp: a NULL-terminated array.
  */
-static int
+int
 elf_check(const char *path, char ***namesp, const char *want, bool *found)
 {
 	unsigned char *m;
@@ -366,7 +186,7 @@ out:
 	return rc;
 }
 
-static void
+void
 names_free(char **names)
 {
 	int i;
@@ -376,46 +196,13 @@ names_free(char **names)
 	free(names);
 }
 
-int
-entry_add(struct compart *c, const char *name, const char *sig, void *fn)
-{
-	struct entry *e;
-
-	if (sig_parse(sig, NULL, NULL) < 0)
-		return set_err(EINVAL, "%s: entry %s has a bad signature \"%.40s\"",
-		    c->name, name, sig);
-	if (entry_find(c, name) >= 0)
-		return 0;
-	e = realloc(c->entries, (size_t)(c->nentries + 1) * sizeof(*e));
-	if (e == NULL)
-		return set_err(ENOMEM, "out of memory");
-	c->entries = e;
-	e = &c->entries[c->nentries];
-	memset(e, 0, sizeof(*e));
-	e->name = strdup(name);
-	e->sig = strdup(sig);
-	e->fn = fn;
-	e->remote = c->nentries;
-	if (e->name == NULL || e->sig == NULL) {
-		free(e->name);
-		free(e->sig);
-		return set_err(ENOMEM, "out of memory");
-	}
-	c->nentries++;
-	return 0;
-}
-
 /* fn must be code of c: inside one of its executable ranges. */
 static bool
 is_code_of(struct compart *c, void *fn)
 {
-	struct dom *d = &G.dom[c->idx];
-	int i;
+	int prot = dom_prot_at(c->idx, (uintptr_t)fn, NULL);
 
-	for (i = 0; i < d->n; i++)
-		if ((uintptr_t)fn >= d->r[i].start && (uintptr_t)fn < d->r[i].end)
-			return (d->r[i].prot & PROT_EXEC) != 0;
-	return false;
+	return prot >= 0 && (prot & PROT_EXEC) != 0;
 }
 
 /*
@@ -428,40 +215,18 @@ is_code_of(struct compart *c, void *fn)
 static int
 dom_string(struct compart *c, const char *p, char *buf, size_t len)
 {
-	struct dom *d = &G.dom[c->idx];
-	uintptr_t a = (uintptr_t)p;
-	int i;
+	uintptr_t a = (uintptr_t)p, end;
+	int prot = dom_prot_at(c->idx, a, &end);
+	size_t room, n;
 
-	for (i = 0; i < d->n; i++) {
-		size_t room, n;
-
-		if (a < d->r[i].start || a >= d->r[i].end ||
-		    !(d->r[i].prot & PROT_READ))
-			continue;
-		room = d->r[i].end - a;
-		n = strnlen(p, room < len ? room : len);
-		if (n == room || n == len)
-			return -1;
-		memcpy(buf, p, n + 1);
-		return 0;
-	}
-	return -1;
-}
-
-/* [addr, addr+len) lies in domain d's readable ranges (one range: the
- * ranges of an object are pages next to each other, but a descriptor
- * does not straddle two protections). */
-bool
-dom_holds(int d, uintptr_t addr, size_t len)
-{
-	struct dom *dm = &G.dom[d];
-	int i;
-
-	for (i = 0; i < dm->n; i++)
-		if (addr >= dm->r[i].start && addr < dm->r[i].end &&
-		    len <= dm->r[i].end - addr)
-			return (dm->r[i].prot & PROT_READ) != 0;
-	return false;
+	if (prot < 0 || !(prot & PROT_READ))
+		return -1;
+	room = end - a;
+	n = strnlen(p, room < len ? room : len);
+	if (n == room || n == len)
+		return -1;
+	memcpy(buf, p, n + 1);
+	return 0;
 }
 
 /* Entry descriptors are read from the compartment's memory: bounded,
@@ -577,12 +342,6 @@ data_region(struct compart *c, void **addrp, size_t *lenp)
 	return set_err(ENOENT, "%s has no writable data", c->name);
 }
 
-static int
-add_range_cb(void *arg, uintptr_t s, uintptr_t e, int prot)
-{
-	return dom_add(*(int *)arg, s, e, prot);
-}
-
 /* Every object of c's namespace but the dynamic linker (shared by all
  * namespaces, and the host's) goes into c's domain. */
 static int
@@ -602,8 +361,7 @@ ranges_collect(struct compart *c)
 		if (lm->l_addr == rtld || lm->l_addr == 0 ||
 		    !object_span(lm, &lo, &hi))
 			continue;
-		if (maps_ranges(PAGE_DOWN(lo), PAGE_UP(hi), add_range_cb,
-		    &idx) < 0)
+		if (dom_add_mapped(idx, PAGE_DOWN(lo), PAGE_UP(hi)) < 0)
 			return -1;
 	}
 	return dom_add(idx, (uintptr_t)c->heap,
@@ -625,25 +383,10 @@ dl_errno(const char *msg)
 	return ELIBACC;
 }
 
-static void
-compart_free_struct(struct compart *c)
-{
-	int i;
-
-	for (i = 0; i < c->nentries; i++) {
-		free(c->entries[i].name);
-		free(c->entries[i].sig);
-	}
-	free(c->entries);
-	free(c->path);
-	free(c);
-}
-
-/* Colocated: the shim, the object, its entries and memory.  G.lock held;
- * c->idx reserved. */
-static int
-load_colocated(struct compart *c, char **names,
-    const struct compart_attr *attr)
+/* Colocated: the shim, the object, its entries and memory.  Lock held;
+ * c->idx reserved, and its domain. */
+int
+loader_load(struct compart *c, char **names, const struct compart_attr *attr)
 {
 	struct thr *t = thr_self();
 	uint64_t saved = t->cur;
@@ -653,7 +396,7 @@ load_colocated(struct compart *c, char **names,
 		return -1;
 	/* Constructors run as the compartment (its intercepts apply). */
 	t->cur = (uint64_t)c->idx;
-	G.c[c->idx] = c;
+	table_set(c->idx, c);
 	c->handle = dlmopen(c->lmid, c->path, RTLD_NOW | RTLD_LOCAL);
 	t->cur = saved;
 	if (c->handle == NULL) {
@@ -667,7 +410,7 @@ load_colocated(struct compart *c, char **names,
 		goto fail;
 	return 0;
 fail:
-	G.c[c->idx] = NULL;
+	table_set(c->idx, NULL);
 	dom_clear(c->idx);
 	if (c->handle != NULL)
 		dlclose(c->handle);
@@ -683,7 +426,7 @@ fail:
  * A name without a slash is looked for where the dynamic linker would
  * look by default: LD_LIBRARY_PATH, then the system's library directories.
  */
-static const char *
+const char *
 lib_search(const char *name, char *buf, size_t len)
 {
 	static const char *const sys[] = {
@@ -713,307 +456,115 @@ lib_search(const char *name, char *buf, size_t len)
 	return name;
 }
 
-compart_t *
-compart_load(const char *path, const struct compart_attr *attrp)
+
+/* Unload c's object, its shim, its heap (its domain cleared first and
+ * its stacks freed, by the caller).  Lock held. */
+void
+loader_unload(struct compart *c)
 {
-	char found[PATH_MAX];
-	static uint32_t gen;
-	struct compart_attr attr;
-	struct compart *c = NULL;
+	dlclose(c->handle);
+	dlclose(c->shim);
+	munmap(c->heap, c->heap_size);
+}
+
+/* Does c's object define name (be it an entry point or not)? */
+bool
+loader_defines(struct compart *c, const char *name)
+{
+	bool exists = false;
 	char **names = NULL;
-	const char *base;
-	int idx, rc;
 
-	if (path == NULL) {
-		set_err(EINVAL, "no path");
-		return NULL;
-	}
-	if (compart_thr.cur != 0) {
-		set_err(EPERM, "compartments cannot load compartments");
-		return NULL;
-	}
-	path = lib_search(path, found, sizeof(found));
-	if (attrp != NULL)
-		attr = *attrp;
-	else
-		compart_attr_init(&attr);
-	/* Bounded before PAGE_UP() and the stack's guard page are added:
-	 * near SIZE_MAX they would wrap to a tiny region. */
-	if (attr.heap_size == 0 || attr.heap_size > COMPART_SIZE_MAX ||
-	    attr.stack_size < 16 * 1024 || attr.stack_size > COMPART_SIZE_MAX ||
-	    attr.mode < -1 || attr.mode > COMPART_PROCESS) {
-		set_err(EINVAL, "bad attributes (heap %zu, stack %zu, mode %d)",
-		    attr.heap_size, attr.stack_size, attr.mode);
-		return NULL;
-	}
-	if (elf_check(path, &names, NULL, NULL) < 0)
-		return NULL;
-	pthread_mutex_lock(&G.lock);
-	global_init();
-	for (idx = 1; idx <= COMPART_MAX; idx++)
-		if (G.c[idx] == NULL && !G.dom[idx].used)
-			break;
-	if (idx > COMPART_MAX) {
-		set_err(EMFILE, "too many compartments (at most %d)",
-		    COMPART_MAX);
-		goto fail;
-	}
-	c = calloc(1, sizeof(*c));
-	if (c == NULL || (c->path = strdup(path)) == NULL) {
-		set_err(ENOMEM, "out of memory");
-		goto fail;
-	}
-	c->idx = idx;
-	c->gen = ++gen;
-	c->mode = attr.mode >= 0 ? attr.mode : G.mode;
-	if (c->mode != COMPART_PROCESS && G.mode == COMPART_PROCESS)
-		c->mode = COMPART_NONE;
-	if (c->mode != COMPART_PROCESS && c->mode != G.mode) {
-		set_err(EINVAL, "colocated compartments share the process's "
-		    "mode (%s)", compart_mode_name(G.mode));
-		goto fail;
-	}
-	base = strrchr(path, '/');
-	snprintf(c->name, sizeof(c->name), "%.63s",
-	    attr.name != NULL ? attr.name : base != NULL ? base + 1 : path);
-	c->heap_size = PAGE_UP(attr.heap_size);
-	c->stack_size = PAGE_UP(attr.stack_size);
-	G.dom[idx].used = true;
-	G.dom[idx].owner = idx;
-	G.dom[idx].pkey = -1;
-	if (c->mode == COMPART_PROCESS) {
-		rc = proc_start(c, &attr);
-	} else {
-		rc = iso_dom_key(idx);
-		if (rc == 0)
-			rc = load_colocated(c, names, &attr);
-	}
-	if (rc < 0) {
-		G.dom[idx].used = false;
-		iso_dom_key_free(idx);
-		goto fail;
-	}
-	G.c[idx] = c;
-	G.nloaded++;
-	iso_recompute();
-	pthread_mutex_unlock(&G.lock);
-	names_free(names);
-	return (compart_t *)c;
-fail:
-	pthread_mutex_unlock(&G.lock);
-	names_free(names);
-	if (c != NULL)
-		compart_free_struct(c);
-	return NULL;
+	if (c->handle != NULL)
+		exists = dlsym(c->handle, name) != NULL;
+	else if (elf_check(c->path, &names, name, &exists) == 0)
+		names_free(names);
+	return exists;
 }
 
-int
-compart_unload(compart_t *cp)
+/* What an import needs of an object's dynamic section: its symbols and
+ * its two tables of relocations with addends. */
+struct dyn {
+	const ElfW(Sym)	*symtab;
+	const char	*strtab;
+	size_t		 strsz;
+	const ElfW(Rela) *rel[2];
+	size_t		 relsz[2];
+};
+
+static void
+dyn_read(const struct link_map *lm, struct dyn *dy)
 {
-	struct compart *c;
-	void *fflush_fn;
-	int idx;
-
-	if (compart_thr.cur != 0)
-		return set_err(EPERM, "only the host unloads compartments");
-	pthread_mutex_lock(&G.lock);
-	c = compart_get(cp);
-	if (c == NULL || c->unloading) {
-		pthread_mutex_unlock(&G.lock);
-		return set_err(EINVAL, "not a loaded compartment");
-	}
-	/* The lock is dropped for the flush below: a second unload of the
-	 * same compartment meanwhile must not free it twice. */
-	c->unloading = true;
-	idx = c->idx;
-	pthread_mutex_unlock(&G.lock);
-	/* What it printed and did not flush yet: its stdio is its own. */
-	if (c->mode != COMPART_PROCESS &&
-	    (fflush_fn = dlsym(c->handle, "fflush")) != NULL) {
-		uint64_t arg = 0;
-
-		call_in(c, fflush_fn, 1, &arg, NULL);
-	}
-	pthread_mutex_lock(&G.lock);
-	windows_drop_owner(idx);
-	windows_forget(idx);
-	gates_retire(c);
-	stats_forget(idx);
-	G.c[idx] = NULL;
-	G.nloaded--;
-	if (c->mode == COMPART_PROCESS) {
-		proc_stop(c);
-	} else {
-		dom_clear(idx);
-		stacks_free(c);
-		dlclose(c->handle);
-		dlclose(c->shim);
-		munmap(c->heap, c->heap_size);
-	}
-	iso_dom_key_free(idx);
-	G.dom[idx].used = false;
-	iso_recompute();
-	pthread_mutex_unlock(&G.lock);
-	compart_free_struct(c);
-	return 0;
-}
-
-void *
-compart_entry(compart_t *cp, const char *name)
-{
-	struct compart *c;
-	struct gate *g;
-	int i;
-
-	pthread_mutex_lock(&G.lock);
-	c = compart_get(cp);
-	if (c == NULL || name == NULL) {
-		pthread_mutex_unlock(&G.lock);
-		set_err(EINVAL, "not a loaded compartment");
-		return NULL;
-	}
-	i = entry_find(c, name);
-	if (i < 0) {
-		bool exists = false;
-		char **names = NULL;
-
-		if (c->handle != NULL)
-			exists = dlsym(c->handle, name) != NULL;
-		else if (elf_check(c->path, &names, name, &exists) == 0)
-			names_free(names);
-
-		pthread_mutex_unlock(&G.lock);
-		if (exists)
-			set_err(EPERM, "%s: %s is not an entry point", c->name,
-			    name);
-		else
-			set_err(ENOENT, "%s: no entry point %s", c->name, name);
-		return NULL;
-	}
-	g = gate_make(c, i);
-	pthread_mutex_unlock(&G.lock);
-	if (g == NULL)
-		return NULL;
-	return compart_thunks + (g - compart_gates) * THUNK_SIZE;
-}
-
-const char *
-compart_entry_sig(compart_t *cp, const char *name)
-{
-	struct compart *c;
-	const char *sig = NULL;
-	int i;
-
-	pthread_mutex_lock(&G.lock);
-	c = compart_get(cp);
-	if (c != NULL && name != NULL && (i = entry_find(c, name)) >= 0)
-		sig = c->entries[i].sig;
-	pthread_mutex_unlock(&G.lock);
-	if (sig == NULL && c != NULL && name != NULL)
-		set_err(ENOENT, "%s: no entry point %s", c->name, name);
-	else if (sig == NULL)
-		set_err(EINVAL, "not a loaded compartment");
-	return sig;
-}
-
-const char *
-compart_entry_name(compart_t *cp, int i)
-{
-	struct compart *c;
-	const char *n = NULL;
-
-	pthread_mutex_lock(&G.lock);
-	c = compart_get(cp);
-	if (c != NULL && i >= 0 && i < c->nentries)
-		n = c->entries[i].name;
-	pthread_mutex_unlock(&G.lock);
-	if (n == NULL)
-		set_err(c == NULL ? EINVAL : ENOENT, "no entry %d", i);
-	return n;
-}
-
-/* Rebind every reference of into's object to sym (a relocation against
- * it in the GOT or data) to the gate of from's entry. */
-int
-compart_import(compart_t *intop, const char *sym, compart_t *fromp,
-    const char *entry)
-{
-	struct compart *into;
-	struct link_map *lm;
-	void *thunk;
 	const ElfW(Dyn) *d;
-	const ElfW(Sym) *symtab = NULL;
-	const char *strtab = NULL;
-	const ElfW(Rela) *rel[2] = { NULL, NULL };
-	size_t relsz[2] = { 0, 0 }, strsz = 0;
-	int done = 0, k;
 
-	if (sym == NULL || entry == NULL)
-		return set_err(EINVAL, "no symbol");
-	thunk = compart_entry(fromp, entry);
-	if (thunk == NULL)
-		return -1;
-	pthread_mutex_lock(&G.lock);
-	into = compart_get(intop);
-	if (into == NULL || into->mode == COMPART_PROCESS) {
-		pthread_mutex_unlock(&G.lock);
-		return set_err(EINVAL, "imports need a colocated compartment");
-	}
-	if (dlinfo(into->handle, RTLD_DI_LINKMAP, &lm) < 0) {
-		pthread_mutex_unlock(&G.lock);
-		return set_err(EINVAL, "dlinfo: %s", dlerror());
-	}
+	memset(dy, 0, sizeof(*dy));
 #define ADJ(v)	((uintptr_t)(v) < lm->l_addr ? lm->l_addr + (uintptr_t)(v) : (uintptr_t)(v))
 	for (d = lm->l_ld; d->d_tag != DT_NULL; d++) {
 		switch (d->d_tag) {
-		case DT_SYMTAB: symtab = (const void *)ADJ(d->d_un.d_ptr); break;
-		case DT_STRTAB: strtab = (const void *)ADJ(d->d_un.d_ptr); break;
-		case DT_STRSZ:	strsz = d->d_un.d_val; break;
-		case DT_RELA:	rel[0] = (const void *)ADJ(d->d_un.d_ptr); break;
-		case DT_RELASZ:	relsz[0] = d->d_un.d_val; break;
-		case DT_JMPREL:	rel[1] = (const void *)ADJ(d->d_un.d_ptr); break;
-		case DT_PLTRELSZ: relsz[1] = d->d_un.d_val; break;
+		case DT_SYMTAB: dy->symtab = (const void *)ADJ(d->d_un.d_ptr); break;
+		case DT_STRTAB: dy->strtab = (const void *)ADJ(d->d_un.d_ptr); break;
+		case DT_STRSZ:	dy->strsz = d->d_un.d_val; break;
+		case DT_RELA:	dy->rel[0] = (const void *)ADJ(d->d_un.d_ptr); break;
+		case DT_RELASZ:	dy->relsz[0] = d->d_un.d_val; break;
+		case DT_JMPREL:	dy->rel[1] = (const void *)ADJ(d->d_un.d_ptr); break;
+		case DT_PLTRELSZ: dy->relsz[1] = d->d_un.d_val; break;
 		}
 	}
 #undef ADJ
-	for (k = 0; k < 2 && symtab != NULL && strtab != NULL; k++) {
-		size_t j, n = relsz[k] / sizeof(ElfW(Rela));
+}
 
-		for (j = 0; rel[k] != NULL && j < n; j++) {
-			const ElfW(Rela) *r = &rel[k][j];
+/* Point the word that relocation r of into's object fills at thunk: 0,
+ * or -1 if that word is not into's own memory. */
+static int
+reloc_rebind(struct compart *into, uintptr_t base, const ElfW(Rela) *r,
+    void *thunk)
+{
+	uintptr_t where = base + r->r_offset, page = PAGE_DOWN(where), end;
+	int prot;
+
+	/* The GOT may be read-only after relocation.  The relocation comes
+	 * from the (untrusted) file: the word it names must be into's own
+	 * memory, never the host's or another compartment's. */
+	prot = dom_prot_at(into->idx, page, &end);
+	if (prot < 0 || where + sizeof(uintptr_t) > end ||
+	    (where & (sizeof(uintptr_t) - 1)) != 0 ||
+	    mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE) < 0)
+		return -1;
+	*(uintptr_t *)where = (uintptr_t)thunk +
+	    (ELF64_R_TYPE(r->r_info) == R_X86_64_64 ? (uintptr_t)r->r_addend : 0);
+	mprotect((void *)page, PAGE, prot);
+	return 0;
+}
+
+/* Rebind every reference of into's object to sym (a relocation against
+ * it in the GOT or data) to thunk.  Lock held. */
+int
+loader_import(struct compart *into, const char *sym, void *thunk)
+{
+	struct link_map *lm;
+	struct dyn dy;
+	int done = 0, k;
+
+	if (dlinfo(into->handle, RTLD_DI_LINKMAP, &lm) < 0)
+		return set_err(EINVAL, "dlinfo: %s", dlerror());
+	dyn_read(lm, &dy);
+	for (k = 0; k < 2 && dy.symtab != NULL && dy.strtab != NULL; k++) {
+		size_t j, n = dy.relsz[k] / sizeof(ElfW(Rela));
+
+		for (j = 0; dy.rel[k] != NULL && j < n; j++) {
+			const ElfW(Rela) *r = &dy.rel[k][j];
 			unsigned type = ELF64_R_TYPE(r->r_info);
-			const ElfW(Sym) *s = &symtab[ELF64_R_SYM(r->r_info)];
-			uintptr_t where = lm->l_addr + r->r_offset, page;
-			int prot;
+			const ElfW(Sym) *s = &dy.symtab[ELF64_R_SYM(r->r_info)];
 
 			if (type != R_X86_64_JUMP_SLOT &&
 			    type != R_X86_64_GLOB_DAT && type != R_X86_64_64)
 				continue;
-			if (ELF64_R_SYM(r->r_info) == 0 || s->st_name >= strsz ||
-			    strcmp(strtab + s->st_name, sym) != 0)
+			if (ELF64_R_SYM(r->r_info) == 0 || s->st_name >= dy.strsz ||
+			    strcmp(dy.strtab + s->st_name, sym) != 0)
 				continue;
-			/* The GOT may be read-only after relocation.  The
-			 * relocation comes from the (untrusted) file: the
-			 * word it names must be into's own memory, never the
-			 * host's or another compartment's. */
-			page = PAGE_DOWN(where);
-			prot = -1;
-			for (int q = 0; q < G.dom[into->idx].n; q++)
-				if (page >= G.dom[into->idx].r[q].start &&
-				    page < G.dom[into->idx].r[q].end &&
-				    where + sizeof(uintptr_t) <=
-				    G.dom[into->idx].r[q].end)
-					prot = G.dom[into->idx].r[q].prot;
-			if (prot < 0 || (where & (sizeof(uintptr_t) - 1)) != 0 ||
-			    mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE) < 0)
-				continue;
-			*(uintptr_t *)where = (uintptr_t)thunk +
-			    (type == R_X86_64_64 ? (uintptr_t)r->r_addend : 0);
-			mprotect((void *)page, PAGE, prot);
-			done++;
+			if (reloc_rebind(into, lm->l_addr, r, thunk) == 0)
+				done++;
 		}
 	}
-	pthread_mutex_unlock(&G.lock);
 	if (done == 0)
 		return set_err(ENOENT, "%s makes no reference to %s",
 		    into->name, sym);

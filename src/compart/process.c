@@ -13,7 +13,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,116 +26,13 @@
 
 #include "comsg/cocall.h"
 #include "internal.h"
+#include "process.h"
 #include "../lib/progpath.h"
 
-/* OP_MAP: gp[0], gp[1] the address and length of window memory whose
- * memfd was just sent on the socket; OP_UNMAP: the same, to let go. */
-enum { OP_CALL = 1, OP_POLICY, OP_EXIT, OP_MAP, OP_UNMAP };
-
-struct pm_req {
-	uint32_t	 op;
-	uint32_t	 entry;		/* OP_CALL: index; OP_POLICY: action */
-	uint32_t	 nstack;
-	uint32_t	 pad;
-	uint64_t	 gp[6];
-	double		 xmm[8];
-	uint64_t	 stack[MAXSTACKARGS];
-	char		 arg[64];	/* OP_POLICY: what */
-};
-
-struct pm_rep {
-	int32_t		 status;	/* 0, or -1 with err */
-	int32_t		 err;
-	uint64_t	 rax, rdx;
-	double		 x0, x1;
-};
-
-struct pm_hello {
-	int32_t		 err;
-	char		 msg[252];
-};
-
-#define LIST_MAX	COCALL_MAXLEN
-
-/*
- * The first message to the compartment's process, on the socket it finds
- * as descriptor 3, with the window arena's memfd attached: what to load
- * and how, where the arena goes; then the entry points declared by the
- * host ("name:sig\0" each, ndeclared of them) up to the message's end.
- */
-#define PM_MAGIC	0x31706d63	/* "cmp1" */
-struct pm_setup {
-	uint32_t	 magic;
-	uint32_t	 ndeclared;
-	uint64_t	 heap_size, stack_size;
-	uint64_t	 arena, arena_size;
-	char		 name[64];
-	char		 path[PATH_MAX];
-};
-#define SETUP_MAX	(sizeof(struct pm_setup) + LIST_MAX)
-#define PROC_FD		3	/* the socket, in comsg-compart */
-#define PROC_LOG_FD	4	/* where COMPART_LOG lines go */
 #define ARENA_TRIES	8	/* processes started to find the arena free */
 
-static void
-proc_fail(struct frame *f, int err)
-{
-	f->rax = (uint64_t)-1;
-	f->rdx = 0;
-	f->x0 = f->x1 = NAN;
-	/* the caller may be a colocated compartment with an import of this
-	 * one: its own errno too */
-	set_caller_errno((int)compart_thr.cur, err);
-}
-
-/* Hand the host a failure while starting, and stop. */
-static void __attribute__((noreturn))
-hello_fail(int sock, int err, const char *msg)
-{
-	struct pm_hello hello;
-
-	memset(&hello, 0, sizeof(hello));
-	hello.err = err;
-	snprintf(hello.msg, sizeof(hello.msg), "%s", msg);
-	send(sock, &hello, sizeof(hello), MSG_NOSIGNAL);
-	_exit(1);
-}
-
-/* Receive and check the setup; reserve the arena where the host has it. */
-static int
-setup_recv(int sock, struct pm_setup *su, char ***declared)
-{
-	char *buf = (char *)su, **list;
-	ssize_t n;
-	size_t off;
-	uint32_t i;
-
-	n = recv(sock, su, SETUP_MAX, 0);
-	if (n < (ssize_t)sizeof(*su) || su->magic != PM_MAGIC ||
-	    memchr(su->name, '\0', sizeof(su->name)) == NULL ||
-	    memchr(su->path, '\0', sizeof(su->path)) == NULL ||
-	    su->ndeclared > LIST_MAX / 4)
-		return set_err(EPROTO, "bad setup message");
-	list = calloc(su->ndeclared + 1, sizeof(*list));
-	if (list == NULL)
-		return set_err(ENOMEM, "out of memory");
-	for (i = 0, off = sizeof(*su); i < su->ndeclared; i++) {
-		char *end = off < (size_t)n ?
-		    memchr(buf + off, '\0', (size_t)n - off) : NULL;
-
-		if (end == NULL) {
-			free(list);
-			return set_err(EPROTO, "bad setup message");
-		}
-		list[i] = buf + off;
-		off = (size_t)(end + 1 - buf);
-	}
-	*declared = list;
-	return arena_adopt((void *)(uintptr_t)su->arena, su->arena_size);
-}
-
-/* A descriptor over the socket to the compartment's process (with one
- * byte), and taking it there; -1 if none came. */
+/* A descriptor over the socket to the compartment's process, with one
+ * byte (fd_recv() in proc_main.c takes it). */
 static int
 fd_send(int sock, int fd)
 {
@@ -152,177 +48,6 @@ fd_send(int sock, int fd)
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 :
 	    set_err(errno, "cannot pass window memory: %s", strerror(errno));
-}
-
-static int
-fd_recv(int sock)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))], byte;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
-	int fd = -1;
-
-	if (recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
-	    cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
-
-/*
- * The compartment's process (comsg-compart): receive the setup on
- * PROC_FD, load the compartment, hand over a target and the entry list, serve calls until
- * told to stop.  Never returns.
- */
-void
-proc_serve(void)
-{
-	struct compart_attr a;
-	struct pm_hello hello;
-	struct pm_setup *su;
-	struct pm_req req;
-	struct pm_rep rep;
-	struct compart *lc;
-	compart_t *cp;
-	char *list, **declared = NULL;
-	size_t len = 0, replen = 0;
-	void *target, *cookie;
-	int i, sock = PROC_FD;
-	unsigned denied = 0;	/* groups the kernel refuses us */
-
-	su = malloc(SETUP_MAX);
-	if (su == NULL)
-		hello_fail(sock, ENOMEM, "out of memory");
-	if (setup_recv(sock, su, &declared) < 0 ||
-	    compart_init(COMPART_NONE) < 0 || compart_log_fd(PROC_LOG_FD) < 0)
-		hello_fail(sock, errno, compart_error());
-	/* Before the compartment's first instruction (its constructors). */
-	if (sandbox_landlock() < 0 && errno != ENOSYS && errno != EOPNOTSUPP)
-		hello_fail(sock, errno, compart_error());
-	compart_attr_init(&a);
-	a.name = su->name;
-	a.mode = COMPART_NONE;
-	a.heap_size = su->heap_size;
-	a.stack_size = su->stack_size;
-	a.entries = (const char *const *)declared;
-	memset(&hello, 0, sizeof(hello));
-	cp = compart_load(su->path, &a);
-	if (cp == NULL)
-		hello_fail(sock, errno, compart_error());
-	free(declared);
-	free(su);
-	lc = (struct compart *)cp;
-	if (coregister(NULL, &target) < 0)
-		hello_fail(sock, errno, "coregister failed");
-	list = malloc(LIST_MAX);
-	for (i = 0; list != NULL && i < lc->nentries; i++) {
-		size_t n = strlen(lc->entries[i].name) + 1,
-		    m = strlen(lc->entries[i].sig) + 1;
-
-		if (len + n + m > LIST_MAX)
-			break;
-		memcpy(list + len, lc->entries[i].name, n);
-		memcpy(list + len + n, lc->entries[i].sig, m);
-		len += n + m;
-	}
-	if (list == NULL ||
-	    send(sock, &hello, sizeof(hello), MSG_NOSIGNAL) < 0 ||
-	    capsend(sock, target) < 0 ||
-	    send(sock, list, len, MSG_NOSIGNAL) < 0)
-		_exit(1);
-	free(list);
-	for (;;) {
-		ssize_t n = coaccept(&cookie, &rep, replen, &req, sizeof(req));
-		struct frame f;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(1);
-		}
-		replen = sizeof(rep);
-		memset(&rep, 0, sizeof(rep));
-		if (n != (ssize_t)sizeof(req)) {
-			rep.status = -1;
-			rep.err = EPROTO;
-			continue;
-		}
-		switch (req.op) {
-		case OP_CALL:
-			if (req.entry >= (uint32_t)lc->nentries) {
-				rep.status = -1;
-				rep.err = EINVAL;
-				break;
-			}
-			memset(&f, 0, sizeof(f));
-			f.g = gate_make(lc, (int)req.entry);
-			if (f.g == NULL || req.nstack != f.g->nstack) {
-				rep.status = -1;
-				rep.err = EINVAL;
-				break;
-			}
-			memcpy(f.gp, req.gp, sizeof(f.gp));
-			memcpy(f.xmm, req.xmm, sizeof(f.xmm));
-			memcpy(f.stack, req.stack, f.g->nstack);
-			gate_run_frame(&f);
-			rep.rax = f.rax;
-			rep.rdx = f.rdx;
-			rep.x0 = f.x0;
-			rep.x1 = f.x1;
-			break;
-		case OP_POLICY: {
-			unsigned g;
-
-			req.arg[sizeof(req.arg) - 1] = '\0';
-			/* A group the kernel refuses cannot be allowed again. */
-			if (!(req.entry & COMPART_DENY) &&
-			    (sandbox_groups(req.arg, true) & denied)) {
-				rep.status = -1;
-				rep.err = EPERM;
-				break;
-			}
-			if (policy_apply(lc, req.arg, (int)req.entry) < 0) {
-				rep.status = -1;
-				rep.err = EINVAL;
-				break;
-			}
-			g = (req.entry & COMPART_DENY) ?
-			    sandbox_groups(req.arg, false) & ~denied : 0;
-			if (g != 0 && sandbox_deny(g) < 0) {
-				rep.status = -1;
-				rep.err = errno;
-				break;
-			}
-			denied |= g;
-			break;
-		}
-		case OP_MAP:
-		case OP_UNMAP: {
-			int fd = req.op == OP_MAP ? fd_recv(sock) : -1;
-
-			if (!arena_holds(req.gp[0], req.gp[1]) ||
-			    (req.op == OP_MAP && fd < 0) ||
-			    arena_map((void *)(uintptr_t)req.gp[0], req.gp[1],
-			    fd) < 0) {
-				rep.status = -1;
-				rep.err = EINVAL;
-			}
-			if (fd >= 0)
-				close(fd);
-			break;
-		}
-		case OP_EXIT:
-			compart_unload(cp);
-			_exit(0);
-		default:
-			rep.status = -1;
-			rep.err = EINVAL;
-		}
-	}
 }
 
 /* Parse "name\0sig\0..." from the child: untrusted, bounded. */
@@ -408,7 +133,7 @@ proc_spawn(struct compart *c, int sock)
 		return set_err(ENOMEM, "out of memory");
 	/* Copies above both targets, so that neither dup2 undoes the other. */
 	hi_sock = fcntl(sock, F_DUPFD_CLOEXEC, PROC_LOG_FD + 1);
-	hi_log = fcntl(G.log_fd, F_DUPFD_CLOEXEC, PROC_LOG_FD + 1);
+	hi_log = fcntl(intercept_log_fd(), F_DUPFD_CLOEXEC, PROC_LOG_FD + 1);
 	if (hi_sock < 0 || hi_log < 0) {
 		r = errno;
 		free(envp);
@@ -524,7 +249,7 @@ proc_stop(struct compart *c)
 }
 
 /* A request without results to the compartment's process (2 s at most:
- * G.lock is held). */
+ * the table lock is held). */
 static int
 proc_request(struct compart *c, struct pm_req *req)
 {
@@ -591,7 +316,8 @@ proc_policy(struct compart *c, const char *what, int action)
 	return proc_request(c, &req);
 }
 
-void
+/* Run the call in f in c's process: 0, or the errno for the caller. */
+int
 proc_call(struct frame *f)
 {
 	struct gate *g = f->g;
@@ -599,31 +325,8 @@ proc_call(struct frame *f)
 	struct entry *e = &c->entries[g->eidx];
 	struct pm_req req;
 	struct pm_rep rep;
-	const char *p;
-	int gi = 0, di = 0, si = 0;
 	ssize_t n;
 
-	/* Pointers must lead into windows open to c: nothing else of ours
-	 * exists in its process. */
-	for (p = e->sig + 2; *p != ')'; p++) {
-		uint64_t v;
-
-		if (*p == 'd') {
-			if (di++ >= 8)
-				si++;
-			continue;
-		}
-		v = gi < 6 ? f->gp[gi++] : f->stack[si++];
-		if ((*p == 'p' || *p == 's') && v != 0 &&
-		    !window_covers(c->idx, (uintptr_t)v, 1)) {
-			set_err(EFAULT, "%s: argument %d of %s (%#llx) is not "
-			    "in a window open to it", c->name,
-			    (int)(p - e->sig - 2) + 1, e->name,
-			    (unsigned long long)v);
-			proc_fail(f, EFAULT);
-			return;
-		}
-	}
 	memset(&req, 0, sizeof(req));
 	req.op = OP_CALL;
 	req.entry = (uint32_t)e->remote;
@@ -641,15 +344,13 @@ proc_call(struct frame *f)
 		else
 			set_err(err, "%s: call to %s failed: %s", c->name,
 			    e->name, strerror(err));
-		proc_fail(f, err);
-		return;
+		return err;
 	}
-	if (rep.status != 0) {
-		proc_fail(f, rep.err > 0 && rep.err < 4096 ? rep.err : EPROTO);
-		return;
-	}
+	if (rep.status != 0)
+		return rep.err > 0 && rep.err < 4096 ? rep.err : EPROTO;
 	f->rax = rep.rax;
 	f->rdx = rep.rdx;
 	f->x0 = rep.x0;
 	f->x1 = rep.x1;
+	return 0;
 }

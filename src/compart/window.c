@@ -1,12 +1,11 @@
 /*
  * Windows: page ranges of one owner's memory opened to chosen other
  * compartments.  Each window is a protection domain of its own (and, in
- * mpk mode, a protection key): opening and closing it changes only what
- * each compartment may touch, not the pages.  Memory for windows comes
- * from the window arena: an address range reserved in the host and, at
- * the same address, in every compartment process; each block of window
- * memory is a memfd of its own mapped there, and a compartment process is
- * given (and mapped) only the blocks of windows open to it or its own.
+ * mpk mode, a protection key), which iso.c keeps with who it is open to:
+ * opening and closing it changes only what each compartment may touch,
+ * not the pages.  Memory for windows comes from the window arena
+ * (arena.c); a compartment process is given (and mapped) only the blocks
+ * of windows open to it or its own.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,146 +17,24 @@
 
 #include "internal.h"
 
-#define ARENA_SIZE	(256UL << 20)
-#define ARENA_PAGES	(ARENA_SIZE / PAGE)
-
-struct blk { void *p; size_t len; int fd; };
-
 struct compart_window {
 	int		 slot;
-	int		 dom;
+	int		 dom;		/* its protection domain */
 	int		 owner;		/* compartment index, 0: host */
-	uint32_t	 owner_gen;
-	uint64_t	 open_to;	/* bit i: open to compartment i */
+	uint64_t	 was_open;	/* bit i: ever open to compartment i
+					 * (for the graph, compart_dot) */
 	struct blk	*blks;		/* from compart_window_alloc() */
 	int		 nblks;
 };
 
+/* Under the table lock. */
 static struct compart_window *W[COMPART_WINDOWS_MAX];
-static char *arena;
-static uint8_t arena_used[ARENA_PAGES / 8];
 
-/* Reserve the arena's addresses (no memory behind them yet). */
-int
-arena_init(void)
+/* Compartment i has w's memory within reach: w is open to it, or its. */
+static bool
+reaches(const struct compart_window *w, int i)
 {
-	void *p;
-
-	if (arena != NULL)
-		return 0;
-	p = mmap(NULL, ARENA_SIZE, PROT_NONE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return set_err(ENOMEM, "cannot reserve the window arena");
-	arena = p;
-	return 0;
-}
-
-/* Where the arena is, for a compartment's process (arena_init() first). */
-void
-arena_get(void **addr, size_t *size)
-{
-	*addr = arena;
-	*size = ARENA_SIZE;
-}
-
-/* In a compartment's process: reserve the arena at addr, as in the host.
- * EADDRINUSE if this process has something there. */
-int
-arena_adopt(void *addr, size_t size)
-{
-	void *p;
-
-	if (arena != NULL || size != ARENA_SIZE || ((uintptr_t)addr & (PAGE - 1)))
-		return set_err(EPROTO, "bad window arena from the host");
-	p = mmap(addr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-	    MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p != addr) {
-		int err = p == MAP_FAILED && errno != EEXIST ? errno : EADDRINUSE;
-
-		if (p != MAP_FAILED)
-			munmap(p, size);
-		return set_err(err, "cannot reserve the window arena at %p in "
-		    "the compartment's process: %s", addr, strerror(err));
-	}
-	arena = p;
-	return 0;
-}
-
-/* Does [p, p+len) lie in the arena, in whole pages? */
-bool
-arena_holds(uintptr_t p, size_t len)
-{
-	uintptr_t a = (uintptr_t)arena;
-
-	return arena != NULL && p % PAGE == 0 && len % PAGE == 0 && len > 0 &&
-	    p >= a && p - a <= ARENA_SIZE && len <= ARENA_SIZE - (p - a);
-}
-
-/* Put fd's memory at p (fd -1: nothing, the reservation again). */
-int
-arena_map(void *p, size_t len, int fd)
-{
-	void *q = fd >= 0 ?
-	    mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) :
-	    mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-	    MAP_NORESERVE | MAP_FIXED, -1, 0);
-
-	return q == p ? 0 : set_err(errno, "mmap of window memory: %s",
-	    strerror(errno));
-}
-
-#define USED(i)		(arena_used[(i) / 8] & (1 << ((i) % 8)))
-
-/* A block of window memory: its own memfd, mapped in the arena. */
-static int
-arena_alloc(size_t len, struct blk *b)
-{
-	size_t n, i, run = 0, first, k;
-	int fd;
-
-	/* Before rounding: near SIZE_MAX, PAGE_UP() wraps to 0. */
-	if (len > ARENA_SIZE)
-		return set_err(ENOMEM, "%zu bytes: more than the window arena "
-		    "(%lu MiB)", len, ARENA_SIZE >> 20);
-	n = PAGE_UP(len) / PAGE;
-	if (arena_init() < 0)
-		return -1;
-	for (i = 0; i < ARENA_PAGES; i++) {
-		run = USED(i) ? 0 : run + 1;
-		if (run == n)
-			break;
-	}
-	if (i == ARENA_PAGES)
-		return set_err(ENOMEM, "the window arena (%lu MiB) is full",
-		    ARENA_SIZE >> 20);
-	first = i + 1 - n;
-	fd = memfd_create("compart-window", MFD_CLOEXEC);
-	if (fd < 0)
-		return set_err(errno, "memfd_create: %s", strerror(errno));
-	if (ftruncate(fd, (off_t)(n * PAGE)) < 0 ||
-	    arena_map(arena + first * PAGE, n * PAGE, fd) < 0) {
-		close(fd);
-		return set_err(ENOMEM, "no memory for a window");
-	}
-	for (k = first; k <= i; k++)
-		arena_used[k / 8] |= (uint8_t)(1 << (k % 8));
-	b->p = arena + first * PAGE;
-	b->len = n * PAGE;
-	b->fd = fd;
-	return 0;
-}
-
-/* Back to the arena (the memory goes with the last mapping of it). */
-static void
-arena_free(struct blk *b)
-{
-	size_t first = (size_t)((char *)b->p - arena) / PAGE, k;
-
-	arena_map(b->p, b->len, -1);
-	close(b->fd);
-	for (k = first; k < first + b->len / PAGE; k++)
-		arena_used[k / 8] &= (uint8_t)~(1 << (k % 8));
+	return (dom_reach(w->dom) & (1ULL << i)) || w->owner == i;
 }
 
 /* Process mode: the compartments whose processes have w's blocks mapped
@@ -169,8 +46,9 @@ proc_viewers(const struct compart_window *w)
 	int i;
 
 	for (i = 1; i <= COMPART_MAX; i++)
-		if (G.c[i] != NULL && G.c[i]->mode == COMPART_PROCESS &&
-		    ((w->open_to & (1ULL << i)) || w->owner == i))
+		if (compart_at((uint64_t)i) != NULL &&
+		    compart_at((uint64_t)i)->mode == COMPART_PROCESS &&
+		    reaches(w, i))
 			who |= 1ULL << i;
 	return who;
 }
@@ -183,17 +61,19 @@ blks_show(struct compart_window *w, int from, int to, uint64_t who, bool map)
 	int i, b;
 
 	for (i = 1; i <= COMPART_MAX; i++) {
+		struct compart *c = compart_at((uint64_t)i);
+
 		if (!(who & (1ULL << i)))
 			continue;
 		for (b = from; b < to; b++) {
 			if (!map) {
-				proc_unmap(G.c[i], w->blks[b].p, w->blks[b].len);
-			} else if (proc_map(G.c[i], w->blks[b].p,
+				proc_unmap(c, w->blks[b].p, w->blks[b].len);
+			} else if (proc_map(c, w->blks[b].p,
 			    w->blks[b].len, w->blks[b].fd) < 0) {
 				uint64_t done = who & ((1ULL << i) - 1);
 
 				while (--b >= from)
-					proc_unmap(G.c[i], w->blks[b].p,
+					proc_unmap(c, w->blks[b].p,
 					    w->blks[b].len);
 				blks_show(w, from, to, done, false);
 				return -1;
@@ -201,25 +81,6 @@ blks_show(struct compart_window *w, int from, int to, uint64_t who, bool map)
 		}
 	}
 	return 0;
-}
-
-/* Domains each compartment reaches through windows: those open to it and
- * those it owns. */
-void
-windows_masks(uint64_t *masks)
-{
-	int i, k;
-
-	memset(masks, 0, (COMPART_MAX + 1) * sizeof(*masks));
-	for (k = 0; k < COMPART_WINDOWS_MAX; k++) {
-		struct compart_window *w = W[k];
-
-		if (w == NULL)
-			continue;
-		for (i = 1; i <= COMPART_MAX; i++)
-			if ((w->open_to & (1ULL << i)) || w->owner == i)
-				masks[i] |= 1ULL << w->dom;
-	}
 }
 
 static struct compart_window *
@@ -244,8 +105,8 @@ compart_window_create(compart_t *owner)
 		set_err(EPERM, "only the host manages windows");
 		return NULL;
 	}
-	pthread_mutex_lock(&G.lock);
-	global_init();
+	table_lock();
+	iso_init();
 	if (owner != NULL && (c = compart_get(owner)) == NULL) {
 		set_err(EINVAL, "not a loaded compartment");
 		goto fail;
@@ -266,20 +127,15 @@ compart_window_create(compart_t *owner)
 	w->slot = k;
 	w->dom = DOM_WIN0 + k;
 	w->owner = c != NULL ? c->idx : 0;
-	w->owner_gen = c != NULL ? c->gen : 0;
-	G.dom[w->dom].owner = w->owner;
-	G.dom[w->dom].used = true;
-	if (iso_dom_key(w->dom) < 0) {
-		G.dom[w->dom].used = false;
+	if (dom_reserve(w->dom, w->owner, true) < 0) {
 		free(w);
 		goto fail;
 	}
 	W[k] = w;
-	iso_recompute();
-	pthread_mutex_unlock(&G.lock);
+	table_unlock();
 	return (compart_window_t *)w;
 fail:
-	pthread_mutex_unlock(&G.lock);
+	table_unlock();
 	return NULL;
 }
 
@@ -298,7 +154,7 @@ compart_window_alloc(compart_window_t *wp, size_t len)
 		set_err(EINVAL, "empty window memory");
 		return NULL;
 	}
-	pthread_mutex_lock(&G.lock);
+	table_lock();
 	if ((w = win_get(wp)) == NULL) {
 		set_err(EINVAL, "not a window");
 		goto out;
@@ -326,14 +182,8 @@ compart_window_alloc(compart_window_t *wp, size_t len)
 	}
 	p = b->p;
 out:
-	pthread_mutex_unlock(&G.lock);
+	table_unlock();
 	return p;
-}
-
-static int
-host_add_cb(void *arg, uintptr_t s, uintptr_t e, int prot)
-{
-	return dom_add(*(int *)arg, s, e, prot);
 }
 
 static int
@@ -355,7 +205,7 @@ compart_window_add(compart_window_t *wp, void *addr, size_t len)
 		return set_err(EPERM, "only the host manages windows");
 	if (len == 0 || s % PAGE != 0 || len % PAGE != 0 || e < s)
 		return set_err(EINVAL, "window ranges are whole pages");
-	pthread_mutex_lock(&G.lock);
+	table_lock();
 	if ((w = win_get(wp)) == NULL) {
 		set_err(EINVAL, "not a window");
 		goto out;
@@ -374,8 +224,7 @@ compart_window_add(compart_window_t *wp, void *addr, size_t len)
 	}
 	/* The arena's pages, given out or not, are compart_window_alloc()'s
 	 * to hand out: one added here could be another window's later. */
-	if (arena != NULL && s < (uintptr_t)arena + ARENA_SIZE &&
-	    e > (uintptr_t)arena) {
+	if (arena_overlaps(s, e)) {
 		set_err(EINVAL, "%#lx-%#lx is in the window arena: memory there "
 		    "comes from compart_window_alloc()", (unsigned long)s,
 		    (unsigned long)e);
@@ -388,11 +237,9 @@ compart_window_add(compart_window_t *wp, void *addr, size_t len)
 		    "(not all mapped)", (unsigned long)s, (unsigned long)e);
 		goto out;
 	}
-	rc = maps_ranges(s, e, host_add_cb, &w->dom);
+	rc = dom_add_mapped(w->dom, s, e);
 out:
-	if (rc == 0)
-		iso_recompute();
-	pthread_mutex_unlock(&G.lock);
+	table_unlock();
 	return rc;
 }
 
@@ -407,7 +254,7 @@ compart_window_remove(compart_window_t *wp, void *addr, size_t len)
 		return set_err(EPERM, "only the host manages windows");
 	if (len == 0 || s % PAGE != 0 || len % PAGE != 0 || s + len < s)
 		return set_err(EINVAL, "window ranges are whole pages");
-	pthread_mutex_lock(&G.lock);
+	table_lock();
 	if ((w = win_get(wp)) == NULL) {
 		set_err(EINVAL, "not a window");
 		goto out;
@@ -421,9 +268,7 @@ compart_window_remove(compart_window_t *wp, void *addr, size_t len)
 		}
 	rc = dom_take(w->dom, w->owner != 0 ? w->owner : -1, s, s + len);
 out:
-	if (rc == 0)
-		iso_recompute();
-	pthread_mutex_unlock(&G.lock);
+	table_unlock();
 	return rc;
 }
 
@@ -436,7 +281,7 @@ open_close(compart_window_t *wp, compart_t *to, bool open)
 
 	if (compart_thr.cur != 0)
 		return set_err(EPERM, "only the host manages windows");
-	pthread_mutex_lock(&G.lock);
+	table_lock();
 	w = win_get(wp);
 	c = to != NULL ? compart_get(to) : NULL;
 	if (w == NULL || (to != NULL && c == NULL)) {
@@ -444,22 +289,19 @@ open_close(compart_window_t *wp, compart_t *to, bool open)
 	} else if (c != NULL) {
 		uint64_t before = proc_viewers(w), after;
 
-		if (open)
-			w->open_to |= 1ULL << c->idx;
-		else
-			w->open_to &= ~(1ULL << c->idx);
+		dom_reach_set(w->dom, c->idx, open);
 		after = proc_viewers(w);
 		if (blks_show(w, 0, w->nblks, after & ~before, true) < 0) {
-			w->open_to &= ~(1ULL << c->idx);
+			dom_reach_set(w->dom, c->idx, false);
 			rc = -1;
 		} else {
 			blks_show(w, 0, w->nblks, before & ~after, false);
-			stats_window(w->slot + 1, w->owner, c->idx, open);
-			iso_recompute();
+			if (open)
+				w->was_open |= 1ULL << c->idx;
 		}
 	}
 	/* the host reaches every window: nothing to do for NULL */
-	pthread_mutex_unlock(&G.lock);
+	table_unlock();
 	return rc;
 }
 
@@ -478,7 +320,6 @@ compart_window_close(compart_window_t *w, compart_t *to)
 static void
 destroy_locked(struct compart_window *w)
 {
-	struct dom *dm = &G.dom[w->dom];
 	int i;
 
 	blks_show(w, 0, w->nblks, proc_viewers(w), false);
@@ -488,17 +329,9 @@ destroy_locked(struct compart_window *w)
 		arena_free(&w->blks[i]);
 	}
 	/* what is left goes back to the owner */
-	while (dm->n > 0) {
-		struct range r = dm->r[0];
-
-		if (dom_take(w->dom, w->owner != 0 && G.c[w->owner] != NULL ?
-		    w->owner : -1, r.start, r.end) < 0)
-			break;
-	}
-	dom_clear(w->dom);
-	iso_dom_key_free(w->dom);
-	dm->used = false;
-	stats_window_gone(w->slot + 1);
+	dom_return(w->dom, w->owner != 0 &&
+	    compart_at((uint64_t)w->owner) != NULL ? w->owner : -1);
+	dom_release(w->dom);
 	W[w->slot] = NULL;
 	free(w->blks);
 	free(w);
@@ -511,14 +344,13 @@ compart_window_destroy(compart_window_t *wp)
 
 	if (compart_thr.cur != 0)
 		return set_err(EPERM, "only the host manages windows");
-	pthread_mutex_lock(&G.lock);
+	table_lock();
 	if ((w = win_get(wp)) == NULL) {
-		pthread_mutex_unlock(&G.lock);
+		table_unlock();
 		return set_err(EINVAL, "not a window");
 	}
 	destroy_locked(w);
-	iso_recompute();
-	pthread_mutex_unlock(&G.lock);
+	table_unlock();
 	return 0;
 }
 
@@ -533,6 +365,8 @@ windows_drop_owner(int idx)
 			destroy_locked(W[k]);
 }
 
+/* Compartment idx is going: the graph forgets it saw the others' windows
+ * (iso.c closes them to it). */
 void
 windows_forget(int idx)
 {
@@ -540,7 +374,7 @@ windows_forget(int idx)
 
 	for (k = 0; k < COMPART_WINDOWS_MAX; k++)
 		if (W[k] != NULL)
-			W[k]->open_to &= ~(1ULL << idx);
+			W[k]->was_open &= ~(1ULL << idx);
 }
 
 /* Process mode: [addr, addr+len) lies in arena memory of one window open
@@ -555,7 +389,7 @@ window_covers(int to, uintptr_t addr, size_t len)
 	for (k = 0; k < COMPART_WINDOWS_MAX; k++) {
 		struct compart_window *w = W[k];
 
-		if (w == NULL || !((w->open_to & (1ULL << to)) || w->owner == to))
+		if (w == NULL || !reaches(w, to))
 			continue;
 		for (i = 0; i < w->nblks; i++) {
 			uintptr_t s = (uintptr_t)w->blks[i].p;
@@ -568,22 +402,19 @@ window_covers(int to, uintptr_t addr, size_t len)
 	return false;
 }
 
-/* For the DOT graph: window k's owner, pages and who it is open to. */
+/* For the DOT graph: window k's owner, pages, who it is open to and who
+ * it ever was.  Lock held. */
 int
-window_info(int k, int *owner, size_t *pages, uint64_t *open_to)
+window_info(int k, int *owner, size_t *pages, uint64_t *open_to,
+    uint64_t *was_open)
 {
 	struct compart_window *w;
-	struct dom *dm;
-	size_t n = 0;
-	int i;
 
 	if (k < 0 || k >= COMPART_WINDOWS_MAX || (w = W[k]) == NULL)
 		return -1;
-	dm = &G.dom[w->dom];
-	for (i = 0; i < dm->n; i++)
-		n += (dm->r[i].end - dm->r[i].start) / PAGE;
 	*owner = w->owner;
-	*pages = n;
-	*open_to = w->open_to;
+	*pages = dom_size(w->dom) / PAGE;
+	*open_to = dom_reach(w->dom);
+	*was_open = w->was_open;
 	return 0;
 }
