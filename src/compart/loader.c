@@ -80,6 +80,83 @@ file_read(const char *path, size_t *szp)
 	return m;
 }
 
+/* The ELF header: a shared object for x86-64, with section headers
+ * inside the file and aligned. */
+static int
+elf_header_check(const unsigned char *m, size_t sz, const char *path)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)m;
+
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
+		return set_err(ENOEXEC, "%s: not an ELF file", path);
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_X86_64)
+		return set_err(ENOEXEC, "%s: ELF for another machine", path);
+	if (eh->e_type != ET_DYN)
+		return set_err(ENOEXEC, "%s: not an ELF shared object", path);
+	if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > sz ||
+	    eh->e_shoff % _Alignof(Elf64_Shdr) != 0 ||
+	    (size_t)eh->e_shnum * sizeof(Elf64_Shdr) > sz - eh->e_shoff)
+		return set_err(ENOEXEC, "%s: bad section headers", path);
+	return 0;
+}
+
+/* Append a copy of name to the NULL-terminated array *namesp of *np. */
+static int
+names_add(char ***namesp, int *np, const char *name)
+{
+	char **nn = realloc(*namesp, (size_t)(*np + 2) * sizeof(**namesp));
+
+	if (nn == NULL)
+		return set_err(ENOMEM, "out of memory");
+	*namesp = nn;
+	nn[*np] = strdup(name);
+	if (nn[*np] == NULL)
+		return set_err(ENOMEM, "out of memory");
+	nn[++*np] = NULL;
+	return 0;
+}
+
+/* The names of the entry descriptors among the symbols of .dynsym sh
+ * (strings in its linked section), into *namesp; *found if want is one
+ * of the symbols. */
+static int
+dynsym_scan(const unsigned char *m, size_t sz, const Elf64_Shdr *sh,
+    const char *path, char ***namesp, const char *want, bool *found)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)m;
+	const Elf64_Shdr *str;
+	const Elf64_Sym *sym;
+	size_t k, nsym;
+	int n = 0;
+
+	if (sh->sh_link >= eh->e_shnum || sh->sh_offset > sz ||
+	    sh->sh_offset % _Alignof(Elf64_Sym) != 0 ||
+	    sh->sh_size > sz - sh->sh_offset)
+		return set_err(ENOEXEC, "%s: bad .dynsym", path);
+	str = (const Elf64_Shdr *)(m + eh->e_shoff) + sh->sh_link;
+	if (str->sh_offset > sz || str->sh_size > sz - str->sh_offset)
+		return set_err(ENOEXEC, "%s: bad .dynstr", path);
+	sym = (const Elf64_Sym *)(m + sh->sh_offset);
+	nsym = sh->sh_size / sizeof(Elf64_Sym);
+	for (k = 0; k < nsym; k++) {
+		const char *nm;
+
+		if (sym[k].st_name >= str->sh_size ||
+		    sym[k].st_shndx == SHN_UNDEF)
+			continue;
+		nm = (const char *)m + str->sh_offset + sym[k].st_name;
+		if (memchr(nm, '\0', str->sh_size - sym[k].st_name) == NULL)
+			continue;
+		if (want != NULL && strcmp(nm, want) == 0)
+			*found = true;
+		if (strncmp(nm, ENTRY_PREFIX, strlen(ENTRY_PREFIX)) == 0 &&
+		    names_add(namesp, &n, nm + strlen(ENTRY_PREFIX)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * Check the file: an ELF shared object for x86-64.  Collect the names of
  * its entry descriptors from .dynsym (the file is untrusted: every offset
@@ -92,32 +169,15 @@ elf_check(const char *path, char ***namesp, const char *want, bool *found)
 	unsigned char *m;
 	const Elf64_Ehdr *eh;
 	char **names = NULL;
-	int n = 0, rc = -1;
+	int rc = -1;
 	size_t sz, i;
 
 	*namesp = NULL;
 	if ((m = file_read(path, &sz)) == NULL)
 		return -1;
+	if (elf_header_check(m, sz, path) < 0)
+		goto out;
 	eh = (const Elf64_Ehdr *)m;
-	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) {
-		set_err(ENOEXEC, "%s: not an ELF file", path);
-		goto out;
-	}
-	if (eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_X86_64) {
-		set_err(ENOEXEC, "%s: ELF for another machine", path);
-		goto out;
-	}
-	if (eh->e_type != ET_DYN) {
-		set_err(ENOEXEC, "%s: not an ELF shared object", path);
-		goto out;
-	}
-	if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > sz ||
-	    eh->e_shoff % _Alignof(Elf64_Shdr) != 0 ||
-	    (size_t)eh->e_shnum * sizeof(Elf64_Shdr) > sz - eh->e_shoff) {
-		set_err(ENOEXEC, "%s: bad section headers", path);
-		goto out;
-	}
 	names = calloc(1, sizeof(*names));
 	if (names == NULL) {
 		set_err(ENOMEM, "out of memory");
@@ -125,63 +185,18 @@ elf_check(const char *path, char ***namesp, const char *want, bool *found)
 	}
 	for (i = 0; i < eh->e_shnum; i++) {
 		const Elf64_Shdr *sh = (const Elf64_Shdr *)(m + eh->e_shoff) + i;
-		const Elf64_Shdr *str;
-		const Elf64_Sym *sym;
-		size_t k, nsym;
 
 		if (sh->sh_type != SHT_DYNSYM)
 			continue;
-		if (sh->sh_link >= eh->e_shnum || sh->sh_offset > sz ||
-		    sh->sh_offset % _Alignof(Elf64_Sym) != 0 ||
-		    sh->sh_size > sz - sh->sh_offset) {
-			set_err(ENOEXEC, "%s: bad .dynsym", path);
+		if (dynsym_scan(m, sz, sh, path, &names, want, found) < 0)
 			goto out;
-		}
-		str = (const Elf64_Shdr *)(m + eh->e_shoff) + sh->sh_link;
-		if (str->sh_offset > sz || str->sh_size > sz - str->sh_offset) {
-			set_err(ENOEXEC, "%s: bad .dynstr", path);
-			goto out;
-		}
-		sym = (const Elf64_Sym *)(m + sh->sh_offset);
-		nsym = sh->sh_size / sizeof(Elf64_Sym);
-		for (k = 0; k < nsym; k++) {
-			const char *nm;
-			char **nn;
-
-			if (sym[k].st_name >= str->sh_size ||
-			    sym[k].st_shndx == SHN_UNDEF)
-				continue;
-			nm = (const char *)m + str->sh_offset + sym[k].st_name;
-			if (memchr(nm, '\0', str->sh_size - sym[k].st_name) == NULL)
-				continue;
-			if (want != NULL && strcmp(nm, want) == 0)
-				*found = true;
-			if (strncmp(nm, ENTRY_PREFIX, strlen(ENTRY_PREFIX)) != 0)
-				continue;
-			nn = realloc(names, (size_t)(n + 2) * sizeof(*names));
-			if (nn == NULL) {
-				set_err(ENOMEM, "out of memory");
-				goto out;
-			}
-			names = nn;
-			names[n] = strdup(nm + strlen(ENTRY_PREFIX));
-			if (names[n] == NULL) {
-				set_err(ENOMEM, "out of memory");
-				goto out;
-			}
-			names[++n] = NULL;
-		}
 		break;
 	}
 	*namesp = names;
 	names = NULL;
 	rc = 0;
 out:
-	if (names != NULL) {
-		for (i = 0; names[i] != NULL; i++)
-			free(names[i]);
-		free(names);
-	}
+	names_free(names);
 	free(m);
 	return rc;
 }
