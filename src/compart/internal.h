@@ -283,7 +283,7 @@ void	iso_switch(int from, int to) HIDDEN;
  * read by compart_gate_mpk. */
 extern uint32_t compart_pkru[COMPART_MAX + 1] HIDDEN;
 
-/* ---- heap.c: the heap shim ---- */
+/* ---- heap.c, shim_blob.S: the heap shim ---- */
 int	shim_load(struct compart *c) HIDDEN;
 void	heap_fault_unlock(int idx) HIDDEN;
 
