@@ -1,14 +1,14 @@
 /*
- * Process placement: the compartment runs in a process of its own, a
- * fresh program (comsg-compart, executed, not forked: it holds nothing of
- * the host's memory and only the descriptors given to it), which loads it
- * there (none mode: alone in that process, it needs no isolation from
- * itself) and serves its entry points by coaccept().  A call through a
- * gate becomes a cocall() carrying the argument registers; pointer
- * arguments must point into window memory open to it, which the host
- * hands over block by block (a memfd each) as windows open, to be mapped
- * at the same address as in the host (window.c).  The reply is
- * untrusted: its size is checked and its errno bounded.
+ * Process placement, the host's side: the compartment runs in a process
+ * of its own, a fresh program (comsg-compart, proc_main.c; executed, not
+ * forked: it holds nothing of the host's memory and only the descriptors
+ * given to it), which loads it there and serves its entry points by
+ * coaccept().  A call through a gate becomes a cocall() carrying the
+ * argument registers; pointer arguments must point into window memory
+ * open to it (the gate checks), which the host hands over block by block
+ * (a memfd each) as windows open, to be mapped at the same address as in
+ * the host (arena.c, window.c).  The reply is untrusted: its size is
+ * checked and its errno bounded.
  */
 #define _GNU_SOURCE
 #include <errno.h>
