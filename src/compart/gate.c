@@ -240,7 +240,7 @@ stacks_free(struct compart *c)
 
 /* errno for the caller: the host's, and a calling compartment's own
  * libc's. */
-void
+static void
 set_caller_errno(int from, int err)
 {
 	struct compart *x = compart_at((uint64_t)from);

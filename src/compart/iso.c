@@ -576,7 +576,7 @@ dom_overlap(uintptr_t s, uintptr_t e, uintptr_t *atp)
 }
 
 /* The domain holding addr, or -1 (lock-free: called by the handler). */
-int
+static int
 dom_owner_of(uintptr_t addr)
 {
 	uintptr_t at;
