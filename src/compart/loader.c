@@ -4,7 +4,8 @@
  * shim, finds its entry points, records its memory in its protection
  * domain, rebinds its references to other compartments' entries
  * (imports), and unloads it.  It changes only the compartment it is
- * given (and its domain, through iso.c).
+ * given, through iso.c its domain, and through table.c what its reserved
+ * index names while it loads.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -409,7 +410,8 @@ loader_load(struct compart *c, char **names, const struct compart_attr *attr)
 
 	if (shim_load(c) < 0)
 		return -1;
-	/* Constructors run as the compartment (its intercepts apply). */
+	/* Constructors run as the compartment (its intercepts apply, and
+	 * intercept_dispatch() finds it in the table). */
 	t->cur = (uint64_t)c->idx;
 	table_set(c->idx, c);
 	c->handle = dlmopen(c->lmid, c->path, RTLD_NOW | RTLD_LOCAL);
