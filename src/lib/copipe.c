@@ -49,6 +49,18 @@ pair_cas(struct pipe_pair *pg, uint32_t from, uint32_t to)
 	    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 
+/* After a change of status: wake the sender if it sleeps on it.  The
+ * load is seq_cst, as the sender's store of tx_sleeping is: with the CAS
+ * before it, either we see the flag or the sender's futex_wait() sees the
+ * new status (a relaxed load may be done before the CAS's store is seen,
+ * on arm64 with exclusives, and the sender would sleep its slice out). */
+static void
+pair_wake_sender(struct pipe_pair *pg)
+{
+	if (__atomic_load_n(&pg->tx_sleeping, __ATOMIC_SEQ_CST))
+		futex_wake(&pg->status);
+}
+
 /* Leave the pair for good, in whatever state, keeping its round.  Wakes
  * a sender sleeping on it. */
 static void
@@ -61,8 +73,7 @@ pair_close(struct pipe_pair *pg)
 	    PAIR_WORD(PAIR_ROUND(w), PAIR_CLOSED), false, __ATOMIC_SEQ_CST,
 	    __ATOMIC_RELAXED))
 		;
-	if (LOAD_ACQ(&pg->tx_sleeping))
-		futex_wake(&pg->status);
+	pair_wake_sender(pg);
 }
 
 static void
@@ -184,13 +195,6 @@ rx_hold(struct rx_pair *p, uint32_t w)
 	return true;
 }
 
-static void
-wake_sender(struct rx_pair *p)
-{
-	if (LOAD_RLX(&p->pg->tx_sleeping))
-		futex_wake(&p->pg->status);
-}
-
 /*
  * One look at a pair for a call taking len bytes: 1 with its message
  * accepted (*lenp), 0 nothing to take, -1 with EMSGSIZE (its sender's
@@ -218,28 +222,43 @@ rx_look(struct port_obj *o, struct rx_pair *p, size_t len, bool slow,
 	switch (st) {
 	case PAIR_FILLED:
 		/* msglen was written before the CAS that made FILLED, which
-		 * our acquire load of status saw */
+		 * our acquire load of status saw; but the sender may have
+		 * taken it back since, and written its next message's or a
+		 * TOOSMALL mark's: what we decide on msglen holds only by CAS
+		 * from w */
 		n = LOAD_RLX(&p->pg->msglen);
 		if (n > p->cap) {
-			pair_close(p->pg);
-			p->closed = true;
+			if (pair_cas(p->pg, w, PAIR_WORD(p->round, PAIR_CLOSED))) {
+				pair_wake_sender(p->pg);
+				p->closed = true;	/* a sender scribbled */
+			}
 			return 0;
 		}
 		if (n > len) {
 			/* longer than this call takes: it stays its sender's */
-			if (pair_cas(p->pg, w, PAIR_WORD(p->round, PAIR_TOOSMALL)))
-				wake_sender(p);
+			if (!pair_cas(p->pg, w, PAIR_WORD(p->round, PAIR_TOOSMALL)))
+				return 0;
+			pair_wake_sender(p->pg);
 			errno = EMSGSIZE;
 			return -1;
 		}
 		if (!rx_hold(p, w))
 			return 0;	/* its sender took it back */
-		wake_sender(p);
+		pair_wake_sender(p->pg);
 		*lenp = n;
 		return 1;
 	case PAIR_TOOSMALL:
+		/* the sender takes its mark back when its cosend() returns;
+		 * one that died cannot */
 		n = LOAD_RLX(&p->pg->msglen);
 		if (n > len) {
+			if (LOAD_ACQ(&p->pg->status) != w)
+				return 0;	/* msglen may be newer */
+			if (pid_gone(LOAD_RLX(&p->pg->tx_pid))) {
+				if (pair_cas(p->pg, w, PAIR_WORD(p->round, PAIR_CLOSED)))
+					p->closed = true;
+				return 0;
+			}
 			errno = EMSGSIZE;
 			return -1;
 		}
@@ -692,13 +711,13 @@ tx_want_pair(struct port_obj *o)
 /*
  * Fill the pair's open area with our message: true if filled (in round
  * *roundp).  A message longer than the area marks it TOOSMALL, for the
- * receiver to see (it opens a larger one if its call takes it).  Words
- * the receiver writes are bounded: an area outside the pool it made is
- * not used.
+ * receiver to see (it opens a larger one if its call takes it), and sets
+ * *marked.  Words the receiver writes are bounded: an area outside the
+ * pool it made is not used.
  */
 static bool
 tx_fill(struct port_obj *o, struct tx_pair *p, const void *buf, size_t len,
-    uint32_t *roundp)
+    uint32_t *roundp, bool *marked)
 {
 	uint32_t w = LOAD_ACQ(&p->pg->status), round = PAIR_ROUND(w);
 	uint64_t off, cap;
@@ -712,8 +731,10 @@ tx_fill(struct port_obj *o, struct tx_pair *p, const void *buf, size_t len,
 		return false;
 	if (len > cap) {
 		STORE_RLX(&p->pg->msglen, len);
-		if (pair_cas(p->pg, w, PAIR_WORD(round, PAIR_TOOSMALL)))
+		if (pair_cas(p->pg, w, PAIR_WORD(round, PAIR_TOOSMALL))) {
+			*marked = true;
 			portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
+		}
 		return false;
 	}
 	if (off + len > p->size) {
@@ -819,17 +840,37 @@ tx_wait(struct port_obj *o, struct tx_pair *p, uint32_t round, bool nonblock,
 /* Fill one pair: those whose receiver waits in corecv() first, then
  * any open one.  The pair, or NULL. */
 static struct tx_pair *
-tx_try(struct port_obj *o, const void *buf, size_t len, uint32_t *roundp)
+tx_try(struct port_obj *o, const void *buf, size_t len, uint32_t *roundp,
+    bool *marked)
 {
 	for (int pass = 0; pass < 2; pass++)
 		for (int i = 0; i < o->ntxp; i++) {
 			struct tx_pair *p = o->txp[i];
 
 			if ((pass == 1 || LOAD_RLX(&p->pg->rx_waiting)) &&
-			    tx_fill(o, p, buf, len, roundp))
+			    tx_fill(o, p, buf, len, roundp, marked))
 				return p;
 		}
 	return NULL;
+}
+
+/*
+ * cosend() returns: take back the TOOSMALL marks of its message (ours,
+ * or a receiver's on what we filled).  Left, they would speak of a
+ * message nobody sends (EMSGSIZE to receivers whose calls take our next
+ * one), and hide their pairs from it.  By CAS: a receiver may have
+ * opened a larger area meanwhile.
+ */
+static void
+tx_unmark(struct port_obj *o)
+{
+	for (int i = 0; i < o->ntxp; i++) {
+		struct pipe_pair *pg = o->txp[i]->pg;
+		uint32_t w = LOAD_RLX(&pg->status);
+
+		if (PAIR_STATE(w) == PAIR_TOOSMALL)
+			(void)pair_cas(pg, w, PAIR_WORD(PAIR_ROUND(w), PAIR_OPEN));
+	}
 }
 
 /* Can we send now: an open pair whose receiver waits, or an offer? */
@@ -862,7 +903,7 @@ pipe_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 {
 	unsigned spins = spin_budget();
 	int64_t since = now_ms(), start = -1;
-	bool counted = false;
+	bool counted = false, marked = false;
 	ssize_t r = -1;
 
 	if (len > COPIPE_MAXLEN) {
@@ -875,13 +916,14 @@ pipe_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 		uint32_t round;
 
 		tx_take_offers(o, NULL);
-		if ((p = tx_try(o, buf, len, &round)) != NULL) {
+		if ((p = tx_try(o, buf, len, &round, &marked)) != NULL) {
 			int got = tx_wait(o, p, round, nonblock, since);
 
 			if (got == ACCEPTED)
 				r = (ssize_t)len;
 			if (got != WITHDRAWN)
 				break;
+			marked = true;	/* maybe TOOSMALL */
 			continue;
 		}
 		if (spins > 0 && tx_live(o)) {
@@ -920,6 +962,8 @@ pipe_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 		}
 		portbell_disarm(&o->bell->out_sleepers);
 	}
+	if (marked)
+		tx_unmark(o);
 	if (o->wants_pair) {
 		o->wants_pair = false;
 		__atomic_sub_fetch(&o->bell->pipe_wanted, 1, __ATOMIC_RELAXED);
