@@ -45,8 +45,8 @@ bench: all
 plots: all
 	@bench/plots.sh $(BUILD) $(COPORT_ARGS)
 
-# The Promela models of the cocall handshake and the COCHANNEL ring
-# (model/, needs spin).
+# The Promela models of the cocall handshake, the COCHANNEL ring and the
+# COPIPE pairs (model/, needs spin).
 model:
 	@model/run.sh
 

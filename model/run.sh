@@ -1,7 +1,7 @@
 #!/bin/sh
-# Check the Promela models of cocall and COCHANNEL with spin: every run must
-# pass, and the broken variants must fail the way they should (the model
-# still has teeth).
+# Check the Promela models of cocall, COCHANNEL and COPIPE with spin: every
+# run must pass, and the broken variants must fail the way they should (the
+# model still has teeth).
 # Usage: model/run.sh [-k] (-k: keep going after a failure).  Builds under
 # $BUILD/model (default build/model).  Exit 0: all as expected; 1: not.
 set -u
@@ -151,4 +151,43 @@ check chan-msgsize pass cochannel.pml safety \
 	-DNSEND=1 -DNRECV=2 -DMSGS=3 -DSLOTS=2 -DTIMEOUTS=0 -DMSGSIZE -DFIX_MSGSIZE
 check broken-chan-msgsize "assertion violated" cochannel.pml safety \
 	-DNSEND=1 -DNRECV=2 -DMSGS=3 -DSLOTS=2 -DTIMEOUTS=0 -DMSGSIZE
+# COPIPE (copipe.pml): senders x receivers, a pair each, messages each.
+# Each message accepted once, in its sender's order, read whole; no lost
+# wake-up on the bells nor on a pair's status without timeouts.
+check pipe-1s2r-safety	pass copipe.pml safety -DNSEND=1 -DNRECV=2 -DMSGS=2
+check pipe-2s1r-safety	pass copipe.pml safety -DNSEND=2 -DNRECV=1 -DMSGS=2
+# A message too long for one receiver (TOOSMALL both ways), a receiver
+# that leaves (CLOSED keeps the round), timeouts.
+check pipe-msgsize-safety pass copipe.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DMSGSIZE
+check pipe-close-safety	pass copipe.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DCLOSE
+check pipe-close-timeouts-safety pass copipe.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=1 -DCLOSE -DTIMEOUTS=1
+# Every message is received, under weak fairness.
+check pipe-1s2r-ltl	pass copipe.pml ltl -DNSEND=1 -DNRECV=2 -DMSGS=1
+check pipe-close-timeouts-ltl pass copipe.pml ltl \
+	-DNSEND=1 -DNRECV=2 -DMSGS=1 -DCLOSE -DTIMEOUTS=1
+check pipe-msgsize-ltl	pass copipe.pml ltl \
+	-DNSEND=1 -DNRECV=2 -DMSGS=1 -DMSGSIZE
+# COPIPE has teeth: returning once filled (a receiver that leaves loses
+# the message), accepting by a plain store (the sender took it back and
+# another receiver accepts it too), taking any change of status for an
+# acceptance (CLOSED(n) is not), sleeping without the re-check, loading
+# tx_sleeping before the CAS that accepts, a TOOSMALL mark outliving its
+# cosend(), closing a pair for a msglen read under a status that moved.
+check broken-pipe-nowait "invalid end state" copipe.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DCLOSE -DBROKEN_NOWAIT
+check broken-pipe-storeaccept "assertion violated" copipe.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DBROKEN_STORE_ACCEPT
+check broken-pipe-stateonly "invalid end state" copipe.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DCLOSE -DBROKEN_STATE_ONLY
+check broken-pipe-norecheck "invalid end state" copipe.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DBROKEN_NORECHECK
+check broken-pipe-wakefirst "invalid end state" copipe.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DBROKEN_WAKE_FIRST
+check broken-pipe-keeptoosmall "assertion violated" copipe.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DMSGSIZE -DBROKEN_KEEP_TOOSMALL
+check broken-pipe-stalemsglen "assertion violated" copipe.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DMSGSIZE -DBROKEN_STALE_MSGLEN
 finish
