@@ -24,6 +24,7 @@
 #define AREA_ALIGN	64u	/* areas start on a cache line */
 #define POOL_FIRST	((uint64_t)64 << 10)	/* a new pool's bytes, at least */
 #define PAIRS_MAX	64	/* pairs an opening keeps, on each side */
+#define TICKETS_PER_LOOK 16	/* tickets a sender takes at one look */
 #define PAIR_MAPLEN	((size_t)(PAGE + PAIR_POOL_MAX))
 #define ROUND_MASK	0x0fffffffu	/* PAIR_ROUND's bits */
 #define SPIN_BACKOFF	32	/* pauses between two looks while spinning */
@@ -363,6 +364,7 @@ rx_pair_new(const struct port_obj *o, size_t cap)
 	p->size = size;
 	p->round = 1;
 	p->cap = cap;
+	p->used = o->rxp_clock;
 	p->pg->magic = PAIR_MAGIC;
 	p->pg->version = COPORT_SHM_VERSION;
 	p->pg->rx_pid = (uint32_t)getpid();
@@ -387,22 +389,36 @@ fail:
 	return NULL;
 }
 
-/* Make room for a new pair: drop one no sender took or whose sender is
- * gone.  False if every pair is in use. */
+/*
+ * Make room for a new pair: drop one no sender took or whose sender is
+ * gone, else the one whose last message is the oldest: a sender that
+ * holds pairs and sends nothing through them must not keep new senders
+ * out (one that still sends asks again; a message it filled goes back
+ * to it: CLOSED keeps the round).  Only pairs without views.  False if
+ * each has views.
+ */
 static bool
 rx_evict(struct port_obj *o)
 {
+	int old = -1;
+
 	for (int i = 0; i < o->nrxp; i++) {
 		struct rx_pair *p = o->rxp[i];
 
-		if (p->nviews == 0 && (p->closed ||
-		    pid_gone(LOAD_RLX(&p->pg->tx_pid)))) {
-			pair_close(p->pg);
-			rx_drop(o, i);
-			return true;
+		if (p->nviews > 0)
+			continue;
+		if (p->closed || pid_gone(LOAD_RLX(&p->pg->tx_pid))) {
+			old = i;
+			break;
 		}
+		if (old < 0 || p->used < o->rxp[old]->used)
+			old = i;
 	}
-	return false;
+	if (old < 0)
+		return false;
+	pair_close(o->rxp[old]->pg);
+	rx_drop(o, old);
+	return true;
 }
 
 /* Do we have a pair a sender took, still in use? */
@@ -554,8 +570,19 @@ pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 	}
 	if (waiting)
 		rx_waiting(o, 0);
-	if (r > 0)
-		rx_deliver(o, p, n, bufp, len);
+	if (r > 0) {
+		p->used = ++o->rxp_clock;
+		if (*bufp == NULL) {
+			/* room made when the area was opened */
+			p->views[p->nviews++] = (struct pool_range){ p->off, p->off + n };
+			(void)view_add(o, p->pool + p->off, NULL, 0, p);
+			*bufp = p->pool + p->off;
+		} else {
+			copy_bytes(*bufp, p->pool + p->off, (size_t)n);
+		}
+		/* the next message goes where no view is held */
+		rx_open(o, p, len);
+	}
 	pthread_mutex_unlock(&o->pipe_rx_lock);
 	return r > 0 ? (ssize_t)n : -1;
 }
@@ -684,17 +711,21 @@ tx_live(const struct port_obj *o)
 }
 
 /* Take the tickets receivers offered since we last looked (pipe_offers
- * moved), or any if we have no pair in use: system calls only then. */
+ * moved), or any if we have no pair in use: system calls only then.  At
+ * most TICKETS_PER_LOOK at a time: a receiver that floods the socket
+ * does not keep us there (honest ones queue one ticket each). */
 static void
 tx_take_offers(struct port_obj *o, const struct tx_pair *keep)
 {
 	uint32_t offers = LOAD_ACQ(&o->bell->pipe_offers);
+	int i = 0;
 
 	if (offers == o->offers_seen && tx_live(o))
 		return;
-	o->offers_seen = offers;
-	while (tx_adopt(o, keep) >= 0)
-		;
+	while (i < TICKETS_PER_LOOK && tx_adopt(o, keep) >= 0)
+		i++;
+	/* more may wait: look again next time */
+	o->offers_seen = i < TICKETS_PER_LOOK ? offers : offers - 1;
 }
 
 /* Ask every receiver for a pair (they offer one on their way to sleep). */
@@ -757,38 +788,49 @@ tx_fill(struct port_obj *o, struct tx_pair *p, const void *buf, size_t len,
 	return true;
 }
 
-/* Is another pair's receiver waiting in corecv() with an open area? */
-static bool
+/* Another pair whose receiver waits in corecv() with an open area, the
+ * first after `than` in our list (so that, taking a message back from
+ * one receiver after another that says it waits and does not take it,
+ * we come to each in turn), or NULL. */
+static struct tx_pair *
 tx_other_waits(const struct port_obj *o, const struct tx_pair *than)
 {
-	for (int i = 0; i < o->ntxp; i++) {
-		const struct pipe_pair *pg = o->txp[i]->pg;
+	int at = 0;
 
-		if (o->txp[i] != than && LOAD_RLX(&pg->rx_waiting) &&
-		    PAIR_STATE(LOAD_RLX(&pg->status)) == PAIR_OPEN)
-			return true;
+	while (at < o->ntxp && o->txp[at] != than)
+		at++;
+	for (int k = 1; k < o->ntxp; k++) {
+		struct tx_pair *q = o->txp[(at + k) % o->ntxp];
+
+		if (q != than && LOAD_RLX(&q->pg->rx_waiting) &&
+		    PAIR_STATE(LOAD_RLX(&q->pg->status)) == PAIR_OPEN)
+			return q;
 	}
-	return false;
+	return NULL;
 }
 
 enum { ACCEPTED, WITHDRAWN, FAILED };
 
 /*
  * Wait until the receiver accepts what we filled in round `round`
- * (ACCEPTED), or take it back (WITHDRAWN: send it elsewhere; FAILED with
+ * (ACCEPTED), or take it back (WITHDRAWN: send it elsewhere, to *nextp
+ * if not NULL; FAILED with
  * errno: EAGAIN non-blocking, EPIPE no receiver left).  We take it back
- * from a receiver that is gone, or not in corecv() while another waits
- * (after WANT_PAIR_MS we ask every receiver for a pair, so that one we
- * have none with can offer one); non-blocking, from one not in corecv()
- * once we spun, or that does not take it within NONBLOCK_WAIT_MS.
- * tx_lock is let go while sleeping.
+ * from a receiver that is gone, or not in corecv() while another waits,
+ * or that says it is but has not taken it WANT_PAIR_MS after we stopped
+ * spinning (stopped, or lying in rx_waiting); after WANT_PAIR_MS we ask
+ * every receiver for a pair, so that one we have none with can offer
+ * one.  Non-blocking, from one not in corecv() once we spun, or that
+ * does not take it within NONBLOCK_WAIT_MS.  tx_lock is let go while
+ * sleeping.
  */
 static int
 tx_wait(struct port_obj *o, struct tx_pair *p, uint32_t round, bool nonblock,
-    int64_t since)
+    int64_t since, struct tx_pair **nextp)
 {
 	uint32_t filled = PAIR_WORD(round, PAIR_FILLED);
 	unsigned spins = spin_budget();
+	int64_t slow = -1;	/* when we stopped spinning */
 	bool quiet = false;
 
 	for (;;) {
@@ -803,6 +845,8 @@ tx_wait(struct port_obj *o, struct tx_pair *p, uint32_t round, bool nonblock,
 			spin_a_little(&spins);
 			continue;
 		}
+		if (slow < 0)
+			slow = now_ms();
 		if (port_receivers_gone(o))
 			e = EPIPE;
 		else if (nonblock && (!waits ||
@@ -812,12 +856,12 @@ tx_wait(struct port_obj *o, struct tx_pair *p, uint32_t round, bool nonblock,
 			to = PAIR_WORD(round, PAIR_OPEN);
 		else if (quiet && pid_gone(LOAD_RLX(&p->pg->rx_pid)))
 			to = PAIR_WORD(round, PAIR_CLOSED);
-		else if (!waits) {
+		else if (!waits || now_ms() - slow >= WANT_PAIR_MS) {
 			if (now_ms() - since >= WANT_PAIR_MS) {
 				tx_want_pair(o);
 				tx_take_offers(o, p);
 			}
-			if (tx_other_waits(o, p))
+			if ((*nextp = tx_other_waits(o, p)) != NULL)
 				to = PAIR_WORD(round, PAIR_OPEN);
 		}
 		if (to != 0) {
@@ -837,12 +881,14 @@ tx_wait(struct port_obj *o, struct tx_pair *p, uint32_t round, bool nonblock,
 	}
 }
 
-/* Fill one pair: those whose receiver waits in corecv() first, then
- * any open one.  The pair, or NULL. */
+/* Fill one pair: `first` if not NULL, then those whose receiver waits
+ * in corecv(), then any open one.  The pair, or NULL. */
 static struct tx_pair *
 tx_try(struct port_obj *o, const void *buf, size_t len, uint32_t *roundp,
-    bool *marked)
+    bool *marked, struct tx_pair *first)
 {
+	if (first != NULL && tx_fill(o, first, buf, len, roundp, marked))
+		return first;
 	for (int pass = 0; pass < 2; pass++)
 		for (int i = 0; i < o->ntxp; i++) {
 			struct tx_pair *p = o->txp[i];
@@ -904,6 +950,7 @@ pipe_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 	unsigned spins = spin_budget();
 	int64_t since = now_ms(), start = -1;
 	bool counted = false, marked = false;
+	struct tx_pair *next = NULL;	/* to fill first */
 	ssize_t r = -1;
 
 	if (len > COPIPE_MAXLEN) {
@@ -915,10 +962,12 @@ pipe_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 		struct tx_pair *p;
 		uint32_t round;
 
-		tx_take_offers(o, NULL);
-		if ((p = tx_try(o, buf, len, &round, &marked)) != NULL) {
-			int got = tx_wait(o, p, round, nonblock, since);
+		tx_take_offers(o, next);
+		if ((p = tx_try(o, buf, len, &round, &marked, next)) != NULL) {
+			int got;
 
+			next = NULL;
+			got = tx_wait(o, p, round, nonblock, since, &next);
 			if (got == ACCEPTED)
 				r = (ssize_t)len;
 			if (got != WITHDRAWN)
@@ -926,6 +975,7 @@ pipe_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 			marked = true;	/* maybe TOOSMALL */
 			continue;
 		}
+		next = NULL;
 		if (spins > 0 && tx_live(o)) {
 			spin_a_little(&spins);
 			continue;

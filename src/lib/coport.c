@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,14 +113,19 @@ coports_atfork_child(void)
 
 /* ---- attachments ---- */
 
+/* Only shmem memfds: a hugetlbfs one (MFD_HUGETLB) seals as well, but
+ * a page the kernel cannot find for it, mapped MAP_NORESERVE, is SIGBUS
+ * where it is touched. */
 bool
 memfd_check(int fd, int seals, size_t size, size_t *sizep)
 {
 	struct stat st;
+	struct statfs fs;
 	int have = sys_fcntl(fd, F_GET_SEALS, 0);
 
 	if (have < 0 || (have & seals) != seals || sys_fstat(fd, &st) < 0 ||
-	    !S_ISREG(st.st_mode) || st.st_size < 0 || (size_t)st.st_size < size)
+	    !S_ISREG(st.st_mode) || st.st_size < 0 || (size_t)st.st_size < size ||
+	    sys_fstatfs(fd, &fs) < 0 || fs.f_type != TMPFS_MAGIC)
 		return false;
 	if (sizep != NULL)
 		*sizep = (size_t)st.st_size;

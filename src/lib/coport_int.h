@@ -45,6 +45,7 @@ struct rx_pair {
 	struct pool_range *views;	/* held by views, [start, end) */
 	int		 nviews, views_room;
 	bool		 closed;	/* CLOSED: freed once nviews is 0 */
+	uint64_t	 used;		/* rxp_clock at its last message */
 };
 
 struct pool_range {
@@ -112,6 +113,7 @@ struct port_obj {
 	struct rx_pair	**rxp;		/* made by us, offered to senders */
 	int		 nrxp;
 	unsigned	 rxp_next;	/* where the next scan starts */
+	uint64_t	 rxp_clock;	/* messages received */
 	struct tx_pair	**txp;		/* taken from receivers */
 	int		 ntxp;
 	uint32_t	 offers_seen;	/* bell->pipe_offers when we last
@@ -210,7 +212,8 @@ HIDDEN int	 view_room(struct port_obj *o);
 /* Connect a datagram socket of ours through o->path_fd (COCARRIER
  * senders, COPIPE receivers), once.  Returns it, or -1. */
 HIDDEN int	 port_own_socket(struct port_obj *o);
-/* Is fd a memfd sealed at least with seals, of at least size bytes? */
+/* Is fd a (shmem) memfd sealed at least with seals, of at least size
+ * bytes? */
 HIDDEN bool	 memfd_check(int fd, int seals, size_t size, size_t *sizep);
 
 #endif

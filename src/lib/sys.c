@@ -306,6 +306,12 @@ sys_fstat(int fd, struct stat *st)
 }
 
 int
+sys_fstatfs(int fd, struct statfs *st)
+{
+	return (int)syscall(SYS_fstatfs, fd, st);
+}
+
+int
 sys_stat(const char *path, struct stat *st)
 {
 	return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, 0);

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -42,6 +43,7 @@ HIDDEN ssize_t	 sys_read(int fd, void *buf, size_t len);
 HIDDEN ssize_t	 sys_write(int fd, const void *buf, size_t len);
 HIDDEN int	 sys_fcntl(int fd, int cmd, long arg);
 HIDDEN int	 sys_fstat(int fd, struct stat *st);
+HIDDEN int	 sys_fstatfs(int fd, struct statfs *st);
 HIDDEN int	 sys_stat(const char *path, struct stat *st);
 HIDDEN int	 sys_lstat(const char *path, struct stat *st);
 HIDDEN int	 sys_open(const char *path, int flags, mode_t mode);
