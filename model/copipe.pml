@@ -324,9 +324,10 @@ out_disarm:
 	/*
 	 * tx_wait(): load status and rx_waiting.  FILLED(round) changed:
 	 * a later round is an acceptance, else it came back to us.  Else,
-	 * if this receiver is not in corecv() and another pair's is, with
-	 * an open area, take it back (FILLED -> OPEN) and fill that one;
-	 * else set tx_sleeping and sleep on status.
+	 * if this receiver is not in corecv() (or, with timeouts, says it
+	 * is but did not take it for WANT_PAIR_MS) and another pair's is,
+	 * with an open area, take it back (FILLED -> OPEN) and fill that
+	 * one; else set tx_sleeping and sleep on status.
 	 */
 tx_wait:
 	atomic { ls = st[p]; lr = rnd[p] }
@@ -353,6 +354,8 @@ tx_wait:
 		ls = 0; lr = 0;
 		if
 		:: waits -> waits = 0; goto tx_sleep
+		/* with timeouts: WANT_PAIR_MS passed and it did not take it */
+		:: TIMEOUTS && waits -> waits = 0; j = 0
 		:: else -> j = 0
 		fi
 	}
