@@ -216,7 +216,7 @@ proctype sender(byte s)
 	byte	n;		/* messages sent */
 	byte	mlen;		/* message n's length */
 	byte	i, j, pass, p, ls, lr, cap, round;
-	bit	waits, marked;
+	bit	waits, marked, timed;
 	mtype	ret;
 
 next:
@@ -354,8 +354,12 @@ tx_wait:
 		ls = 0; lr = 0;
 		if
 		:: waits -> waits = 0; goto tx_sleep
-		/* with timeouts: WANT_PAIR_MS passed and it did not take it */
-		:: TIMEOUTS && waits -> waits = 0; j = 0
+		/* with timeouts: WANT_PAIR_MS passed and it did not take it.
+		 * Once per message: an honest receiver in corecv() takes a
+		 * message within microseconds, so its sender never waits
+		 * 60 ms twice for the same one (without that bound the
+		 * model would take it back from each in turn forever) */
+		:: TIMEOUTS && waits && !timed -> waits = 0; j = 0; timed = 1
 		:: else -> j = 0
 		fi
 	}
@@ -429,6 +433,7 @@ unmark:
 		long_pending = long_pending && PAYLOAD(s, n) != LONGMSG;
 		n++;
 		i = 0; pass = 0; p = 0; round = 0; marked = 0; cap = 0;
+		timed = 0;
 		ls = 0; lr = 0; waits = 0;
 		if
 		:: n < MSGS -> goto next
