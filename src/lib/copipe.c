@@ -321,8 +321,9 @@ rx_scan(struct port_obj *o, size_t len, bool slow, struct rx_pair **pp,
 	return 0;
 }
 
-/* Say in every pair whether we wait in corecv(): senders fill the pools
- * of waiting receivers first. */
+/* Say in every pair whether we wait in corecv() (one thread of ours or
+ * more: rx_waiters): senders fill the pools of waiting receivers first,
+ * and take back from others what they filled. */
 static void
 rx_waiting(struct port_obj *o, uint32_t waiting)
 {
@@ -531,7 +532,8 @@ pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 			continue;
 		}
 		if (!waiting) {
-			rx_waiting(o, 1);
+			if (o->rx_waiters++ == 0)
+				rx_waiting(o, 1);
 			waiting = true;
 			continue;
 		}
@@ -568,7 +570,7 @@ pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 		pthread_mutex_lock(&o->pipe_rx_lock);
 		portbell_disarm(&o->bell->in_sleepers);
 	}
-	if (waiting)
+	if (waiting && --o->rx_waiters == 0)
 		rx_waiting(o, 0);
 	if (r > 0) {
 		p->used = ++o->rxp_clock;

@@ -114,6 +114,7 @@ struct port_obj {
 	int		 nrxp;
 	unsigned	 rxp_next;	/* where the next scan starts */
 	uint64_t	 rxp_clock;	/* messages received */
+	int		 rx_waiters;	/* our threads waiting in corecv() */
 	struct tx_pair	**txp;		/* taken from receivers */
 	int		 ntxp;
 	uint32_t	 offers_seen;	/* bell->pipe_offers when we last
