@@ -10,8 +10,8 @@
 /*
  * Port "victim": an honest sender S and an honest receiver R, with a
  * hostile receiver HR (its pairs made by hand) in phases 1 and 2, and a
- * hostile sender HS (pairs taken through the library, then scribbled
- * over) in phase 3.  Every message of S carries its number and a sum; R
+ * hostile sender HS (pairs taken through the library, grown, holes
+ * punched in them, then scribbled over) in phase 3.  Every message of S carries its number and a sum; R
  * checks each is whole, new, and in order.  Phase 4: a sender that dies
  * with a pair CLAIMED does not keep the receiver from its EPIPE.
  */
@@ -278,7 +278,8 @@ hostile_sender(void *arg)
 		struct dirent *e;
 
 		pg[i] = (struct pipe_pair *)m[i].start;
-		/* the pool cannot shrink; growing it is ours to do */
+		/* the pool cannot shrink (R would fault on it); growing
+		 * it, or punching holes in it, is ours to do */
 		CHECK((d = opendir("/proc/self/fd")) != NULL);
 		while ((e = readdir(d)) != NULL) {
 			ssize_t n;
@@ -295,6 +296,9 @@ hostile_sender(void *arg)
 			CHECK(fstat(fd, &st) == 0);
 			CHECK_ERR(ftruncate(fd, PAGE), EPERM);
 			CHECK(ftruncate(fd, st.st_size + (1 << 20)) == 0);
+			/* the pool's pages, gone: they read as zeros */
+			CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE |
+			    FALLOC_FL_KEEP_SIZE, PAGE, st.st_size) == 0);
 		}
 		closedir(d);
 	}
