@@ -1,4 +1,4 @@
-/* COPIPE: a sender that takes every ticket a receiver offers, up to the receiver's bound of pairs, and never sends through them does not keep a new sender from that receiver: the pair longest unused makes room. */
+/* COPIPE: a sender that takes every ticket a receiver offers, up to the receiver's bound of pairs, and never sends through them does not keep a new sender from that receiver; nor does a receiver that offers a sender more pairs than it keeps, none of which takes anything, keep that sender from an honest receiver: the pair longest unused makes room. */
 #include "coport_test.h"
 #include "../src/lib/coport_shm.h"
 
@@ -120,6 +120,120 @@ hoarder(void *arg)
 	return T_PASS;
 }
 
+/* ---- a receiver offering pairs that take nothing ---- */
+
+/* The port's socket, as a receiver holds it (an O_PATH to it): a socket
+ * of our own connected to it. */
+static int
+put_socket(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int s = -1;
+
+	CHECK(d != NULL);
+	while (s < 0 && (e = readdir(d)) != NULL) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		char path[64], link[256];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%.20s", e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (strstr(link, "/gates/port.") == NULL)
+			continue;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+		CHECK((s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0);
+		CHECK(connect(s, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	}
+	closedir(d);
+	CHECK(s >= 0);
+	return s;
+}
+
+/* Offer pairs made by hand (open, an area in reach, nobody waiting),
+ * one after another, until told to stop. */
+static int
+faker(void *arg)
+{
+	struct t_map m[2];
+	struct coport_bell *bell;
+	coport_t full, p;
+	uint32_t id = 0;
+	int s;
+
+	(void)arg;
+	CHECK(coopen("fakes", COPIPE, &full) == 0);
+	p = t_narrow(full, COPORT_PERM_RECV);
+	CHECK(coclose(full) == 0);
+	s = put_socket();
+	CHECK(t_maps("coport-bell", m, 2) == 1);
+	bell = (struct coport_bell *)m[0].start;
+	t_say(to_h[1], 'o');
+	for (;;) {
+		struct pollfd pf[2] = { { s, POLLOUT, 0 }, { to_h[1], POLLIN, 0 } };
+		struct port_dgram d = { TICKET_MAGIC, COPORT_SHM_VERSION, 4096 };
+		struct iovec iov = { &d, sizeof(d) };
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+		    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		struct pipe_pair *pg;
+		int fd = memfd_create("forged", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+		CHECK(poll(pf, 2, -1) > 0);
+		if (pf[1].revents)
+			break;
+		CHECK(fd >= 0 && ftruncate(fd, PAGE + (64 << 10)) == 0);
+		pg = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		CHECK(pg != MAP_FAILED);
+		*pg = (struct pipe_pair){ .magic = PAIR_MAGIC,
+		    .version = COPORT_SHM_VERSION, .rx_pid = (uint32_t)getpid(),
+		    .rx_id = ++id, .area_cap = 4096,
+		    .status = PAIR_WORD(1, PAIR_OPEN) };
+		munmap(pg, PAGE);
+		CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+		if (sendmsg(s, &mh, MSG_DONTWAIT) == (ssize_t)sizeof(d))
+			__atomic_add_fetch(&bell->pipe_offers, 1, __ATOMIC_SEQ_CST);
+		else
+			CHECK(errno == EAGAIN);
+		close(fd);
+	}
+	t_hear(to_h[1], 's');
+	t_hear(to_h[1], 'q');
+	CHECK(coclose(p) == 0);
+	return T_PASS;
+}
+
+static int
+receiver(void *arg)
+{
+	coport_t full, p;
+
+	(void)arg;
+	CHECK(coopen("fakes", COPIPE, &full) == 0);
+	p = t_narrow(full, COPORT_PERM_RECV);
+	CHECK(coclose(full) == 0);
+	for (uint32_t i = 0; i < N; i++) {
+		uint32_t x = UINT32_MAX;
+		void *b = &x;
+
+		CHECK(corecv(p, &b, sizeof(x)) == (ssize_t)sizeof(x));
+		CHECK(x == i);
+	}
+	CHECK(coclose(p) == 0);
+	return T_PASS;
+}
+
 static int
 sender(void *arg)
 {
@@ -139,7 +253,7 @@ int
 main(void)
 {
 	coport_t p, full;
-	pid_t h, s;
+	pid_t h, s, r;
 	int64_t start;
 
 	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, to_h) == 0);
@@ -182,6 +296,35 @@ main(void)
 		}
 	}
 	CHECK(t_wait(s) == T_PASS);
+	t_say(to_h[0], 'q');
+	CHECK(t_wait(h) == T_PASS);
+	CHECK(coclose(p) == 0);
+
+	/* Take pairs (non-blocking sends that find nobody) until we hold
+	 * as many as we keep, all the faker's. */
+	CHECK(coopen("fakes", COPIPE, &full) == 0);
+	p = t_narrow(full, COPORT_PERM_SEND);
+	CHECK(coclose(full) == 0);
+	CHECK(coport_setflags(p, COPORT_NONBLOCK) == 0);
+	h = t_spawn(faker, NULL);
+	t_hear(to_h[0], 'o');
+	start = t_now_ns();
+	while (t_maps("forged", NULL, 0) < PAIRS_BOUND) {
+		uint32_t x = 0;
+
+		CHECK_ERR(cosend(p, &x, sizeof(x)), EAGAIN);
+		CHECK((t_now_ns() - start) / 1000000 < DEADLINE_MS);
+	}
+	t_say(to_h[0], 's');
+	CHECK(t_maps("forged", NULL, 0) == PAIRS_BOUND);
+	/* An honest receiver: every message goes to it. */
+	CHECK(coport_setflags(p, 0) == 0);
+	r = t_spawn(receiver, NULL);
+	for (uint32_t i = 0; i < N; i++)
+		CHECK(cosend(p, &i, sizeof(i)) == (ssize_t)sizeof(i));
+	CHECK(t_wait(r) == T_PASS);
+	CHECK(t_maps("forged", NULL, 0) + t_maps("copipe-pair", NULL, 0) <=
+	    PAIRS_BOUND);
 	t_say(to_h[0], 'q');
 	CHECK(t_wait(h) == T_PASS);
 	CHECK(coclose(p) == 0);

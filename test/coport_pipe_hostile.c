@@ -21,6 +21,7 @@
 #define N3	2000
 #define MAXDATA	600
 #define DEADLINE_MS	60000
+#define PAIRS_BOUND	64	/* pairs an opening keeps (copipe.c) */
 
 struct smsg {
 	uint32_t	magic;
@@ -186,13 +187,49 @@ scribble(void *arg)
 	return NULL;
 }
 
+/* More pairs than a sender keeps, none of which takes anything: the
+ * sender must still make room for an honest receiver's. */
+#define FAKES	100
+static volatile bool faking;
+
+struct fakes {
+	int			sock;
+	struct coport_bell	*bell;
+};
+
+static void *
+fake_pairs(void *arg)
+{
+	struct fakes *f = arg;
+
+	for (int i = 0; i < FAKES && __atomic_load_n(&faking, __ATOMIC_RELAXED);) {
+		struct pipe_pair *pg;
+		int fd = forged_pair(PAGE + (64 << 10), F_SEAL_SHRINK, &pg);
+		struct pollfd pf = { f->sock, POLLOUT, 0 };
+
+		pg->rx_waiting = 0;
+		munmap(pg, PAGE);
+		if (ticket_flags(f->sock, TICKET_MAGIC, 4096, &fd, 1,
+		    MSG_DONTWAIT)) {
+			__atomic_add_fetch(&f->bell->pipe_offers, 1,
+			    __ATOMIC_SEQ_CST);
+			i++;
+		} else {
+			(void)poll(&pf, 1, 10);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
 static int
 hostile_receiver(void *arg)
 {
 	int sock = to_h[1], s, fd, pipefd[2], fds[2];
 	struct pipe_pair *pg[16] = { 0 }, *junk;
 	struct coport_bell *bell;
-	pthread_t th;
+	struct fakes fk;
+	pthread_t th, fth;
 	coport_t p;
 	int n = 0;
 
@@ -241,6 +278,9 @@ hostile_receiver(void *arg)
 		;
 	close(fd);
 	__atomic_add_fetch(&bell->pipe_offers, 1000, __ATOMIC_SEQ_CST);
+	faking = true;
+	fk = (struct fakes){ s, bell };
+	CHECK(pthread_create(&fth, NULL, fake_pairs, &fk) == 0);
 	t_say(sock, '1');
 
 	/* Phase 2: every word of our pairs at random. */
@@ -250,6 +290,8 @@ hostile_receiver(void *arg)
 	t_hear(sock, 'x');
 	scribbling = false;
 	CHECK(pthread_join(th, NULL) == 0);
+	faking = false;
+	CHECK(pthread_join(fth, NULL) == 0);
 	CHECK(coclose(p) == 0);
 	return T_PASS;
 }
@@ -337,6 +379,9 @@ honest_sender(void *arg)
 			}
 			CHECK(cosend(p, &m, len) == (ssize_t)len);
 		}
+		/* the pairs we keep stay bounded */
+		CHECK(t_maps("copipe-pair", NULL, 0) +
+		    t_maps("forged", NULL, 0) <= PAIRS_BOUND);
 		t_say(to_s[1], 'd');
 	}
 	CHECK(coclose(p) == 0);

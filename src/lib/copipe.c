@@ -648,11 +648,43 @@ tx_paired(const struct port_obj *o, const struct pipe_pair *pg)
 	return false;
 }
 
+/*
+ * Make room for a new pair: drop one whose receiver left it, else one
+ * through which nothing was ever accepted (the longest held), else the
+ * one whose last acceptance is the oldest: a receiver that offers pairs
+ * and takes nothing through them cannot keep us from the others.  Never
+ * keep.
+ */
+static void
+tx_evict(struct port_obj *o, const struct tx_pair *keep)
+{
+	int old = -1;
+
+	for (int i = 0; i < o->ntxp; i++) {
+		const struct tx_pair *p = o->txp[i], *q;
+
+		if (p == keep)
+			continue;
+		if (tx_left(p)) {
+			old = i;
+			break;
+		}
+		q = old < 0 ? NULL : o->txp[old];
+		if (q == NULL || (p->used == 0 && (q->used != 0 ||
+		    p->adopted < q->adopted)) ||
+		    (p->used != 0 && q->used != 0 && p->used < q->used))
+			old = i;
+	}
+	if (old >= 0) {
+		pair_close(o->txp[old]->pg);
+		tx_drop(o, old);
+	}
+}
+
 /* Take one ticket from the port's socket: 1 a new pair, 0 not a pair or
  * one we need not (dropped), -1 with errno (EAGAIN: none queued).  A
  * receiver we have a pair with is told so by CLOSED (it drops the new
- * one).  When we have as many pairs as we keep, one whose receiver left
- * goes (never keep). */
+ * one).  When we have as many pairs as we keep, one goes (tx_evict). */
 static int
 tx_adopt(struct port_obj *o, const struct tx_pair *keep)
 {
@@ -679,9 +711,8 @@ tx_adopt(struct port_obj *o, const struct tx_pair *keep)
 		sys_munmap(p->pg, PAIR_MAPLEN);
 		goto drop;
 	}
-	for (int i = 0; i < o->ntxp && o->ntxp == PAIRS_MAX; i++)
-		if (o->txp[i] != keep && tx_left(o->txp[i]))
-			tx_drop(o, i);
+	if (o->ntxp == PAIRS_MAX && !tx_paired(o, p->pg))
+		tx_evict(o, keep);
 	if (o->ntxp == PAIRS_MAX || tx_paired(o, p->pg) ||
 	    (v = realloc(o->txp, (size_t)(o->ntxp + 1) * sizeof(*v))) == NULL) {
 		pair_close(p->pg);	/* its receiver offers another */
@@ -692,6 +723,7 @@ tx_adopt(struct port_obj *o, const struct tx_pair *keep)
 	p->pool = (uint8_t *)p->pg + PAGE;
 	p->fd = fds[0];
 	p->size = size - PAGE;
+	p->adopted = ++o->txp_clock;
 	STORE_RLX(&p->pg->tx_pid, (uint32_t)getpid());
 	o->txp[o->ntxp++] = p;
 	return 1;
@@ -970,8 +1002,10 @@ pipe_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 
 			next = NULL;
 			got = tx_wait(o, p, round, nonblock, since, &next);
-			if (got == ACCEPTED)
+			if (got == ACCEPTED) {
+				p->used = ++o->txp_clock;
 				r = (ssize_t)len;
+			}
 			if (got != WITHDRAWN)
 				break;
 			marked = true;	/* maybe TOOSMALL */

@@ -58,6 +58,8 @@ struct tx_pair {
 	uint8_t		*pool;
 	int		 fd;		/* to learn the pool's size */
 	uint64_t	 size;		/* pool bytes known to exist */
+	uint64_t	 adopted;	/* txp_clock when we took it */
+	uint64_t	 used;		/* ... at its last acceptance; 0 never */
 };
 
 /* A view handed out by corecv() (COCARRIER, COPIPE). */
@@ -117,6 +119,7 @@ struct port_obj {
 	int		 rx_waiters;	/* our threads waiting in corecv() */
 	struct tx_pair	**txp;		/* taken from receivers */
 	int		 ntxp;
+	uint64_t	 txp_clock;	/* pairs taken and messages sent */
 	uint32_t	 offers_seen;	/* bell->pipe_offers when we last
 					   took tickets */
 	bool		 wants_pair;	/* counted in bell->pipe_wanted */
