@@ -574,16 +574,7 @@ pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 		rx_waiting(o, 0);
 	if (r > 0) {
 		p->used = ++o->rxp_clock;
-		if (*bufp == NULL) {
-			/* room made when the area was opened */
-			p->views[p->nviews++] = (struct pool_range){ p->off, p->off + n };
-			(void)view_add(o, p->pool + p->off, NULL, 0, p);
-			*bufp = p->pool + p->off;
-		} else {
-			copy_bytes(*bufp, p->pool + p->off, (size_t)n);
-		}
-		/* the next message goes where no view is held */
-		rx_open(o, p, len);
+		rx_deliver(o, p, n, bufp, len);
 	}
 	pthread_mutex_unlock(&o->pipe_rx_lock);
 	return r > 0 ? (ssize_t)n : -1;
