@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -34,11 +35,23 @@
 
 #define ROUND_UP(n, a)	(((n) + (a) - 1) & ~(uint64_t)((a) - 1))
 
+/* Has process pid ended?  A zombie has (kill() still finds it until its
+ * parent reaps it: a pidfd says it exited).  Only on slow paths. */
 static bool
 pid_gone(uint32_t pid)
 {
-	return pid == 0 || pid > INT32_MAX ||
-	    (sys_kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+	struct pollfd pfd = { .fd = -1, .events = POLLIN };
+	bool gone;
+
+	if (pid == 0 || pid > INT32_MAX)
+		return true;
+	if (sys_kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return true;
+	if ((pfd.fd = sys_pidfd_open((pid_t)pid, 0)) < 0)
+		return errno == ESRCH;
+	gone = sys_poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+	sys_close(pfd.fd);
+	return gone;
 }
 
 /* Every change of status is a CAS (seq_cst: it publishes what was written
@@ -267,8 +280,11 @@ rx_look(struct port_obj *o, struct rx_pair *p, size_t len, bool slow,
 			rx_open(o, p, len);
 		return 0;
 	case PAIR_CLAIMED:
-		/* a claimer that died mid-copy delivered nothing */
-		if (slow && pid_gone(LOAD_RLX(&p->pg->tx_pid)) && rx_hold(p, w)) {
+		/* A claimer that died mid-copy delivered nothing.  With no
+		 * sender left it has died: a call in progress keeps its
+		 * handle, and so its hold, open. */
+		if (slow && (port_senders_gone(o) ||
+		    pid_gone(LOAD_RLX(&p->pg->tx_pid))) && rx_hold(p, w)) {
 			rx_open(o, p, len);
 			return 0;
 		}

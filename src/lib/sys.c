@@ -396,6 +396,12 @@ sys_kill(pid_t pid, int sig)
 	return (int)syscall(SYS_kill, pid, sig);
 }
 
+int
+sys_pidfd_open(pid_t pid, unsigned flags)
+{
+	return (int)syscall(SYS_pidfd_open, pid, flags);
+}
+
 pid_t
 sys_waitpid(pid_t pid, int *status, int options)
 {

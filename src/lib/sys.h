@@ -59,6 +59,7 @@ HIDDEN void	*sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
 		    off_t off);
 HIDDEN int	 sys_munmap(void *addr, size_t len);
 HIDDEN int	 sys_kill(pid_t pid, int sig);
+HIDDEN int	 sys_pidfd_open(pid_t pid, unsigned flags);
 HIDDEN pid_t	 sys_waitpid(pid_t pid, int *status, int options);
 HIDDEN int	 sys_nanosleep(const struct timespec *ts);
 struct utsname;
