@@ -1,11 +1,12 @@
 /*
- * Streaming throughput between two processes: one sender streams messages
- * of one size to one receiver, through COCHANNEL, COCARRIER and COPIPE
- * coports, a pipe and a UNIX stream socketpair, with the two processes on
- * two CPUs; and memcpy bandwidth (1 MiB, one process) in the same run.
- * Sizes 1 B to 2 MiB, doubling.  Prints a table, then one line starting
- * with "JSON ", and writes a data file for `make plots`.
- * docs/performance.md says what each case measures.
+ * Streaming throughput and ping-pong latency between two processes: one
+ * sender streams messages of one size to one receiver, and two processes
+ * bounce one message back and forth, through COCHANNEL, COCARRIER and
+ * COPIPE coports, a pipe, a UNIX stream socketpair and a bare ring, with
+ * the two processes on two CPUs; and memcpy bandwidth (1 MiB, one
+ * process) in the same run.  Sizes 1 B to 2 MiB, doubling.  Prints
+ * tables, then one line starting with "JSON ", and writes a data file for
+ * `make plots`.  docs/performance.md says what each case measures.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,6 +44,11 @@
 enum { C_CHANNEL, C_CARRIER, C_COPIPE, C_PIPE, C_SOCKET, C_RAWRING, NCASES };
 #define C_MEMCPY	NCASES		/* a process of its own, no pair */
 #define NKINDS		(NCASES + 1)
+/* The ping-pong pair of case k is pairs[PP(k)]: its own processes and
+ * ports; its results are round-trip times, at the same index. */
+#define PP(k)		(NKINDS + (k))
+#define NPAIRS		(NKINDS + NCASES)
+/* In a ping-pong pair, SENDER starts each round trip, RECEIVER answers. */
 enum { SENDER, RECEIVER };
 
 static const char *const case_name[NKINDS] = {
@@ -53,27 +59,37 @@ static const char *const case_name[NKINDS] = {
 /*
  * Targets, from docs/performance.md: the median over rounds of the ratio
  * of two cases measured in the same round, at one size.  den C_MEMCPY is
- * memcpy bandwidth at MEMCPY_SIZE.  A goal of 0 is shown for information.
+ * memcpy bandwidth at MEMCPY_SIZE.  A goal of 0 is shown for information;
+ * else messages/s and MB/s must be at least the goal, round trips at most.
  */
+enum measure { M_MSGS, M_MBPS, M_RTT };
 static const struct target {
 	int		 num, den;
 	size_t		 size;
-	bool		 bw;		/* compare MB/s (else messages/s) */
-	double		 goal;		/* at least */
+	enum measure	 m;
+	double		 goal;
 } targets[] = {
-	{ C_CHANNEL, C_PIPE, 64, false, 20 },
-	{ C_CARRIER, C_MEMCPY, MEMCPY_SIZE, true, 0.5 },
-	{ C_CHANNEL, C_SOCKET, 64, false, 0 },
-	{ C_COPIPE, C_MEMCPY, MEMCPY_SIZE, true, 0 },
-	{ C_CHANNEL, C_MEMCPY, MEMCPY_SIZE, true, 0 },
-	{ C_PIPE, C_MEMCPY, MEMCPY_SIZE, true, 0 },
-	{ C_CHANNEL, C_RAWRING, 64, false, 0 },
-	{ C_CHANNEL, C_RAWRING, MEMCPY_SIZE, true, 0 },
+	{ C_CHANNEL, C_RAWRING, 64, M_MSGS, 0.85 },
+	{ C_CARRIER, C_MEMCPY, MEMCPY_SIZE, M_MBPS, 0.5 },
+	{ C_COPIPE, C_MEMCPY, MEMCPY_SIZE, M_MBPS, 0.5 },
+	{ C_CARRIER, C_PIPE, 64, M_MSGS, 1 },
+	{ C_COPIPE, C_PIPE, 64, M_MSGS, 1 },
+	{ C_CHANNEL, C_RAWRING, 64, M_RTT, 1.5 },
+	{ C_CARRIER, C_RAWRING, 64, M_RTT, 1.5 },
+	{ C_COPIPE, C_RAWRING, 64, M_RTT, 1.5 },
+	{ C_CHANNEL, C_PIPE, 64, M_MSGS, 20 },
+	{ C_CHANNEL, C_SOCKET, 64, M_MSGS, 0 },
+	{ C_CHANNEL, C_MEMCPY, MEMCPY_SIZE, M_MBPS, 0 },
+	{ C_PIPE, C_MEMCPY, MEMCPY_SIZE, M_MBPS, 0 },
+	{ C_CHANNEL, C_RAWRING, MEMCPY_SIZE, M_MBPS, 0 },
+	{ C_PIPE, C_RAWRING, 64, M_RTT, 0 },
+	{ C_SOCKET, C_RAWRING, 64, M_RTT, 0 },
 };
+static const char *const measure_name[] = { "msgs/s", "MB/s", "round trip" };
 #define NTARGETS	(int)(sizeof(targets) / sizeof(targets[0]))
 
-/* Shared by the two processes of a pair: the receiver tells the sender to
- * stop (and the sender then sends one last message, marked). */
+/* Shared by the two processes of a streaming pair: the receiver tells the
+ * sender to stop (and the sender then sends one last message, marked). */
 struct pshm {
 	alignas(128) uint32_t stop;
 };
@@ -83,6 +99,7 @@ struct pshm {
  * goes between these two CPUs.  One sender, one receiver, both spinning
  * (never sleeping), no handles, no locks, no checks; records as in a
  * COCHANNEL ring (8-byte header, bytes padded to 8), of the same size.
+ * Ping-pong: two of them, one each way.
  */
 struct rawring {
 	alignas(128) uint64_t prod;
@@ -90,17 +107,25 @@ struct rawring {
 	alignas(128) uint8_t data[];	/* COCHANNEL_MAXSIZE */
 };
 
+/*
+ * A pair of processes.  Its messages go forth, from SENDER to RECEIVER;
+ * in a ping-pong pair the answers come back the other way, through the
+ * back pipe, ring or ports (the socket's back is the same socketpair,
+ * the other way: back[] are duplicates of its ends).
+ */
 struct pair {
 	int		 kind;
+	bool		 pp;		/* ping-pong */
 	bool		 live;
 	pid_t		 pid[2];	/* SENDER, RECEIVER */
 	int		 cmd_w[2], res_r[2];	/* the parent's ends */
 	int		 cmd_r[2], res_w[2];	/* the children's ends */
 	int		 fd[2];		/* pipe: 0 read, 1 write; socket: 0, 1 */
+	int		 back[2];	/* ping-pong: the same, the other way */
 	struct pshm	*sh;
-	struct rawring	*raw;		/* C_RAWRING */
+	struct rawring	*raw, *raw_back;	/* C_RAWRING */
 	/* In the children: the ports (cochannel: one per size). */
-	coport_t	 port[MAXSIZES];
+	coport_t	 port[MAXSIZES], port_back[MAXSIZES];
 };
 
 /* Parent -> child: run a batch; child -> parent: what it measured. */
@@ -116,7 +141,7 @@ struct res {
 };
 
 /* Settings. */
-static bool want_case[NCASES];
+static bool want_case[NCASES], want_stream = true, want_pp = true;
 static size_t sizes[MAXSIZES], maxsize;
 static int nsizes, rounds = 5, batch_ms = 200;
 static uint64_t batch_count;		/* -n: messages per batch, not time */
@@ -125,15 +150,16 @@ static const char *datafile;
 /* Parent state; children get a copy and use only their pair. */
 static pid_t parent_pid;
 static char tmpdir[64];
-static struct pair pairs[NKINDS];
+static struct pair pairs[NPAIRS];
 static int ncpus, cpus[2];
 static volatile sig_atomic_t stop_sig;
 static char *notes[64];
 static int nnotes;
 static bool failed;
 
-/* Results: messages (memcpy: copies) per second, by round, size, kind;
- * 0 where there is none.  memcpy sits at size index 0. */
+/* Results: messages (memcpy: copies) per second, by round, size, pair;
+ * for a ping-pong pair nanoseconds per round trip; 0 where there is none.
+ * memcpy sits at size index 0. */
 static double *rates;
 
 static uint8_t *sbuf, *rbuf;		/* the children's own buffers */
@@ -158,7 +184,7 @@ note(const char *fmt, ...)
 static double *
 rate_at(int round, int si, int kind)
 {
-	return &rates[((size_t)round * MAXSIZES + si) * NKINDS + kind];
+	return &rates[((size_t)round * MAXSIZES + si) * NPAIRS + kind];
 }
 
 /* The COCHANNEL ring for messages of len bytes: room for four, at least
@@ -225,18 +251,21 @@ mark(uint64_t seq, bool last)
 }
 
 static void
-port_name(char *buf, size_t room, int kind, size_t len)
+port_name(char *buf, size_t room, const struct pair *p, bool back, size_t len)
 {
-	if (kind == C_CHANNEL)
-		snprintf(buf, room, "bench-cochannel-%zu", len);
+	const char *dir = !p->pp ? "" : back ? "-pong" : "-ping";
+
+	if (p->kind == C_CHANNEL)
+		snprintf(buf, room, "bench-cochannel%s-%zu", dir, len);
 	else
-		snprintf(buf, room, "bench-%s", case_name[kind]);
+		snprintf(buf, room, "bench-%s%s", case_name[p->kind], dir);
 }
 
-/* Open one port with only the right this side needs, as a one-way user
- * would hold it. */
+/* Open one port (the back one: answers in a ping-pong pair) with only the
+ * right this side needs, as a one-way user would hold it. */
 static int
-open_port(struct pair *p, int role, int si, size_t len, struct res *r)
+open_port(struct pair *p, int role, bool back, int si, size_t len,
+    struct res *r)
 {
 	static const coport_type_t type[] = {
 		[C_CHANNEL] = COCHANNEL, [C_CARRIER] = COCARRIER,
@@ -246,43 +275,53 @@ open_port(struct pair *p, int role, int si, size_t len, struct res *r)
 	coport_t all, one;
 	char name[64];
 
-	port_name(name, sizeof(name), p->kind, len);
+	port_name(name, sizeof(name), p, back, len);
 	if (coopenv(name, type[p->kind], p->kind == C_CHANNEL ? &attr : NULL,
 	    &all) < 0)
 		return fail(r, "coopenv(%s, ring_size %zu)", name,
 		    attr.ring_size);
-	one = coport_clearperm(all, role == SENDER ? COPORT_PERM_RECV :
-	    COPORT_PERM_SEND);
+	one = coport_clearperm(all, (role == SENDER) != back ?
+	    COPORT_PERM_RECV : COPORT_PERM_SEND);
 	if (one == NULL)
 		return fail(r, "coport_clearperm(%s)", name);
 	if (coclose(all) < 0)
 		return fail(r, "coclose(%s)", name);
-	p->port[si] = one;
+	(back ? p->port_back : p->port)[si] = one;
 	return 0;
 }
 
+/* The ports one way (cochannel: one per size). */
 static int
-child_setup(struct pair *p, int role, struct res *r)
+open_ports(struct pair *p, int role, bool back, struct res *r)
 {
+	coport_t *port = back ? p->port_back : p->port;
 	int si;
 
 	switch (p->kind) {
 	case C_CHANNEL:
 		for (si = 0; si < nsizes; si++)
 			if (ring_fits(sizes[si]) &&
-			    open_port(p, role, si, sizes[si], r) < 0)
+			    open_port(p, role, back, si, sizes[si], r) < 0)
 				return -1;
 		return 0;
 	case C_CARRIER:
 	case C_COPIPE:
-		if (open_port(p, role, 0, 0, r) < 0)
+		if (open_port(p, role, back, 0, 0, r) < 0)
 			return -1;
 		for (si = 1; si < nsizes; si++)
-			p->port[si] = p->port[0];
+			port[si] = port[0];
 		return 0;
 	default:
 		return 0;
 	}
+}
+
+static int
+child_setup(struct pair *p, int role, struct res *r)
+{
+	if (open_ports(p, role, false, r) < 0)
+		return -1;
+	return p->pp ? open_ports(p, role, true, r) : 0;
 }
 
 /* Copy n bytes in or out of the raw ring at pos (it may wrap). */
@@ -304,7 +343,8 @@ raw_copy(uint8_t *ring, size_t size, uint64_t pos, void *buf, size_t n,
 }
 
 /* Each side keeps what it last saw of the other's position and reads it
- * again only when that is used up: one cache miss per batch. */
+ * again only when that is used up: one cache miss per batch.  A process
+ * sends on one ring only and receives from one only. */
 static uint64_t raw_cons_seen, raw_prod_seen;
 
 static void
@@ -344,18 +384,20 @@ raw_recv(struct rawring *r, size_t room)
 	return (ssize_t)hdr;
 }
 
+/* Send the message in sbuf forth (back: a ping-pong pair's answer). */
 static int
-send_one(struct pair *p, int si, size_t len)
+send_one(struct pair *p, bool back, int si, size_t len)
 {
 	switch (p->kind) {
 	case C_PIPE:
 	case C_SOCKET:
-		return write_full(p->fd[1], sbuf, len);
+		return write_full((back ? p->back : p->fd)[1], sbuf, len);
 	case C_RAWRING:
-		raw_send(p->raw, len);
+		raw_send(back ? p->raw_back : p->raw, len);
 		return 0;
 	default:
-		return cosend(p->port[si], sbuf, len) == (ssize_t)len ? 0 : -1;
+		return cosend((back ? p->port_back : p->port)[si], sbuf,
+		    len) == (ssize_t)len ? 0 : -1;
 	}
 }
 
@@ -370,7 +412,7 @@ sender_batch(struct pair *p, const struct cmd *c, struct res *r)
 		bool last = LOAD_RLX(&p->sh->stop) != 0;
 
 		sbuf[0] = sbuf[len - 1] = mark(seq, last);
-		if (send_one(p, c->si, len) < 0)
+		if (send_one(p, false, c->si, len) < 0)
 			return fail(r, "%s %zu B: sender: message %llu: %s",
 			    case_name[p->kind], len, (unsigned long long)seq,
 			    p->kind == C_PIPE || p->kind == C_SOCKET ? "write" :
@@ -383,13 +425,18 @@ sender_batch(struct pair *p, const struct cmd *c, struct res *r)
 }
 
 /*
- * Receive one message of len bytes and check its first and last byte:
- * 1 if it was the last, 0 if not, -1 on an error.  The coports' views
- * are read in place and released; the others are copied into rbuf.
+ * Receive one message of len bytes (back: a ping-pong pair's answer) and
+ * check its first and last byte: 1 if it was the last, 0 if not, -1 on an
+ * error.  The coports' views are read in place and released; the others
+ * are copied into rbuf.
  */
 static int
-recv_one(struct pair *p, int si, size_t len, uint64_t seq, struct res *r)
+recv_one(struct pair *p, bool back, int si, size_t len, uint64_t seq,
+    struct res *r)
 {
+	const char *who = p->pp ? (back ? "ping-pong sender" :
+	    "ping-pong receiver") : "receiver";
+	coport_t port = (back ? p->port_back : p->port)[si];
 	const uint8_t *m = rbuf;
 	void *view = NULL, *b;
 	ssize_t n = (ssize_t)len;
@@ -398,51 +445,52 @@ recv_one(struct pair *p, int si, size_t len, uint64_t seq, struct res *r)
 	switch (p->kind) {
 	case C_PIPE:
 	case C_SOCKET:
-		if (read_full(p->fd[0], rbuf, len) < 0)
-			return fail(r, "%s %zu B: receiver: message %llu: read",
-			    case_name[p->kind], len, (unsigned long long)seq);
+		if (read_full((back ? p->back : p->fd)[0], rbuf, len) < 0)
+			return fail(r, "%s %zu B: %s: message %llu: read",
+			    case_name[p->kind], len, who,
+			    (unsigned long long)seq);
 		break;
 	case C_CHANNEL:
 		b = rbuf;
-		n = corecv(p->port[si], &b, maxsize);
+		n = corecv(port, &b, maxsize);
 		break;
 	case C_RAWRING:
-		n = raw_recv(p->raw, len);
+		n = raw_recv(back ? p->raw_back : p->raw, len);
 		break;
 	case C_CARRIER:
 		b = NULL;
-		n = corecv(p->port[si], &b, 0);
+		n = corecv(port, &b, 0);
 		m = view = b;
 		break;
 	case C_COPIPE:
 		b = NULL;
-		n = corecv(p->port[si], &b, len);	/* a view */
+		n = corecv(port, &b, len);	/* a view */
 		m = view = b;
 		break;
 	}
 	if (n < 0)
-		return fail(r, "%s %zu B: receiver: message %llu: corecv",
-		    case_name[p->kind], len, (unsigned long long)seq);
+		return fail(r, "%s %zu B: %s: message %llu: corecv",
+		    case_name[p->kind], len, who, (unsigned long long)seq);
 	if ((size_t)n != len) {
 		if (view != NULL)
-			coport_msg_free(p->port[si], view);
+			coport_msg_free(port, view);
 		errno = EPROTO;
-		return fail(r, "%s %zu B: receiver: message %llu: corecv "
-		    "returned %zd bytes", case_name[p->kind], len,
+		return fail(r, "%s %zu B: %s: message %llu: corecv "
+		    "returned %zd bytes", case_name[p->kind], len, who,
 		    (unsigned long long)seq, n);
 	}
 	first = m[0];
 	lastb = m[len - 1];
-	if (view != NULL && coport_msg_free(p->port[si], view) < 0)
-		return fail(r, "%s %zu B: receiver: message %llu: "
-		    "coport_msg_free", case_name[p->kind], len,
+	if (view != NULL && coport_msg_free(port, view) < 0)
+		return fail(r, "%s %zu B: %s: message %llu: "
+		    "coport_msg_free", case_name[p->kind], len, who,
 		    (unsigned long long)seq);
 	if (first != lastb || (first & 0xfe) != mark(seq, false)) {
 		errno = EBADMSG;
-		return fail(r, "%s %zu B: receiver: message %llu: wrong data: "
+		return fail(r, "%s %zu B: %s: message %llu: wrong data: "
 		    "first byte 0x%02x, last 0x%02x, expected 0x%02x or 0x%02x",
-		    case_name[p->kind], len, (unsigned long long)seq, first,
-		    lastb, mark(seq, false), mark(seq, true));
+		    case_name[p->kind], len, who, (unsigned long long)seq,
+		    first, lastb, mark(seq, false), mark(seq, true));
 	}
 	return first & 1;
 }
@@ -464,7 +512,7 @@ receiver_batch(struct pair *p, const struct cmd *c, struct res *r)
 	int last;
 
 	for (;; seq++) {
-		if ((last = recv_one(p, c->si, len, seq, r)) < 0)
+		if ((last = recv_one(p, false, c->si, len, seq, r)) < 0)
 			return -1;
 		if (last)
 			break;
@@ -507,6 +555,96 @@ done:
 	return 0;
 }
 
+/*
+ * Ping-pong, the side that starts each round trip: send message seq
+ * forth, receive the answer seq back, both checked.  A warm-up, the
+ * measured round trips (the clock read as the receiver of a stream
+ * does), then one last message, marked, which the other side answers
+ * (marked) and stops at.
+ */
+static int
+pp_sender_batch(struct pair *p, const struct cmd *c, struct res *r)
+{
+	size_t len = c->size;
+	unsigned every = len < 1024 ? 16 : 1;
+	int64_t t0 = 0, t, warm_end = now_ns() + c->time_ns / 10;
+	uint64_t seq, n0 = 0, warm_n = c->count / 10;
+	int phase = 0;			/* 0 warm-up, 1 measuring, 2 the end */
+	bool last = false;
+
+	for (seq = 0; !last; seq++) {
+		last = phase == 2;
+		sbuf[0] = sbuf[len - 1] = mark(seq, last);
+		if (send_one(p, false, c->si, len) < 0)
+			return fail(r, "%s %zu B: ping-pong sender: message "
+			    "%llu: %s", case_name[p->kind], len,
+			    (unsigned long long)seq, p->kind == C_PIPE ||
+			    p->kind == C_SOCKET ? "write" : "cosend");
+		if (recv_one(p, true, c->si, len, seq, r) != (last ? 1 : 0)) {
+			if (r->err == 0) {
+				errno = EPROTO;
+				fail(r, "%s %zu B: ping-pong sender: answer "
+				    "%llu %s marked last", case_name[p->kind],
+				    len, (unsigned long long)seq,
+				    last ? "not" : "wrongly");
+			}
+			return -1;
+		}
+		if (phase == 2)
+			continue;
+		if (c->count > 0) {
+			if (phase == 0 && seq + 1 >= warm_n) {
+				t0 = now_ns();
+				n0 = seq + 1;
+				phase = 1;
+			} else if (phase == 1 && seq + 1 - n0 >= c->count) {
+				t = now_ns();
+				goto done;
+			}
+			continue;
+		}
+		if ((seq + 1) % every != 0)
+			continue;
+		t = now_ns();
+		if (phase == 0 && t >= warm_end) {
+			t0 = t;
+			n0 = seq + 1;
+			phase = 1;
+		} else if (phase == 1 && t - t0 >= c->time_ns) {
+			goto done;
+		}
+		continue;
+done:
+		r->n = (int64_t)(seq + 1 - n0);
+		r->ns = t - t0;
+		phase = 2;
+	}
+	return 0;
+}
+
+/* Ping-pong, the side that answers: each message back, the same size,
+ * marked as the one it answers, until the last. */
+static int
+pp_receiver_batch(struct pair *p, const struct cmd *c, struct res *r)
+{
+	size_t len = c->size;
+	uint64_t seq;
+	int last = 0;
+
+	for (seq = 0; !last; seq++) {
+		if ((last = recv_one(p, false, c->si, len, seq, r)) < 0)
+			return -1;
+		sbuf[0] = sbuf[len - 1] = mark(seq, last);
+		if (send_one(p, true, c->si, len) < 0)
+			return fail(r, "%s %zu B: ping-pong receiver: answer "
+			    "%llu: %s", case_name[p->kind], len,
+			    (unsigned long long)seq, p->kind == C_PIPE ||
+			    p->kind == C_SOCKET ? "write" : "cosend");
+	}
+	r->n = (int64_t)seq;
+	return 0;
+}
+
 /* memcpy bandwidth: MEMCPY_SIZE from one buffer to another, again and
  * again, in one process on the receivers' CPU. */
 static int
@@ -545,6 +683,9 @@ child_loop(struct pair *p, int role)
 		errno = 0;
 		if (p->kind == C_MEMCPY)
 			rc = memcpy_batch(&c, &r);
+		else if (p->pp)
+			rc = role == SENDER ? pp_sender_batch(p, &c, &r) :
+			    pp_receiver_batch(p, &c, &r);
 		else if (role == SENDER)
 			rc = sender_batch(p, &c, &r);
 		else
@@ -604,12 +745,17 @@ spawn(struct pair *p, int role, int *readyp)
 	keep[nkeep++] = rp[1];
 	keep[nkeep++] = p->cmd_r[role];
 	keep[nkeep++] = p->res_w[role];
-	/* The pipe's or socket's end for this side only. */
+	/* The pipe's or socket's end for this side only (ping-pong: and
+	 * the other end of the back one). */
 	if (p->kind == C_PIPE || p->kind == C_SOCKET) {
 		int mine = role == SENDER ? 1 : 0;
 
 		keep[nkeep++] = p->fd[mine];
 		p->fd[1 - mine] = -1;
+		if (p->pp) {
+			keep[nkeep++] = p->back[1 - mine];
+			p->back[mine] = -1;
+		}
 	}
 	close_others(keep, nkeep);
 	memset(&r, 0, sizeof(r));
@@ -639,7 +785,7 @@ on_signal(int sig)
 
 	/* Unblock whatever the parent waits for; it exits at the next check. */
 	stop_sig = sig;
-	for (i = 0; i < NKINDS; i++)
+	for (i = 0; i < NPAIRS; i++)
 		for (j = 0; j < 2; j++)
 			if (pairs[i].pid[j] > 0)
 				kill(pairs[i].pid[j], SIGKILL);
@@ -675,6 +821,7 @@ pair_close_fds(struct pair *p)
 		close_fd(&p->cmd_r[j]);
 		close_fd(&p->res_w[j]);
 		close_fd(&p->fd[j]);
+		close_fd(&p->back[j]);
 	}
 }
 
@@ -695,8 +842,10 @@ pair_kill(struct pair *p)
 static void
 pair_fail(struct pair *p, const char *why)
 {
-	note("%s: %s", case_name[p->kind], why);
-	fprintf(stderr, "coport: %s: %s\n", case_name[p->kind], why);
+	const char *pp = p->pp ? " ping-pong" : "";
+
+	note("%s%s: %s", case_name[p->kind], pp, why);
+	fprintf(stderr, "coport: %s%s: %s\n", case_name[p->kind], pp, why);
 	failed = true;
 	pair_kill(p);
 }
@@ -722,16 +871,26 @@ wait_res(int fd, int64_t deadline, struct res *r)
 	}
 }
 
+static struct rawring *
+rawring_new(void)
+{
+	void *m = mmap(NULL, sizeof(struct rawring) + COCHANNEL_MAXSIZE,
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return m == MAP_FAILED ? NULL : m;
+}
+
 static int
-pair_init(struct pair *p, int kind)
+pair_init(struct pair *p, int kind, bool pp)
 {
 	int j, cmd[2], res[2];
 
 	memset(p, 0, sizeof(*p));
 	p->kind = kind;
+	p->pp = pp;
 	for (j = 0; j < 2; j++)
 		p->cmd_w[j] = p->res_r[j] = p->cmd_r[j] = p->res_w[j] =
-		    p->fd[j] = -1;
+		    p->fd[j] = p->back[j] = -1;
 	p->sh = mmap(NULL, sizeof(struct pshm), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p->sh == MAP_FAILED) {
@@ -747,19 +906,20 @@ pair_init(struct pair *p, int kind)
 		p->res_w[j] = res[1];
 	}
 	if (kind == C_PIPE) {
-		if (pipe2(p->fd, O_CLOEXEC) < 0)
+		if (pipe2(p->fd, O_CLOEXEC) < 0 ||
+		    (pp && pipe2(p->back, O_CLOEXEC) < 0))
 			return -1;
 	} else if (kind == C_SOCKET) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 		    p->fd) < 0)
 			return -1;
-	} else if (kind == C_RAWRING) {
-		p->raw = mmap(NULL, sizeof(struct rawring) + COCHANNEL_MAXSIZE,
-		    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (p->raw == MAP_FAILED) {
-			p->raw = NULL;
+		if (pp && ((p->back[0] = fcntl(p->fd[1], F_DUPFD_CLOEXEC, 0)) < 0 ||
+		    (p->back[1] = fcntl(p->fd[0], F_DUPFD_CLOEXEC, 0)) < 0))
 			return -1;
-		}
+	} else if (kind == C_RAWRING) {
+		if ((p->raw = rawring_new()) == NULL ||
+		    (pp && (p->raw_back = rawring_new()) == NULL))
+			return -1;
 	}
 	p->live = true;
 	return 0;
@@ -769,10 +929,10 @@ pair_init(struct pair *p, int kind)
 static void
 start_pairs(void)
 {
-	int ready[NKINDS][2], k, j;
+	int ready[NPAIRS][2], k, j;
 	int64_t deadline;
 
-	for (k = 0; k < NKINDS; k++)
+	for (k = 0; k < NPAIRS; k++)
 		for (j = 0; j < 2; j++) {
 			struct pair *p = &pairs[k];
 
@@ -786,7 +946,7 @@ start_pairs(void)
 			}
 		}
 	deadline = now_ns() + 30 * 1000000000LL;
-	for (k = 0; k < NKINDS; k++)
+	for (k = 0; k < NPAIRS; k++)
 		for (j = 0; j < 2; j++) {
 			struct pair *p = &pairs[k];
 			struct res r;
@@ -814,11 +974,12 @@ start_pairs(void)
 			close(ready[k][j]);
 		}
 	/* The parent keeps only its ends of the control pipes. */
-	for (k = 0; k < NKINDS; k++)
+	for (k = 0; k < NPAIRS; k++)
 		for (j = 0; j < 2; j++) {
 			close_fd(&pairs[k].cmd_r[j]);
 			close_fd(&pairs[k].res_w[j]);
 			close_fd(&pairs[k].fd[j]);
+			close_fd(&pairs[k].back[j]);
 		}
 }
 
@@ -828,10 +989,10 @@ stop_pairs(void)
 {
 	int k, j;
 
-	for (k = 0; k < NKINDS; k++)
+	for (k = 0; k < NPAIRS; k++)
 		for (j = 0; j < 2; j++)
 			close_fd(&pairs[k].cmd_w[j]);
-	for (k = 0; k < NKINDS; k++) {
+	for (k = 0; k < NPAIRS; k++) {
 		for (j = 0; j < 2; j++)
 			reap(&pairs[k].pid[j], 3000);
 		pair_close_fds(&pairs[k]);
@@ -839,7 +1000,8 @@ stop_pairs(void)
 }
 
 /* One batch of pair p at size index si in round r: receiver first, then
- * the sender; the receiver's figures count. */
+ * the sender; the receiver's figures count (ping-pong: the sender's, the
+ * time per round trip). */
 static void
 run_batch(struct pair *p, int r, int si)
 {
@@ -890,9 +1052,14 @@ run_batch(struct pair *p, int r, int si)
 			pair_fail(p, why);
 			return;
 		}
-	if (res[0].n > 0 && res[0].ns > 0)
+	if (p->pp) {
+		if (res[1].n > 0 && res[1].ns > 0)
+			*rate_at(r, si, (int)(p - pairs)) =
+			    (double)res[1].ns / (double)res[1].n;
+	} else if (res[0].n > 0 && res[0].ns > 0) {
 		*rate_at(r, p->kind == C_MEMCPY ? 0 : si, p->kind) =
 		    (double)res[0].n * 1e9 / (double)res[0].ns;
+	}
 }
 
 static int
@@ -914,7 +1081,7 @@ cleanup(void)
 
 	if (getpid() != parent_pid)
 		return;
-	for (i = 0; i < NKINDS; i++)
+	for (i = 0; i < NPAIRS; i++)
 		pair_kill(&pairs[i]);
 	if (tmpdir[0] != '\0') {
 		/* The comsgd our ports started serves only our domain. */
@@ -950,7 +1117,8 @@ stats(double *v, int n, struct stat3 *s)
 	return true;
 }
 
-/* Messages per second of a case at a size, over the rounds. */
+/* Messages per second of a case at a size, over the rounds (kind PP(k):
+ * nanoseconds per round trip). */
 static bool
 rate_stats(int kind, int si, struct stat3 *s)
 {
@@ -983,6 +1151,20 @@ bw_at(int r, int kind, int si)
 	return *rate_at(r, si, kind) * (double)sizes[si] / MB;
 }
 
+/* A case's figure in round r for a target's measure. */
+static double
+measure_at(int r, enum measure m, int kind, int si)
+{
+	switch (m) {
+	case M_MBPS:
+		return bw_at(r, kind, si);
+	case M_RTT:
+		return *rate_at(r, si, PP(kind));
+	default:
+		return *rate_at(r, si, kind);
+	}
+}
+
 /* The median, over rounds, of a target's per-round ratio. */
 static bool
 ratio_of(const struct target *t, struct stat3 *s)
@@ -993,13 +1175,26 @@ ratio_of(const struct target *t, struct stat3 *s)
 	if (si < 0)
 		return false;
 	for (r = 0; r < rounds; r++) {
-		double a = t->bw ? bw_at(r, t->num, si) : *rate_at(r, si, t->num);
-		double b = t->bw ? bw_at(r, t->den, si) : *rate_at(r, si, t->den);
+		double a = measure_at(r, t->m, t->num, si);
+		double b = measure_at(r, t->m, t->den, si);
 
 		if (a > 0 && b > 0)
 			v[n++] = a / b;
 	}
 	return stats(v, n, s);
+}
+
+/* Whether a ratio meets its target's goal (which is not 0). */
+static bool
+ratio_pass(const struct target *t, double v)
+{
+	return t->m == M_RTT ? v <= t->goal : v >= t->goal;
+}
+
+static const char *
+goal_op(const struct target *t)
+{
+	return t->m == M_RTT ? "<=" : ">=";
 }
 
 /* 12.3M, 845k, 512: three or four significant digits. */
@@ -1014,6 +1209,19 @@ rate_str(double v, char *buf, size_t room)
 		snprintf(buf, room, "%.3gk", v / 1e3);
 	else
 		snprintf(buf, room, "%.0f", v);
+	return buf;
+}
+
+/* A round trip: 812 ns, 4.52 us, 1.30 ms. */
+static const char *
+rtt_str(double ns, char *buf, size_t room)
+{
+	if (ns >= 1e6)
+		snprintf(buf, room, "%.3g ms", ns / 1e6);
+	else if (ns >= 1e4)
+		snprintf(buf, room, "%.3g us", ns / 1e3);
+	else
+		snprintf(buf, room, "%.0f ns", ns);
 	return buf;
 }
 
@@ -1045,18 +1253,22 @@ static void
 target_name(const struct target *t, char *buf, size_t room)
 {
 	snprintf(buf, room, "%s/%s %s", case_name[t->num], case_name[t->den],
-	    t->bw ? "MB/s" : "msgs/s");
+	    measure_name[t->m]);
 }
 
 static void
-print_table(bool bw)
+print_table(enum measure m)
 {
+	static const char *const title[] = {
+		[M_MSGS] = "streaming: messages per second",
+		[M_MBPS] = "streaming: MB/s (10^6 bytes per second)",
+		[M_RTT] = "ping-pong: time per round trip",
+	};
 	char sz[32], v[32];
 	struct stat3 s;
 	int si, k;
 
-	printf("\n%s, median over rounds\n%-8s", bw ?
-	    "MB/s (10^6 bytes per second)" : "messages per second", "size");
+	printf("\n%s, median over rounds\n%-8s", title[m], "size");
 	for (k = 0; k < NCASES; k++)
 		if (want_case[k])
 			printf(" %10s", case_name[k]);
@@ -1066,11 +1278,13 @@ print_table(bool bw)
 		for (k = 0; k < NCASES; k++) {
 			if (!want_case[k])
 				continue;
-			if (!rate_stats(k, si, &s))
+			if (!rate_stats(m == M_RTT ? PP(k) : k, si, &s))
 				printf(" %10s", "-");
-			else if (bw)
+			else if (m == M_MBPS)
 				printf(" %10s", bw_str(s.med * (double)sizes[si] /
 				    MB, v, sizeof(v)));
+			else if (m == M_RTT)
+				printf(" %10s", rtt_str(s.med, v, sizeof(v)));
 			else
 				printf(" %10s", rate_str(s.med, v, sizeof(v)));
 		}
@@ -1086,8 +1300,12 @@ report(int64_t elapsed_ms)
 	bool first;
 	int si, k, t, i;
 
-	printf("coport: one sender streams messages to one receiver; the "
-	    "receiver counts them\n");
+	if (want_stream)
+		printf("coport: one sender streams messages to one receiver; "
+		    "the receiver counts them\n");
+	if (want_pp)
+		printf("coport: ping-pong: two processes bounce one message "
+		    "back and forth; the first times the round trips\n");
 	if (ncpus > 1)
 		printf("sender on cpu %d, receiver on cpu %d", cpus[0], cpus[1]);
 	else
@@ -1106,8 +1324,12 @@ report(int64_t elapsed_ms)
 	    "view\n");
 	for (i = 0; i < nnotes; i++)
 		printf("note: %s\n", notes[i]);
-	print_table(false);
-	print_table(true);
+	if (want_stream) {
+		print_table(M_MSGS);
+		print_table(M_MBPS);
+	}
+	if (want_pp)
+		print_table(M_RTT);
 	if (rate_stats(C_MEMCPY, 0, &s))
 		printf("\nmemcpy of 1 MiB, one process on cpu %d: %.0f MB/s "
 		    "[%.0f - %.0f]\n", cpus[ncpus > 1 ? 1 : 0],
@@ -1116,7 +1338,7 @@ report(int64_t elapsed_ms)
 
 	printf("\nratios: median over rounds of the ratio of the two cases "
 	    "in a round [quartiles]\n");
-	printf("%-28s %7s %8s %17s %8s %s\n", "ratio", "size", "value",
+	printf("%-32s %7s %8s %17s %8s %s\n", "ratio", "size", "value",
 	    "[q1 - q3]", "target", "");
 	for (t = 0; t < NTARGETS; t++) {
 		const struct target *g = &targets[t];
@@ -1127,11 +1349,12 @@ report(int64_t elapsed_ms)
 		target_name(g, name, sizeof(name));
 		snprintf(goal, sizeof(goal), "-");
 		if (g->goal > 0) {
-			snprintf(goal, sizeof(goal), ">= %g", g->goal);
-			mark_s = s.med >= g->goal ? "pass" : "miss";
+			snprintf(goal, sizeof(goal), "%s %g", goal_op(g),
+			    g->goal);
+			mark_s = ratio_pass(g, s.med) ? "pass" : "miss";
 		}
 		snprintf(q, sizeof(q), "[%.3g - %.3g]", s.q1, s.q3);
-		printf("%-28s %7s %8.3g %17s %8s %s\n", name,
+		printf("%-32s %7s %8.3g %17s %8s %s\n", name,
 		    size_str(g->size, sz, sizeof(sz)), s.med, q, goal, mark_s);
 	}
 
@@ -1170,6 +1393,18 @@ report(int64_t elapsed_ms)
 			    s.q1, s.q3, s.med * m, s.n);
 			first = false;
 		}
+	printf("],\"pingpong\":[");
+	first = true;
+	for (si = 0; si < nsizes; si++)
+		for (k = 0; k < NCASES; k++) {
+			if (!rate_stats(PP(k), si, &s))
+				continue;
+			printf("%s{\"case\":\"%s\",\"size\":%zu,"
+			    "\"rtt_ns\":%.1f,\"rtt_q1\":%.1f,\"rtt_q3\":%.1f,"
+			    "\"rounds\":%d}", first ? "" : ",", case_name[k],
+			    sizes[si], s.med, s.q1, s.q3, s.n);
+			first = false;
+		}
 	printf("],\"ratios\":[");
 	first = true;
 	for (t = 0; t < NTARGETS; t++) {
@@ -1180,10 +1415,11 @@ report(int64_t elapsed_ms)
 		printf("%s{\"ratio\":\"%s/%s\",\"measure\":\"%s\",\"size\":%zu,"
 		    "\"value\":%.4g,\"q1\":%.4g,\"q3\":%.4g,\"rounds\":%d",
 		    first ? "" : ",", case_name[g->num], case_name[g->den],
-		    g->bw ? "MB/s" : "msgs/s", g->size, s.med, s.q1, s.q3, s.n);
+		    measure_name[g->m], g->size, s.med, s.q1, s.q3, s.n);
 		if (g->goal > 0)
-			printf(",\"target\":\">= %g\",\"pass\":%s", g->goal,
-			    s.med >= g->goal ? "true" : "false");
+			printf(",\"target\":\"%s %g\",\"pass\":%s",
+			    goal_op(g), g->goal,
+			    ratio_pass(g, s.med) ? "true" : "false");
 		putchar('}');
 		first = false;
 	}
@@ -1193,8 +1429,10 @@ report(int64_t elapsed_ms)
 /*
  * For gnuplot: one block per case (separated by two blank lines, for
  * `index`), a row per size: size, messages/s, MB/s (medians over rounds)
- * and the quartiles of messages/s.  Comments name the cases in order and
- * give memcpy's bandwidth.
+ * and the quartiles of messages/s; then one block per ping-pong case, a
+ * row per size: size, nanoseconds per round trip (median) and its
+ * quartiles.  Comments name the cases of each kind in order and give
+ * memcpy's bandwidth.
  */
 static void
 write_data(void)
@@ -1210,18 +1448,23 @@ write_data(void)
 		    strerror(errno));
 		return;
 	}
-	fprintf(f, "# bench/coport: one sender streams to one receiver; "
-	    "medians over %d rounds\n", rounds);
+	fprintf(f, "# bench/coport: one sender streams to one receiver, and "
+	    "ping-pong; medians over %d rounds\n", rounds);
 	fprintf(f, "# cases:");
 	for (k = 0; k < NCASES; k++)
-		if (want_case[k])
+		if (want_stream && want_case[k])
+			fprintf(f, " %s", case_name[k]);
+	fprintf(f, "\n# pingpong cases:");
+	for (k = 0; k < NCASES; k++)
+		if (want_pp && want_case[k])
 			fprintf(f, " %s", case_name[k]);
 	fprintf(f, "\n");
 	if (rate_stats(C_MEMCPY, 0, &s))
 		fprintf(f, "# memcpy_MBps %.1f\n", s.med * MEMCPY_SIZE / MB);
-	fprintf(f, "# size msgs_per_s MB_per_s msgs_q1 msgs_q3\n");
+	fprintf(f, "# size msgs_per_s MB_per_s msgs_q1 msgs_q3\n"
+	    "# pingpong: size rtt_ns rtt_q1 rtt_q3\n");
 	for (k = 0, i = 0; k < NCASES; k++) {
-		if (!want_case[k])
+		if (!want_stream || !want_case[k])
 			continue;
 		fprintf(f, "%s# %s\n", i++ > 0 ? "\n\n" : "", case_name[k]);
 		for (si = 0; si < nsizes; si++)
@@ -1229,6 +1472,16 @@ write_data(void)
 				fprintf(f, "%zu %.1f %.6g %.1f %.1f\n", sizes[si],
 				    s.med, s.med * (double)sizes[si] / MB, s.q1,
 				    s.q3);
+	}
+	for (k = 0; k < NCASES; k++) {
+		if (!want_pp || !want_case[k])
+			continue;
+		fprintf(f, "%s# pingpong %s\n", i++ > 0 ? "\n\n" : "",
+		    case_name[k]);
+		for (si = 0; si < nsizes; si++)
+			if (rate_stats(PP(k), si, &s))
+				fprintf(f, "%zu %.1f %.1f %.1f\n", sizes[si],
+				    s.med, s.q1, s.q3);
 	}
 	if (fclose(f) != 0)
 		fprintf(stderr, "coport: writing %s: %s\n", datafile,
@@ -1264,21 +1517,26 @@ usage(int status)
 	FILE *f = status == 0 ? stdout : stderr;
 
 	fprintf(f,
-	    "usage: coport [-hq] [-c cases] [-n messages | -t ms] [-o file]\n"
-	    "              [-r rounds] [-s sizes]\n");
+	    "usage: coport [-hq] [-c cases] [-m modes] [-n messages | -t ms]\n"
+	    "              [-o file] [-r rounds] [-s sizes]\n");
 	if (status == 0)
 		fprintf(f,
 		    "  -c  cases, comma-separated (default all): cochannel,cocarrier,\n"
-		    "      copipe,pipe,socket (memcpy of 1 MiB always runs)\n"
-		    "  -n  messages measured per case per round, instead of a time\n"
+		    "      copipe,pipe,socket,rawring (memcpy of 1 MiB runs with\n"
+		    "      stream)\n"
+		    "  -m  modes, comma-separated (default both): stream (one sender\n"
+		    "      streams to one receiver: messages/s), pingpong (one message\n"
+		    "      back and forth: time per round trip)\n"
+		    "  -n  messages (round trips) measured per case per round,\n"
+		    "      instead of a time\n"
 		    "  -o  data file for plots (default results/coport.dat beside\n"
 		    "      the program; -o '' writes none)\n"
-		    "  -q  quick: 3 rounds of 20 ms per case (about 10 s)\n"
+		    "  -q  quick: 3 rounds of 20 ms per case (about 20 s)\n"
 		    "  -r  rounds; each runs every case once at every size (default 5)\n"
 		    "  -s  message sizes in bytes, comma-separated (default 1 to\n"
 		    "      2097152, doubling)\n"
 		    "  -t  milliseconds measured per case per round (default 200)\n"
-		    "Prints a table, then a last line: \"JSON \" and the results as one\n"
+		    "Prints tables, then a last line: \"JSON \" and the results as one\n"
 		    "JSON object.  See docs/performance.md.\n");
 	exit(status);
 }
@@ -1301,6 +1559,27 @@ parse_cases(char *arg)
 		}
 		want_case[k] = true;
 	}
+}
+
+static void
+parse_modes(char *arg)
+{
+	char *tok, *save = NULL;
+
+	want_stream = want_pp = false;
+	for (tok = strtok_r(arg, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "stream") == 0) {
+			want_stream = true;
+		} else if (strcmp(tok, "pingpong") == 0) {
+			want_pp = true;
+		} else {
+			fprintf(stderr, "coport: unknown mode: %s\n", tok);
+			usage(2);
+		}
+	}
+	if (!want_stream && !want_pp)
+		usage(2);
 }
 
 static void
@@ -1349,20 +1628,23 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	cpu_set_t set;
 	bool rounds_set = false, time_set = false, quick = false, data_set = false;
-	int ch, i, k, r, si, order[NKINDS], norder;
+	int ch, i, k, r, si, order[NPAIRS], norder;
 	int64_t t_start;
 
 	for (k = 0; k < NCASES; k++)
 		want_case[k] = true;
 	for (nsizes = 0; nsizes < 22; nsizes++)
 		sizes[nsizes] = (size_t)1 << nsizes;
-	while ((ch = getopt(argc, argv, "c:hn:o:qr:s:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:hm:n:o:qr:s:t:")) != -1) {
 		switch (ch) {
 		case 'c':
 			parse_cases(optarg);
 			break;
 		case 'h':
 			usage(0);
+		case 'm':
+			parse_modes(optarg);
+			break;
 		case 'n':
 			batch_count = (uint64_t)parse_num(optarg, 10, 1LL << 40);
 			break;
@@ -1421,11 +1703,13 @@ main(int argc, char **argv)
 			    "ring (%u bytes)", sizes[si], COCHANNEL_MAXSIZE);
 	for (i = 0; i < NTARGETS; i++)
 		if (targets[i].goal > 0 && size_index(targets[i].size) < 0 &&
+		    (targets[i].m == M_RTT ? want_pp : want_stream) &&
 		    want_case[targets[i].num] && (targets[i].den == C_MEMCPY ||
 		    want_case[targets[i].den]))
-			note("no ratio %s/%s: size %zu not measured",
+			note("no ratio %s/%s %s: size %zu not measured",
 			    case_name[targets[i].num],
-			    case_name[targets[i].den], targets[i].size);
+			    case_name[targets[i].den],
+			    measure_name[targets[i].m], targets[i].size);
 
 	/* A private domain, removed at the end with its comsgd. */
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/comsg-bench-XXXXXX");
@@ -1435,11 +1719,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	setenv("COMSG_DIR", tmpdir, 1);
-	for (k = 0; k < NKINDS; k++)
+	for (k = 0; k < NPAIRS; k++)
 		for (i = 0; i < 2; i++)
 			pairs[k].cmd_w[i] = pairs[k].res_r[i] =
 			    pairs[k].cmd_r[i] = pairs[k].res_w[i] =
-			    pairs[k].fd[i] = -1;
+			    pairs[k].fd[i] = pairs[k].back[i] = -1;
 	atexit(cleanup);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;	/* no SA_RESTART: waits return */
@@ -1448,15 +1732,19 @@ main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rates = calloc((size_t)rounds * MAXSIZES * NKINDS, sizeof(*rates));
+	rates = calloc((size_t)rounds * MAXSIZES * NPAIRS, sizeof(*rates));
 	if (rates == NULL) {
 		perror("coport: memory");
 		return 1;
 	}
-	for (k = 0; k < NKINDS; k++) {
-		if (k < NCASES && !want_case[k])
+	for (k = 0; k < NPAIRS; k++) {
+		bool pp = k >= NKINDS;
+		int kind = pp ? k - NKINDS : k;
+
+		if (!(pp ? want_pp : want_stream) ||
+		    (kind < NCASES && !want_case[kind]))
 			continue;
-		if (pair_init(&pairs[k], k) < 0) {
+		if (pair_init(&pairs[k], kind, pp) < 0) {
 			perror("coport: setting up a pair");
 			return 1;
 		}
@@ -1465,9 +1753,10 @@ main(int argc, char **argv)
 	start_pairs();
 
 	/*
-	 * Rounds: every case once at every size, in turn, the order of the
-	 * cases reversed every other round, so that drift hits all alike.
-	 * memcpy runs beside the cases at 1 MiB (or after the last size).
+	 * Rounds: every case once at every size, in turn (streaming, then
+	 * ping-pong), the order of the cases reversed every other round, so
+	 * that drift hits all alike.  memcpy runs beside the cases at 1 MiB
+	 * (or after the last size).
 	 */
 	for (r = 0; r < rounds; r++) {
 		int64_t el = (now_ns() - t_start) / 1000000;
@@ -1479,9 +1768,9 @@ main(int argc, char **argv)
 		for (si = 0; si <= nsizes; si++) {
 			norder = 0;
 			if (si < nsizes)
-				for (k = 0; k < NCASES; k++)
-					if (pairs[k].live &&
-					    runs_at(k, sizes[si]))
+				for (k = 0; k < NPAIRS; k++)
+					if (k != C_MEMCPY && pairs[k].live &&
+					    runs_at(pairs[k].kind, sizes[si]))
 						order[norder++] = k;
 			if (!memcpy_done && pairs[C_MEMCPY].live &&
 			    (si == nsizes || sizes[si] == MEMCPY_SIZE)) {
