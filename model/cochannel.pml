@@ -40,18 +40,33 @@
  * one step (see ring_write below), read in two, header first (two
  * ring_read() calls), so a copy can be torn.
  *
- * Memory model.  Promela statements are sequentially consistent.  Every
- * access of the handshakes is seq_cst in the code (the store of prod and
- * the CAS of cons before portbell_ring()'s load of the sleepers count;
- * portbell_arm()'s increment before its load of seq and the re-check's
- * seq_cst load of prod or cons), so sequential consistency is what the
- * code has there.  The record is published with prod (the store is
- * seq_cst, so release) and read after a load of prod (seq_cst, or
- * LOAD_ACQ of cons and prod_seen, a value of prod read before with
- * acquire); the sender reuses a slot only after a seq_cst load of cons
- * that saw the CAS that passed it, and the CAS (seq_cst) orders the
- * receiver's reads of the slot before it.  Each shared access is its own
- * step (an atomic block holds one shared access and private bookkeeping).
+ * Memory model.  Promela statements are sequentially consistent, and
+ * every access of the handshakes is seq_cst in the code but one: a
+ * sender whose process registered for membarrier (cochannel.c,
+ * membarrier_register) publishes prod with a release store and then
+ * loads the in bell's sleepers count with no barrier between, so the
+ * load may be done while the store still waits in its store buffer.
+ * The model gives each sender that buffer: publishing writes sb[s], the
+ * prod the sender has stored, and the process drain() makes it visible
+ * one record at a time, whenever it runs (in order, as the store
+ * buffer's FIFO does; a weaker machine than that is still covered, as a
+ * receiver reads nothing beyond the prod it sees; NSEND at most 3).  A
+ * receiver about to sleep, between its increment of the sleepers count
+ * and its re-check, calls membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED),
+ * which runs a full barrier on every sender: here one step that drains
+ * every buffer.
+ * STRONG_PUBLISH models a sender that could not register (a seq_cst
+ * store, straight to rings[s].prod); BROKEN_NOSYNC a receiver that
+ * sleeps without the membarrier (a lost wakeup: it must fail).  The
+ * other accesses: the record is published with prod (release) and read
+ * after a load of prod (seq_cst, or LOAD_ACQ of cons and prod_seen, a
+ * value of prod read before with acquire); the sender reuses a slot
+ * only after a seq_cst load of cons that saw the CAS that passed it, and
+ * the CAS (seq_cst) orders the receiver's reads of the slot before it;
+ * the CAS and the store of cons before portbell_ring()'s load of the out
+ * bell's sleepers count, portbell_arm()'s increment before its load of
+ * seq and the re-check are seq_cst.  Each shared access is its own step
+ * (an atomic block holds one shared access and private bookkeeping).
  *
  * Left out: the spinning in chan_wait() (it runs try() again with no
  * other store than the caches prod_seen and cons_seen, so it only delays
@@ -109,6 +124,9 @@ typedef ring {
 	byte	data[SLOTS];		/* the bytes */
 };
 ring	rings[NSEND];
+/* What each sender has stored to its ring_prod.prod, visible to the
+ * others once drain() has moved rings[s].prod up to it. */
+byte	sb[NSEND];
 
 /* struct coport_bell.  The seqs only grow, by one per ring of the bell,
  * at most TOTAL times each: no wrap, as with 2^32 in the code. */
@@ -170,7 +188,7 @@ inline portbell_arm(sleepers, seq, snap)
 #define portbell_disarm(sleepers)	sleepers--
 
 /*
- * portbell_ring(): after the caller's seq_cst publication, load sleepers
+ * portbell_ring(): after the caller's publication, load sleepers
  * (seq_cst); if non-zero, bump seq and futex_wake().  For the in bell
  * (receivers wait there) and the out bell (senders).  The bump and the
  * wake are one step here: a waiter that would queue between them, with
@@ -204,6 +222,7 @@ inline portbell_ring_out()
  */
 #ifdef BROKEN_PUBLISH_FIRST
 #define ring_write()							\
+	sb[s] = pos + 1;						\
 	rings[s].prod = pos + 1;					\
 	atomic {							\
 		rings[s].hdr[pos % SLOTS] = PAYLOAD(s, pos);		\
@@ -254,8 +273,12 @@ write:
 publish:
 	atomic {
 #ifndef BROKEN_PUBLISH_FIRST
-		/* Publish (seq_cst store): the record before prod. */
+		/* Publish: the record before prod.  A release store into
+		 * our store buffer, or a seq_cst one. */
+		sb[s] = pos + 1;
+#ifdef STRONG_PUBLISH
 		rings[s].prod = pos + 1;
+#endif
 #endif
 		pos++
 	}
@@ -296,6 +319,30 @@ sender_disarm:
 done:
 	skip
 }
+
+/* The senders' store buffers: a sender's stores of prod become visible
+ * in order, at any time (and all at once in a receiver's membarrier).
+ * One process for all (spin's fairness counts processes). */
+#define drain_one(s)	:: atomic { rings[s].prod < sb[s] -> rings[s].prod++ }
+proctype drain()
+{
+end_drain:
+	do
+	drain_one(0)
+#if NSEND > 1
+	drain_one(1)
+#endif
+#if NSEND > 2
+	drain_one(2)
+#endif
+	od
+}
+
+/* membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED): a full barrier on every
+ * sender, so every prod it stored is visible. */
+hidden byte mb;
+#define membarrier()							\
+	atomic { for (mb : 0 .. NSEND - 1) { rings[mb].prod = sb[mb] }; mb = 0 }
 
 /*
  * The ghost bookkeeping of a successful CAS of cons from c to c + 1 on
@@ -466,6 +513,9 @@ rx_empty:
 	:: !armed ->
 		portbell_arm(in_sleepers, in_seq, snap);
 		armed = 1;
+#ifndef BROKEN_NOSYNC
+		membarrier();			/* chan_sync_senders() */
+#endif
 #ifndef BROKEN_NORECHECK
 		goto chan_wait			/* try() again */
 #endif
@@ -494,6 +544,7 @@ init {
 		for (k : 0 .. NSEND - 1) {
 			run sender(k)
 		}
+		run drain();
 		for (k : 0 .. NRECV - 1) {
 			run receiver(k)
 		}

@@ -35,7 +35,7 @@ check() {
 	rm -rf "$dir" && mkdir -p "$dir" || exit 1
 	case $mode in
 	safety)	ccflags="-DSAFETY -DNOCLAIM"; panflags="" ;;
-	ltl)	ccflags=""; panflags="-a -f" ;;
+	ltl)	ccflags="-DNFAIR=3"; panflags="-a -f" ;;
 	esac
 	t0=$(date +%s.%N)
 	if ! (cd "$dir" && spin "$@" -a "$top/model/$model" >spin.out 2>&1); then
@@ -125,6 +125,9 @@ check chan-1s2r-ltl	pass cochannel.pml ltl \
 	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DSLOTS=1 -DTIMEOUTS=0
 check chan-2s2r-timeouts-ltl pass cochannel.pml ltl \
 	-DNSEND=2 -DNRECV=2 -DMSGS=1 -DSLOTS=1 -DTIMEOUTS=1
+# A sender that could not register for membarrier: seq_cst publication.
+check chan-strong-1s2r-safety pass cochannel.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=3 -DSLOTS=2 -DTIMEOUTS=0 -DSTRONG_PUBLISH
 # The model has teeth: each of these must fail.
 check broken-norescan	"invalid end state" cocall.pml safety \
 	-DNCHAN=2 -DCALLS=2 -DTIMEOUTS=0 -DBROKEN_NORESCAN
@@ -143,6 +146,10 @@ check broken-chan-publishfirst "assertion violated" cochannel.pml safety \
 	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DSLOTS=1 -DTIMEOUTS=0 -DBROKEN_PUBLISH_FIRST
 check broken-chan-norecheck "invalid end state" cochannel.pml safety \
 	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DSLOTS=1 -DTIMEOUTS=0 -DBROKEN_NORECHECK
+# A receiver that sleeps without the membarrier while the senders publish
+# without a fence: a lost wakeup.
+check broken-chan-nosync "invalid end state" cochannel.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DSLOTS=1 -DTIMEOUTS=0 -DBROKEN_NOSYNC
 # A message too long for one receiver's buffer: rx_take() reports EMSGSIZE
 # only for the record still at cons (FIX_MSGSIZE, as cochannel.c does);
 # without that re-check it may report it for a record another receiver

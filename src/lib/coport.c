@@ -613,7 +613,9 @@ portbell_ring(uint32_t *sleepers, uint32_t *seq)
 	/* The caller published its progress with a seq_cst operation (a
 	 * store, a CAS, or a system call): that and this seq_cst load are
 	 * in one total order with portbell_arm()'s increment and re-check, so
-	 * either we see the sleeper or it sees our progress. */
+	 * either we see the sleeper or it sees our progress.  (A COCHANNEL
+	 * sender publishes with a release store: the receiver's membarrier
+	 * before its re-check stands in for the fence, cochannel.c.) */
 	if (__atomic_load_n(sleepers, __ATOMIC_SEQ_CST) != 0) {
 		__atomic_add_fetch(seq, 1, __ATOMIC_RELEASE);
 		futex_wake(seq);
@@ -758,12 +760,18 @@ chan_wait(struct port_obj *o, bool out, bool nonblock,
 		if (!out)
 			(void)chan_refresh(o, false);
 		uint32_t snap = portbell_arm(sleepers, seq);
+		int64_t deadline = -1;
+
+		/* Senders publish without a fence: we make their stores
+		 * visible to the re-check (chan_sync_senders()). */
+		if (!out && chan_sync_senders() < 0)
+			deadline = now_ms() + CHAN_UNSYNCED_SLICE_MS;
 		r = try(o, buf, len);
 		if (r >= 0 || errno != EAGAIN) {
 			portbell_disarm(sleepers);
 			return r;
 		}
-		(void)portbell_sleep(seq, snap, -1);
+		(void)portbell_sleep(seq, snap, deadline);
 		portbell_disarm(sleepers);
 	}
 }
@@ -1000,6 +1008,7 @@ copoll(pollcoport_t *ports, int nports, int timeout_ms)
 	uint32_t *armed[2 * COPOLL_MAX];
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	int i, n = 0, nw, r = -1;
+	bool sync, unsynced;
 
 	if (nports < 0 || nports > COPOLL_MAX || (nports > 0 && ports == NULL)) {
 		errno = EINVAL;
@@ -1019,6 +1028,7 @@ copoll(pollcoport_t *ports, int nports, int timeout_ms)
 			break;
 		/* Arm every bell asked for, look again, sleep on all. */
 		nw = 0;
+		sync = false;
 		for (i = 0; i < nports; i++) {
 			struct coport_bell *b = hs[i]->obj->bell;
 
@@ -1034,8 +1044,12 @@ copoll(pollcoport_t *ports, int nports, int timeout_ms)
 					.uaddr = (uintptr_t)sq,
 					.flags = FUTEX_32 };
 				armed[nw++] = sl;
+				sync |= ev == COPOLL_IN &&
+				    hs[i]->obj->type == COCHANNEL;
 			}
 		}
+		/* as chan_wait() does, once for all */
+		unsynced = sync && chan_sync_senders() < 0;
 		for (i = 0; i < nports; i++)
 			n += entry_revents(hs[i], ports[i].events) != 0;
 		if (n == 0 && nw > 0) {
@@ -1045,6 +1059,8 @@ copoll(pollcoport_t *ports, int nports, int timeout_ms)
 
 			if (ms < 0)
 				ms = 0;
+			if (unsynced && ms > CHAN_UNSYNCED_SLICE_MS)
+				ms = CHAN_UNSYNCED_SLICE_MS;
 			mono_clock(&ts);
 			ts.tv_sec += ms / 1000;
 			ts.tv_nsec += (long)(ms % 1000) * 1000000;

@@ -17,6 +17,9 @@ struct tx_ring {
 	size_t		 maplen;
 	uint32_t	 mask;		/* size - 1 */
 	uint64_t	 cons_seen;	/* last cons read: room known free */
+	bool		 light;		/* publish without a fence: our
+					   process is registered for
+					   membarrier (cochannel.c) */
 };
 
 /* A COCHANNEL ring this process receives from (any sender's). */
@@ -170,6 +173,12 @@ HIDDEN int	 chan_settle(struct port_obj *o);
 /* Unmap our ring (rights has the send right), the rings we receive from
  * (the receive right). */
 HIDDEN void	 chan_release(struct port_obj *o, int rights);
+/* A receiver about to sleep: after arming the in bell, before its
+ * re-check, make the senders' published positions visible to it (their
+ * processes run a full barrier: membarrier).  -1 if it cannot: then it
+ * sleeps at most CHAN_UNSYNCED_SLICE_MS at a time. */
+HIDDEN int	 chan_sync_senders(void);
+#define CHAN_UNSYNCED_SLICE_MS	2
 
 HIDDEN ssize_t	 carrier_send(struct port_obj *o, const void *buf, size_t len,
 		    bool nonblock);
