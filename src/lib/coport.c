@@ -735,13 +735,17 @@ chan_wait(struct port_obj *o, bool out, bool nonblock,
 			return -1;
 		}
 		if (spins > 0) {
-			/* Look again only after a while: every look pulls the
-			 * other side's cache line away from it.  A sender
+			/* A sender looks again only after a while: every look
+			 * pulls the receivers' cache line away from them.  It
 			 * waits for a quarter of its ring to be free, so that
 			 * it then writes a batch rather than one message per
 			 * look at the receivers' position (len fits the
-			 * ring: try() said EAGAIN, not EMSGSIZE). */
+			 * ring: try() said EAGAIN, not EMSGSIZE).  A receiver
+			 * looks after every pause, as the bare ring's does: a
+			 * message waiting is a message late (an answer, in a
+			 * ping-pong), and a look costs the sender one line. */
 			uint64_t want = 0;
+			int backoff = out ? SPIN_BACKOFF : 1;
 
 			if (out) {
 				want = RING_REC_SIZE(len) + o->ring_size / 4;
@@ -749,7 +753,7 @@ chan_wait(struct port_obj *o, bool out, bool nonblock,
 					want = o->ring_size;
 			}
 			do {
-				for (int i = 0; i < SPIN_BACKOFF && spins > 0;
+				for (int i = 0; i < backoff && spins > 0;
 				    i++, spins--)
 					cpu_relax();
 			} while (out && spins > 0 && chan_room(o) < want);
