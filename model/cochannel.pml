@@ -54,19 +54,18 @@
  * receiver about to sleep, between its increment of the sleepers count
  * and its re-check, calls membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED),
  * which runs a full barrier on every sender: here one step that drains
- * every buffer.
- * STRONG_PUBLISH models a sender that could not register (a seq_cst
- * store, straight to rings[s].prod); BROKEN_NOSYNC a receiver that
- * sleeps without the membarrier (a lost wakeup: it must fail).  The
+ * every buffer.  STRONG_PUBLISH models a sender that could not register
+ * (a seq_cst store, straight to rings[s].prod); BROKEN_NOSYNC a receiver
+ * that sleeps without the membarrier (a lost wakeup: it must fail).  The
  * other accesses: the record is published with prod (release) and read
  * after a load of prod (seq_cst, or LOAD_ACQ of cons and prod_seen, a
  * value of prod read before with acquire); the sender reuses a slot
  * only after a seq_cst load of cons that saw the CAS that passed it, and
  * the CAS (seq_cst) orders the receiver's reads of the slot before it;
- * the CAS and the store of cons before portbell_ring()'s load of the out
- * bell's sleepers count, portbell_arm()'s increment before its load of
- * seq and the re-check are seq_cst.  Each shared access is its own step
- * (an atomic block holds one shared access and private bookkeeping).
+ * the CAS before portbell_ring()'s load of the out bell's sleepers
+ * count, portbell_arm()'s increment before its load of seq and the
+ * re-check are seq_cst.  Each shared access is its own step (an atomic
+ * block holds one shared access and private bookkeeping).
  *
  * Left out: the spinning in chan_wait() (it runs try() again with no
  * other store than the caches prod_seen and cons_seen, so it only delays

@@ -105,6 +105,20 @@ side(void *arg)
 		if (counlock(&m) != 0)
 			return quit(7);
 	}
+	/* Messages that come late: the receiver spins out its budget
+	 * (30 us) and sleeps, calling membarrier first, then is woken.
+	 * The sender waits 200000 pauses first (a millisecond or more; no
+	 * clock: it may be a system call). */
+	for (uint64_t i = 0; i < 20; i++) {
+		if (me == 0) {
+			for (int k = 0; k < 200000; k++)
+				__builtin_ia32_pause();
+			if (cosend(out, &i, sizeof(i)) != sizeof(i))
+				return quit(10);
+		} else if (corecv(in, &buf, sizeof(w)) != sizeof(w) || w != i) {
+			return quit(11);
+		}
+	}
 	/* A burst the other side has to drain: the ring fills and the
 	 * sender sleeps on the bell (COPIPE: each message waits for the
 	 * receiver, which sleeps when the sender is late). */
