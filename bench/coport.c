@@ -496,84 +496,107 @@ recv_one(struct pair *p, bool back, int si, size_t len, uint64_t seq,
 }
 
 /*
- * Receive the batch: a warm-up (a tenth of the time or count), then the
- * measured stretch, then stop the sender and drain up to its last
- * message.  The clock is read every 16 messages under 1 KiB, else after
- * each.
+ * The clock of a batch: a warm-up (a tenth of the time or count), then
+ * the measured stretch.  The clock is read every 16 messages (round
+ * trips) under 1 KiB, else after each.
  */
+struct stretch {
+	int64_t		 t0, warm_end;
+	uint64_t	 n0, warm_n;
+	unsigned	 every;
+	int		 phase;		/* 0 warm-up, 1 measuring, 2 done */
+};
+
+static void
+stretch_start(struct stretch *s, const struct cmd *c)
+{
+	*s = (struct stretch){ .warm_end = now_ns() + c->time_ns / 10,
+	    .warm_n = c->count / 10, .every = c->size < 1024 ? 16 : 1 };
+}
+
+/* Message n (counted from 1) is done: true once the measured stretch
+ * ends with it, its count and time in r. */
+static bool
+stretch_step(struct stretch *s, const struct cmd *c, uint64_t n,
+    struct res *r)
+{
+	int64_t t;
+
+	if (s->phase == 2)
+		return false;
+	if (c->count > 0) {
+		if (s->phase == 0 && n >= s->warm_n) {
+			s->t0 = now_ns();
+			s->n0 = n;
+			s->phase = 1;
+		} else if (s->phase == 1 && n - s->n0 >= c->count) {
+			t = now_ns();
+			goto done;
+		}
+		return false;
+	}
+	if (n % s->every != 0)
+		return false;
+	t = now_ns();
+	if (s->phase == 0 && t >= s->warm_end) {
+		s->t0 = t;
+		s->n0 = n;
+		s->phase = 1;
+	} else if (s->phase == 1 && t - s->t0 >= c->time_ns) {
+		goto done;
+	}
+	return false;
+done:
+	r->n = (int64_t)(n - s->n0);
+	r->ns = t - s->t0;
+	s->phase = 2;
+	return true;
+}
+
+/* Receive the batch: warm up, measure, then stop the sender and drain up
+ * to its last message. */
 static int
 receiver_batch(struct pair *p, const struct cmd *c, struct res *r)
 {
-	size_t len = c->size;
-	unsigned every = len < 1024 ? 16 : 1;
-	int64_t t0 = 0, t, warm_end = now_ns() + c->time_ns / 10;
-	uint64_t seq = 0, n0 = 0, warm_n = c->count / 10;
-	int phase = 0;			/* 0 warm-up, 1 measuring, 2 draining */
+	struct stretch st;
+	uint64_t seq;
 	int last;
 
-	for (;; seq++) {
-		if ((last = recv_one(p, false, c->si, len, seq, r)) < 0)
+	stretch_start(&st, c);
+	for (seq = 0;; seq++) {
+		if ((last = recv_one(p, false, c->si, c->size, seq, r)) < 0)
 			return -1;
 		if (last)
 			break;
-		if (phase == 2)
-			continue;
-		if (c->count > 0) {
-			if (phase == 0 && seq + 1 >= warm_n) {
-				t0 = now_ns();
-				n0 = seq + 1;
-				phase = 1;
-			} else if (phase == 1 && seq + 1 - n0 >= c->count) {
-				t = now_ns();
-				goto done;
-			}
-			continue;
-		}
-		if ((seq + 1) % every != 0)
-			continue;
-		t = now_ns();
-		if (phase == 0 && t >= warm_end) {
-			t0 = t;
-			n0 = seq + 1;
-			phase = 1;
-		} else if (phase == 1 && t - t0 >= c->time_ns) {
-			goto done;
-		}
-		continue;
-done:
-		r->n = (int64_t)(seq + 1 - n0);
-		r->ns = t - t0;
-		phase = 2;
-		STORE_RLX(&p->sh->stop, 1);
+		if (stretch_step(&st, c, seq + 1, r))
+			STORE_RLX(&p->sh->stop, 1);
 	}
-	if (phase != 2) {
+	if (st.phase != 2) {
 		errno = EPROTO;
 		return fail(r, "%s %zu B: receiver: the sender stopped after "
-		    "%llu messages, unasked", case_name[p->kind], len,
-		    (unsigned long long)seq + 1);
+		    "%llu messages, unasked", case_name[p->kind],
+		    (size_t)c->size, (unsigned long long)seq + 1);
 	}
 	return 0;
 }
 
 /*
  * Ping-pong, the side that starts each round trip: send message seq
- * forth, receive the answer seq back, both checked.  A warm-up, the
- * measured round trips (the clock read as the receiver of a stream
- * does), then one last message, marked, which the other side answers
- * (marked) and stops at.
+ * forth, receive the answer seq back, both checked; warm up, measure,
+ * then one last message, marked, which the other side answers (marked)
+ * and stops at.
  */
 static int
 pp_sender_batch(struct pair *p, const struct cmd *c, struct res *r)
 {
 	size_t len = c->size;
-	unsigned every = len < 1024 ? 16 : 1;
-	int64_t t0 = 0, t, warm_end = now_ns() + c->time_ns / 10;
-	uint64_t seq, n0 = 0, warm_n = c->count / 10;
-	int phase = 0;			/* 0 warm-up, 1 measuring, 2 the end */
+	struct stretch st;
+	uint64_t seq;
 	bool last = false;
 
+	stretch_start(&st, c);
 	for (seq = 0; !last; seq++) {
-		last = phase == 2;
+		last = st.phase == 2;
 		sbuf[0] = sbuf[len - 1] = mark(seq, last);
 		if (send_one(p, false, c->si, len) < 0)
 			return fail(r, "%s %zu B: ping-pong sender: message "
@@ -590,34 +613,7 @@ pp_sender_batch(struct pair *p, const struct cmd *c, struct res *r)
 			}
 			return -1;
 		}
-		if (phase == 2)
-			continue;
-		if (c->count > 0) {
-			if (phase == 0 && seq + 1 >= warm_n) {
-				t0 = now_ns();
-				n0 = seq + 1;
-				phase = 1;
-			} else if (phase == 1 && seq + 1 - n0 >= c->count) {
-				t = now_ns();
-				goto done;
-			}
-			continue;
-		}
-		if ((seq + 1) % every != 0)
-			continue;
-		t = now_ns();
-		if (phase == 0 && t >= warm_end) {
-			t0 = t;
-			n0 = seq + 1;
-			phase = 1;
-		} else if (phase == 1 && t - t0 >= c->time_ns) {
-			goto done;
-		}
-		continue;
-done:
-		r->n = (int64_t)(seq + 1 - n0);
-		r->ns = t - t0;
-		phase = 2;
+		(void)stretch_step(&st, c, seq + 1, r);
 	}
 	return 0;
 }
