@@ -28,7 +28,7 @@
 #define TICKETS_PER_LOOK 16	/* tickets a sender takes at one look */
 #define PAIR_MAPLEN	((size_t)(PAGE + PAIR_POOL_MAX))
 #define ROUND_MASK	0x0fffffffu	/* PAIR_ROUND's bits */
-#define SPIN_BACKOFF	32	/* pauses between two looks while spinning */
+#define SPIN_BACKOFF	1	/* pauses between two looks while spinning */
 
 /* How long a non-blocking call waits for the other side it saw. */
 #define NONBLOCK_WAIT_MS	SLEEP_SLICE_MS
