@@ -122,36 +122,6 @@ hoarder(void *arg)
 
 /* ---- a receiver offering pairs that take nothing ---- */
 
-/* The port's socket, as a receiver holds it (an O_PATH to it): a socket
- * of our own connected to it. */
-static int
-put_socket(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int s = -1;
-
-	CHECK(d != NULL);
-	while (s < 0 && (e = readdir(d)) != NULL) {
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		char path[64], link[256];
-		ssize_t n;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%.20s", e->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		if (strstr(link, "/gates/port.") == NULL)
-			continue;
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-		CHECK((s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0);
-		CHECK(connect(s, (struct sockaddr *)&sun, sizeof(sun)) == 0);
-	}
-	closedir(d);
-	CHECK(s >= 0);
-	return s;
-}
 
 /* Offer pairs made by hand (open, an area in reach, nobody waiting),
  * one after another, until told to stop. */
@@ -168,7 +138,7 @@ faker(void *arg)
 	CHECK(coopen("fakes", COPIPE, &full) == 0);
 	p = t_narrow(full, COPORT_PERM_RECV);
 	CHECK(coclose(full) == 0);
-	s = put_socket();
+	s = t_put_socket();
 	CHECK(t_maps("coport-bell", m, 2) == 1);
 	bell = (struct coport_bell *)m[0].start;
 	t_say(to_h[1], 'o');

@@ -59,36 +59,6 @@ make_msg(struct smsg *m, uint32_t seq)
 
 /* ---- what a hostile holder finds in itself ---- */
 
-/* The port's socket, as a receiver holds it (an O_PATH to it): a socket
- * of our own connected to it. */
-static int
-put_socket(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int s = -1;
-
-	CHECK(d != NULL);
-	while (s < 0 && (e = readdir(d)) != NULL) {
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		char path[64], link[256];
-		ssize_t n;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%.20s", e->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		if (strstr(link, "/gates/port.") == NULL)
-			continue;
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-		CHECK((s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0);
-		CHECK(connect(s, (struct sockaddr *)&sun, sizeof(sun)) == 0);
-	}
-	closedir(d);
-	CHECK(s >= 0);
-	return s;
-}
 
 static struct coport_bell *
 bell_page(void)
@@ -236,7 +206,7 @@ hostile_receiver(void *arg)
 
 	(void)arg;
 	CHECK(coopen("victim", COPIPE, &p) == 0);
-	s = put_socket();
+	s = t_put_socket();
 	bell = bell_page();
 
 	/* Phase 1: tickets S must refuse, or take and use only within

@@ -10,15 +10,49 @@
 #include "comsg/comutex.h"
 #include "comsg/coport.h"
 
+#include <dirent.h>
 #include <setjmp.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 
 static T_UNUSED const char *
 t_kind(coport_type_t type)
 {
 	return type == COCHANNEL ? "COCHANNEL" : type == COCARRIER ?
 	    "COCARRIER" : type == COPIPE ? "COPIPE" : "?";
+}
+
+/* A COCARRIER sender's or COPIPE receiver's way into the port's socket
+ * (an O_PATH to it, found among our descriptors): a socket of our own
+ * connected to it, as a holder that bypasses the library would make. */
+static T_UNUSED int
+t_put_socket(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int s = -1;
+
+	CHECK(d != NULL);
+	while (s < 0 && (e = readdir(d)) != NULL) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		char path[64], link[256];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%.20s", e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (strstr(link, "/gates/port.") == NULL)
+			continue;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+		CHECK((s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0);
+		CHECK(connect(s, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	}
+	closedir(d);
+	CHECK(s >= 0);
+	return s;
 }
 
 /* One byte on a socket between a test and its children, to order them:
