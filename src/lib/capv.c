@@ -405,7 +405,7 @@ fetch_other(pid_t pid, int *capcp, void ***capvp)
 		r = 0;
 		goto out;
 	}
-	o.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	o.pidfd = sys_pidfd_open(pid, 0);
 	if (o.pidfd < 0) {
 		if (errno == ESRCH || errno == EINVAL)
 			errno = ESRCH;

@@ -571,7 +571,10 @@ pipe_recv(struct port_obj *o, void **bufp, size_t len, bool nonblock)
 				break;
 			}
 		}
-		if (rx_offer(o, len) < 0) {
+		/* A pair we cannot make (out of descriptors or memory)
+		 * fails the call only if no pair we have can bring a
+		 * message: pipe_wanted is anyone's to set. */
+		if (rx_offer(o, len) < 0 && !rx_live(o)) {
 			r = -1;
 			break;
 		}
