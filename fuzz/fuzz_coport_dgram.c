@@ -32,10 +32,11 @@
  * may take (PAIR_MAGIC, sealed against shrinking, writable), in those
  * only its own words (tx_pid, msglen, tx_sleeping, status) and at most
  * one area: the open one, within the memfd, and only if it holds the
- * message; a status it leaves is the one it found, TOOSMALL of the same
- * round for an area smaller than the message, or CLOSED of the same
- * round for a pair it does not keep (a second one from one receiver,
- * or past PAIRS_MAX).  (A pair's
+ * message; a status it leaves is the one it found, from OPEN the next
+ * round's OPEN (a fill or a TOOSMALL mark it took back) or TOOSMALL (an
+ * area smaller than the message), or CLOSED of the same round for a
+ * pair it does not keep (a second one from one receiver, or past
+ * PAIRS_MAX).  (A pair's
  * rx_waiting is cleared: a non-blocking sender would wait for such a
  * receiver 20 ms, a matter of timing, not of parsing.)
  */
@@ -149,7 +150,7 @@ check_pairs(size_t len)
 	for (int k = 0; k < npairs; k++) {
 		const uint8_t *now = pairs[k].map, *was = pairs[k].before;
 		size_t size = pairs[k].size, line2 = offsetof(struct pipe_pair, msglen);
-		uint32_t w0, w1;
+		uint32_t w0, w1, next;
 		uint64_t off, cap;
 
 		if (!pairs[k].takable) {
@@ -163,9 +164,10 @@ check_pairs(size_t len)
 		memcpy(&w1, now + offsetof(struct pipe_pair, status), sizeof(w1));
 		memcpy(&off, was + offsetof(struct pipe_pair, area_off), sizeof(off));
 		memcpy(&cap, was + offsetof(struct pipe_pair, area_cap), sizeof(cap));
-		FZ_CHECK(w1 == w0 || (PAIR_STATE(w0) == PAIR_OPEN && len > cap &&
-		    w1 == PAIR_WORD(PAIR_ROUND(w0), PAIR_TOOSMALL)) ||
-		    w1 == PAIR_WORD(PAIR_ROUND(w0), PAIR_CLOSED),
+		next = PAIR_NEXT_ROUND(PAIR_ROUND(w0));
+		FZ_CHECK(w1 == w0 || w1 == PAIR_WORD(PAIR_ROUND(w0), PAIR_CLOSED) ||
+		    (PAIR_STATE(w0) == PAIR_OPEN && (w1 == PAIR_WORD(next, PAIR_OPEN) ||
+		    (len > cap && w1 == PAIR_WORD(next, PAIR_TOOSMALL)))),
 		    "pair %d: status %#x -> %#x", k, w0, w1);
 		if (memcmp(now + PAGE, was + PAGE, size - PAGE) != 0) {
 			size_t first = 0, last = 0;

@@ -12,11 +12,12 @@
  *  - assertions: each message accepted exactly once (got[]), after every
  *    earlier one of its sender (per-sender order); what the receiver
  *    reads from the area after accepting is the message it accepted (the
- *    sender cannot write there any more) and msglen is its length; an
- *    honest sender never looks like a scribbler to its receiver (a round
- *    not the pair's, a msglen above the area); with MSGSIZE, a pair is
- *    TOOSMALL only while the cosend() of the message that made it is in
- *    progress;
+ *    sender cannot write there any more) and the msglen it decided on is
+ *    that message's length (messages differ in length, so a msglen read
+ *    under a status word that came back would show); an honest sender
+ *    never looks like a scribbler to its receiver (a msglen above the
+ *    area); with MSGSIZE, a pair is TOOSMALL only while the cosend() of
+ *    a message that made it is in progress;
  *  - end states, with TIMEOUTS 0 (no futex_wait() returns early): no lost
  *    wake-up on any of the three words.  Only an idle receiver may sleep
  *    for good (end_futex_wait), and init waits for every message to have
@@ -36,12 +37,21 @@
  * (after the acceptance): nobody else writes the area in between, which
  * the assertion on what is read checks.
  *
- * Sizes.  A message is 1 or 2 units long, a receiver's call takes 1 or
- * 2, and an area's cap is the len of the call that opened it.  Without
- * MSGSIZE every message and call is 1; with it receiver 0's calls take 1,
- * the others' 2, and sender 0's last message is 2 long: receiver 0
- * finds it TOOSMALL (the sender's mark, or its own from FILLED) and
- * reports EMSGSIZE, and another receiver must take it.
+ * Rounds.  Every move out of OPEN(n) is to round n + 1 (the sender's
+ * claim and TOOSMALL mark, the receiver's hold), and so is the
+ * receiver's acceptance: a status word never comes back, and what a side
+ * read under it (msglen, the area) is what a CAS from it decides on.
+ * BROKEN_KEEP_ROUND claims and marks in round n: a sender that takes its
+ * message back (FILLED(n) -> OPEN(n)) and fills the next one makes
+ * FILLED(n) again, and a receiver accepts it with the first one's length.
+ *
+ * Sizes.  A message is 1 or 2 units long (a sender's messages alternate,
+ * 1 first), a receiver's call takes 1 or 2, and an area's cap is the len
+ * of the call that opened it.  Without MSGSIZE every call takes 2; with
+ * it receiver 0's calls take 1 and 2 in turn, 1 first: it finds a
+ * message of 2 TOOSMALL (the sender's mark in an area of 1, or its own
+ * mark of what was FILLED in an area of 2), reports EMSGSIZE, and takes
+ * it in its next call, unless another receiver does first.
  *
  * Closing.  With CLOSE, receiver 0 may leave between two calls
  * (pipe_release(): every pair to CLOSED, keeping the round, waking a
@@ -58,8 +68,8 @@
  *
  * Bounds (see docs/protocol.md, "The model"):
  *   NSEND  senders;   NRECV  receivers;   MSGS  messages each sender sends.
- * Rounds are bytes here and never wrap (2^28 in the code: a sender waits
- * for its own FILLED(n) to change, so a wrap cannot pass for a round).
+ * Rounds are bytes here and never wrap (2^28 in the code: a word would
+ * come back only after 2^28 moves while one side looks at it).
  */
 
 #ifndef NSEND
@@ -90,9 +100,15 @@
 #define PI(s, r)	((s) * NRECV + (r))
 /* Message n of sender s: distinct for every message, never 0. */
 #define PAYLOAD(s, n)	((s) * MSGS + (n) + 1)
-#define LONGMSG		PAYLOAD(0, MSGS - 1)
-#define MSGLEN(s, n)	(SIZES && PAYLOAD(s, n) == LONGMSG -> 2 : 1)
+#define MSGLEN(s, n)	(1 + (n) % 2)
+/* receiver r's first call; with MSGSIZE receiver 0 alternates */
 #define CALLLEN(r)	(SIZES && (r) == 0 -> 1 : 2)
+#define NEXTLEN(r, l)	(SIZES && (r) == 0 -> 3 - (l) : (l))
+#ifdef BROKEN_KEEP_ROUND
+#define NEXT(r)		(r)
+#else
+#define NEXT(r)		((r) + 1)
+#endif
 
 /* PAIR_* states */
 #define OPEN		1
@@ -137,7 +153,7 @@ bit	queued_st[NPAIR];
 /* Ghosts, for the checks only. */
 bit	got[TOTAL];
 byte	nreceived;
-bit	long_pending;		/* the cosend() of LONGMSG is in progress */
+bit	long_pending[NSEND];	/* the cosend() of a message of 2 is in progress */
 
 #define CAS(p, s0, r0, s1, r1)	(st[p] == (s0) && rnd[p] == (r0)) -> \
 				st[p] = (s1); rnd[p] = (r1)
@@ -216,13 +232,14 @@ proctype sender(byte s)
 	byte	n;		/* messages sent */
 	byte	mlen;		/* message n's length */
 	byte	i, j, pass, p, ls, lr, cap, round;
+	byte	mine;		/* FILLED, or TOOSMALL: the receiver's mark */
 	bit	waits, marked, timed;
 	mtype	ret;
 
 next:
 	atomic {
 		mlen = MSGLEN(s, n);
-		long_pending = long_pending || PAYLOAD(s, n) == LONGMSG;
+		long_pending[s] = mlen == 2;
 		i = 0; pass = 0
 	}
 tx_try:
@@ -257,7 +274,7 @@ tx_try:
 	}
 	atomic {
 		if
-		:: CAS(p, OPEN, lr, CLAIMED, lr)
+		:: CAS(p, OPEN, lr, CLAIMED, NEXT(lr)) -> lr = NEXT(lr)
 		:: else -> goto try_next
 		fi
 	}
@@ -265,7 +282,7 @@ tx_try:
 	msglen[p] = mlen;
 	atomic {
 		if
-		:: CAS(p, CLAIMED, lr, FILLED, lr) -> round = lr
+		:: CAS(p, CLAIMED, lr, FILLED, lr) -> round = lr; mine = FILLED
 		:: else -> goto try_next	/* its receiver left */
 		fi
 	}
@@ -279,7 +296,7 @@ toosmall:
 	msglen[p] = mlen;
 	atomic {
 		if
-		:: CAS(p, OPEN, lr, TOOSMALL, lr) -> marked = 1
+		:: CAS(p, OPEN, lr, TOOSMALL, NEXT(lr)) -> marked = 1
 		:: else -> goto try_next
 		fi
 	}
@@ -322,8 +339,11 @@ out_disarm:
 	}
 
 	/*
-	 * tx_wait(): load status and rx_waiting.  FILLED(round) changed:
-	 * a later round is an acceptance, else it came back to us.  Else,
+	 * tx_wait(): load status and rx_waiting.  Our message is in the
+	 * pair while it is FILLED(round), or TOOSMALL(round) (its receiver's
+	 * call could not take it: it may take it in its next one).  A later
+	 * round is an acceptance; OPEN or CLOSED of our round, it came back
+	 * to us.  Else,
 	 * if this receiver is not in corecv() (or, with timeouts, says it
 	 * is but did not take it for WANT_PAIR_MS) and another pair's is,
 	 * with an open area, take it back (FILLED -> OPEN) and fill that
@@ -334,7 +354,7 @@ tx_wait:
 	waits = rx_waiting[p];
 	atomic {
 		if
-		:: ls == FILLED && lr == round
+		:: (ls == FILLED || ls == TOOSMALL) && lr == round -> mine = ls
 		:: else ->
 #ifdef BROKEN_STATE_ONLY
 			/* any change taken for an acceptance */
@@ -344,9 +364,8 @@ tx_wait:
 			:: lr != round -> goto sent
 			:: else ->	/* withdrawn: fill again, from the
 					   waiting receivers on */
-				marked = 1;
 				i = 0; pass = 0; p = 0; ls = 0; lr = 0;
-				round = 0; waits = 0;
+				round = 0; waits = 0; mine = 0;
 				goto tx_try
 			fi
 #endif
@@ -388,15 +407,15 @@ withdraw:
 	atomic {
 		j = 0;
 		if
-		:: CAS(p, FILLED, round, OPEN, round) ->
-			i = 0; pass = 0; p = 0; round = 0;
+		:: CAS(p, mine, round, OPEN, round) ->
+			i = 0; pass = 0; p = 0; round = 0; mine = 0;
 			goto tx_try
 		:: else -> goto tx_wait		/* it moved first */
 		fi
 	}
 tx_sleep:
 	tx_sleeping[p] = 1;			/* seq_cst */
-	futex_queue(st[p] == FILLED && rnd[p] == round, queued_st[p], ret,
+	futex_queue(st[p] == mine && rnd[p] == round, queued_st[p], ret,
 	    tx_woke);
 	futex_sleep(queued_st[p], ret);
 tx_woke:
@@ -430,10 +449,10 @@ unmark:
 	fi;
 #endif
 	atomic {
-		long_pending = long_pending && PAYLOAD(s, n) != LONGMSG;
+		long_pending[s] = 0;
 		n++;
 		i = 0; pass = 0; p = 0; round = 0; marked = 0; cap = 0;
-		timed = 0;
+		timed = 0; mine = 0;
 		ls = 0; lr = 0; waits = 0;
 		if
 		:: n < MSGS -> goto next
@@ -533,11 +552,11 @@ rx_scan:
 		:: else
 		fi;
 		/* an honest sender never looks like one that scribbled */
-		assert(lr == round[s] && ls >= OPEN && ls <= CLOSED);
-		/* TOOSMALL (only LONGMSG makes it) only while it is sent:
-		 * a mark that outlives its cosend() makes EMSGSIZE for a
-		 * message nobody sends, and hides the pair from the next */
-		assert(ls != TOOSMALL || long_pending);
+		assert(ls >= OPEN && ls <= CLOSED);
+		/* TOOSMALL only while a message of 2 is being sent: a mark
+		 * that outlives its cosend() makes EMSGSIZE for a message
+		 * nobody sends, and hides the pair from the next */
+		assert(ls != TOOSMALL || long_pending[s]);
 		if
 		:: ls == FILLED || ls == TOOSMALL -> skip
 		:: ls == CLAIMED -> goto look_next	/* busy */
@@ -550,24 +569,27 @@ rx_scan:
 	atomic {
 		if
 		:: ls == FILLED && n > cap[s] -> goto look_scribbled
-		:: ls == FILLED && n <= cap[s] && n > clen -> goto look_toolong
-		:: ls == TOOSMALL && n > clen -> goto look_toolong
-		:: ls == TOOSMALL && n <= clen -> goto hold_reopen /* room now */
-		:: else
+		:: ls == FILLED && n > clen -> goto look_mark
+		/* TOOSMALL with a message the area holds: our own mark */
+		:: ls == TOOSMALL && n <= cap[s] && n > clen -> goto look_toolong
+		/* else the sender's mark: its message is not in the area */
+		:: ls == TOOSMALL && n > cap[s] && n > clen -> goto look_toolong
+		:: ls == TOOSMALL && n > cap[s] && n <= clen -> goto hold_reopen
+		:: else		/* FILLED, or our mark, and this call takes it */
 		fi
 	}
-	/* FILLED, fits: accept it (FILLED(n) -> HELD(n + 1)), then
+	/* Accept it (FILLED(n) or TOOSMALL(n) -> HELD(n + 1)), then
 	 * wake_sender().  BROKEN_WAKE_FIRST loads tx_sleeping before the
 	 * CAS. */
 #ifdef BROKEN_WAKE_FIRST
 	sl = tx_sleeping[p];
 	atomic {
 		if
-		:: CAS(p, FILLED, round[s], HELD, round[s] + 1) -> claim(p, s)
+		:: CAS(p, ls, lr, HELD, lr + 1) -> claim(p, s)
 		:: else -> sl = 0; goto look_next
 		fi
 	}
-	round[s]++;
+	round[s] = lr + 1;
 	atomic {
 		if
 		:: sl -> queued_st[p] = 0
@@ -579,16 +601,16 @@ rx_scan:
 #endif
 #ifdef BROKEN_STORE_ACCEPT
 	/* a plain store where the sender may have taken it back */
-	atomic { st[p] = HELD; rnd[p] = round[s] + 1; claim(p, s) }
+	atomic { st[p] = HELD; rnd[p] = lr + 1; claim(p, s) }
 #else
 	atomic {
 		if
-		:: CAS(p, FILLED, round[s], HELD, round[s] + 1) -> claim(p, s)
+		:: CAS(p, ls, lr, HELD, lr + 1) -> claim(p, s)
 		:: else -> goto look_next	/* its sender took it back */
 		fi
 	}
 #endif
-	round[s]++;
+	round[s] = lr + 1;
 	wake_sender(p);
 accepted:
 	atomic {
@@ -606,23 +628,28 @@ look_scribbled:
 		assert(false);
 #endif
 		if
-		:: CAS(p, FILLED, round[s], CLOSED, round[s]) -> assert(false)
+		:: CAS(p, FILLED, lr, CLOSED, lr) -> assert(false)
 		:: else -> goto look_next
 		fi
 	}
-look_toolong:
-	/* longer than this call takes: FILLED -> TOOSMALL (the sender keeps
-	 * it), or TOOSMALL still there: EMSGSIZE, while the message that
-	 * made it is still being sent.  Else the sender moved: look again. */
+look_mark:
+	/* longer than this call takes: FILLED -> TOOSMALL, keeping the
+	 * round (the message stays in the area, its sender's until we
+	 * accept it), and EMSGSIZE.  Else the sender moved: look again. */
 	if
 	:: atomic {
-		ls == FILLED && CAS(p, FILLED, round[s], TOOSMALL, round[s]) ->
-		assert(long_pending)
+		CAS(p, FILLED, lr, TOOSMALL, lr) -> assert(long_pending[s])
 	   }
 		wake_sender(p)
+	:: atomic { else -> goto look_next }
+	fi;
+	atomic { toolong = 1; n = 0; goto look_next }
+look_toolong:
+	/* a mark still there: EMSGSIZE, while the message that made it is
+	 * still being sent.  Else the sender moved: look again. */
+	if
 	:: atomic {
-		ls == TOOSMALL && st[p] == TOOSMALL && rnd[p] == round[s] ->
-		assert(long_pending)
+		st[p] == TOOSMALL && rnd[p] == lr -> assert(long_pending[s])
 	   }
 	:: atomic { else -> goto look_next }
 	fi;
@@ -631,7 +658,7 @@ hold_reopen:
 	atomic {
 		n = 0;
 		if
-		:: CAS(p, ls, round[s], HELD, round[s] + 1) -> round[s]++
+		:: CAS(p, ls, lr, HELD, lr + 1) -> round[s] = lr + 1
 		:: else -> goto look_next
 		fi
 	}
@@ -688,7 +715,7 @@ msgsize:
 		rx_set_waiting(0)
 	:: atomic { !waiting }
 	fi;
-	goto corecv;
+	atomic { clen = NEXTLEN(r, clen); goto corecv }
 taken:
 	if
 	:: atomic { armed -> in_sleepers--; armed = 0 }
@@ -702,7 +729,7 @@ taken:
 	/* the bytes, where they lie: still the message accepted */
 	atomic { d = data[p]; assert(d == m); d = 0; m = 0 }
 	rx_open(p, s);
-	atomic { p = 0; s = 0; goto corecv }
+	atomic { p = 0; s = 0; clen = NEXTLEN(r, clen); goto corecv }
 
 	/* pipe_release(): every pair to CLOSED, keeping its round
 	 * (pair_close()), waking a sender that sleeps on it. */

@@ -182,7 +182,8 @@ check pipe-msgsize-ltl	pass copipe.pml ltl \
 # another receiver accepts it too), taking any change of status for an
 # acceptance (CLOSED(n) is not), sleeping without the re-check, loading
 # tx_sleeping before the CAS that accepts, a TOOSMALL mark outliving its
-# cosend(), closing a pair for a msglen read under a status that moved.
+# cosend(), closing a pair for a msglen read under a status that moved,
+# claiming without a new round (a status word that comes back).
 check broken-pipe-nowait "invalid end state" copipe.pml safety \
 	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DCLOSE -DBROKEN_NOWAIT
 check broken-pipe-storeaccept "assertion violated" copipe.pml safety \
@@ -197,4 +198,6 @@ check broken-pipe-keeptoosmall "assertion violated" copipe.pml safety \
 	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DMSGSIZE -DBROKEN_KEEP_TOOSMALL
 check broken-pipe-stalemsglen "assertion violated" copipe.pml safety \
 	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DMSGSIZE -DBROKEN_STALE_MSGLEN
+check broken-pipe-keepround "assertion violated" copipe.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DBROKEN_KEEP_ROUND
 finish

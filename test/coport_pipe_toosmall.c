@@ -1,4 +1,4 @@
-/* COPIPE: a message too long for one receiver says so (EMSGSIZE) only while its cosend() lasts: once another receiver took it, or its sender died, the small receiver is not told of it again and gets the sender's next message. */
+/* COPIPE: a message too long for one receiver says so (EMSGSIZE) only while its cosend() lasts: once another receiver took it, or its sender died, the small receiver is not told of it again and gets the sender's next message; a message already in the receiver's area that its call cannot take stays there for its next call, whatever its stopped sender sees, and is received once. */
 #include "coport_test.h"
 
 #define SMALL	16
@@ -58,6 +58,25 @@ big_receiver(void *arg)
 	CHECK(corecv(p, &b, sizeof(m)) == LONG);
 	CHECK(b == m && is(m, LONG, 'L'));
 	t_say(to_b[1], 'l');
+	CHECK(coclose(p) == 0);
+	return T_PASS;
+}
+
+/* A sender whose second message lands in an area its receiver's next
+ * call is too small for. */
+static int
+medium_sender(void *arg)
+{
+	char m[LONG];
+	coport_t p;
+
+	CHECK(coopen(arg, COPIPE, &p) == 0);
+	fill(m, 10, 'a');
+	CHECK(cosend(p, m, 10) == 10);
+	t_say(to_s[1], 'a');
+	fill(m, 100, 'M');
+	CHECK(cosend(p, m, 100) == 100);
+	t_say(to_s[1], 'd');
 	CHECK(coclose(p) == 0);
 	return T_PASS;
 }
@@ -132,6 +151,36 @@ main(void)
 		fprintf(stderr, "after the sender died: %s\n",
 		    n >= 0 ? "a message" : strerror(errno));
 		t_fail();
+	}
+	CHECK(coclose(p) == 0);
+
+	/* Our area is large (our last call was), the sender's message is
+	 * in it, and the sender is stopped: our small call marks it
+	 * (EMSGSIZE) and our next, large one takes it, there and then,
+	 * whatever the sender sees when it runs again. */
+	CHECK(coopen("toosmall-mark", COPIPE, &p) == 0);
+	s = t_spawn(medium_sender, "toosmall-mark");
+	{
+		char room[4096];
+		void *bb = room;
+		pollcoport_t pc = make_pollcoport(p, COPOLL_IN);
+		int st;
+
+		CHECK(corecv(p, &bb, sizeof(room)) == 10 && is(room, 10, 'a'));
+		/* its first cosend() returned: readable now means filled */
+		t_hear(to_s[0], 'a');
+		CHECK(copoll(&pc, 1, 10000) == 1);
+		CHECK(kill(s, SIGSTOP) == 0);
+		CHECK(waitpid(s, &st, WUNTRACED) == s && WIFSTOPPED(st));
+		CHECK_ERR(corecv(p, &b, SMALL), EMSGSIZE);
+		CHECK_ERR(corecv(p, &b, SMALL), EMSGSIZE);
+		CHECK(coport_setflags(p, COPORT_NONBLOCK) == 0);
+		CHECK(corecv(p, &bb, sizeof(room)) == 100 && is(room, 100, 'M'));
+		CHECK(kill(s, SIGCONT) == 0);
+		t_hear(to_s[0], 'd');
+		CHECK(t_wait(s) == T_PASS);
+		/* received once (we hold the send right too: EAGAIN) */
+		CHECK_ERR(corecv(p, &bb, sizeof(room)), EAGAIN);
 	}
 	CHECK(coclose(p) == 0);
 	return T_PASS;

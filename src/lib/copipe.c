@@ -27,7 +27,6 @@
 #define PAIRS_MAX	64	/* pairs an opening keeps, on each side */
 #define TICKETS_PER_LOOK 16	/* tickets a sender takes at one look */
 #define PAIR_MAPLEN	((size_t)(PAGE + PAIR_POOL_MAX))
-#define ROUND_MASK	0x0fffffffu	/* PAIR_ROUND's bits */
 #define SPIN_BACKOFF	1	/* pauses between two looks while spinning */
 
 /* How long a non-blocking call waits for the other side it saw. */
@@ -196,12 +195,12 @@ rx_open(struct port_obj *o, struct rx_pair *p, uint64_t cap)
 		portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
 }
 
-/* Take the pair from state word w to HELD in the next round: true if we
- * did (nobody changed it meanwhile). */
+/* Take the pair from state word w to HELD in the round after w's: true
+ * if we did (nobody changed it meanwhile). */
 static bool
 rx_hold(struct rx_pair *p, uint32_t w)
 {
-	uint32_t next = (p->round + 1) & ROUND_MASK;
+	uint32_t next = PAIR_NEXT_ROUND(PAIR_ROUND(w));
 
 	if (!pair_cas(p->pg, w, PAIR_WORD(next, PAIR_HELD)))
 		return false;
@@ -212,10 +211,10 @@ rx_hold(struct rx_pair *p, uint32_t w)
 /*
  * One look at a pair for a call taking len bytes: 1 with its message
  * accepted (*lenp), 0 nothing to take, -1 with EMSGSIZE (its sender's
- * message is longer than len: it keeps it).  *busy: a sender is copying.
- * slow: we are about to sleep, so a system call may be spent on whether
- * a claimer is alive.  Words its sender writes are bounded, never
- * trusted: a sender that scribbles loses its pair.
+ * message is longer than len: it stays where it is).  *busy: a sender is
+ * copying.  slow: we are about to sleep, so a system call may be spent
+ * on whether a claimer is alive.  Words its sender writes are bounded,
+ * never trusted: a sender that scribbles loses its pair.
  */
 static int
 rx_look(struct port_obj *o, struct rx_pair *p, size_t len, bool slow,
@@ -228,31 +227,56 @@ rx_look(struct port_obj *o, struct rx_pair *p, size_t len, bool slow,
 		p->closed = true;
 		return 0;
 	}
-	if (PAIR_ROUND(w) != p->round || st > PAIR_CLOSED || st == 0) {
+	if (st > PAIR_CLOSED || st == 0) {
 		pair_close(p->pg);	/* a sender scribbled */
 		p->closed = true;
 		return 0;
 	}
 	switch (st) {
 	case PAIR_FILLED:
-		/* msglen was written before the CAS that made FILLED, which
-		 * our acquire load of status saw; but the sender may have
-		 * taken it back since, and written its next message's or a
-		 * TOOSMALL mark's: what we decide on msglen holds only by CAS
-		 * from w */
-		n = LOAD_RLX(&p->pg->msglen);
+	case PAIR_TOOSMALL:
+		/* The sender wrote msglen (release) before the CAS that made
+		 * w, which our acquire load saw, and writes it again only
+		 * after a move out of w, which never comes back: a CAS from
+		 * w succeeds only while n is w's.  Without a CAS, re-read
+		 * status (after our acquire load of msglen). */
+		n = LOAD_ACQ(&p->pg->msglen);
+		if (st == PAIR_TOOSMALL && n > p->cap) {
+			/* the sender's mark: its message is not in our area.
+			 * It takes the mark back when its cosend() returns;
+			 * one that died cannot. */
+			if (n <= len) {
+				if (rx_hold(p, w))	/* room for it now */
+					rx_open(o, p, len);
+				return 0;
+			}
+			if (LOAD_RLX(&p->pg->status) != w)
+				return 0;	/* n may be newer */
+			if (pid_gone(LOAD_RLX(&p->pg->tx_pid))) {
+				if (pair_cas(p->pg, w, PAIR_WORD(PAIR_ROUND(w), PAIR_CLOSED)))
+					p->closed = true;
+				return 0;
+			}
+			errno = EMSGSIZE;
+			return -1;
+		}
+		/* in our area: FILLED, or our own mark of it */
 		if (n > p->cap) {
-			if (pair_cas(p->pg, w, PAIR_WORD(p->round, PAIR_CLOSED))) {
+			if (pair_cas(p->pg, w, PAIR_WORD(PAIR_ROUND(w), PAIR_CLOSED))) {
 				pair_wake_sender(p->pg);
 				p->closed = true;	/* a sender scribbled */
 			}
 			return 0;
 		}
 		if (n > len) {
-			/* longer than this call takes: it stays its sender's */
-			if (!pair_cas(p->pg, w, PAIR_WORD(p->round, PAIR_TOOSMALL)))
-				return 0;
-			pair_wake_sender(p->pg);
+			/* Longer than this call takes: mark it, keeping the
+			 * round; it stays in the area, its sender's to take
+			 * elsewhere until a call of ours takes it. */
+			if (st == PAIR_FILLED) {
+				if (!pair_cas(p->pg, w, PAIR_WORD(PAIR_ROUND(w), PAIR_TOOSMALL)))
+					return 0;
+				pair_wake_sender(p->pg);
+			}
 			errno = EMSGSIZE;
 			return -1;
 		}
@@ -261,24 +285,6 @@ rx_look(struct port_obj *o, struct rx_pair *p, size_t len, bool slow,
 		pair_wake_sender(p->pg);
 		*lenp = n;
 		return 1;
-	case PAIR_TOOSMALL:
-		/* the sender takes its mark back when its cosend() returns;
-		 * one that died cannot */
-		n = LOAD_RLX(&p->pg->msglen);
-		if (n > len) {
-			if (LOAD_ACQ(&p->pg->status) != w)
-				return 0;	/* msglen may be newer */
-			if (pid_gone(LOAD_RLX(&p->pg->tx_pid))) {
-				if (pair_cas(p->pg, w, PAIR_WORD(p->round, PAIR_CLOSED)))
-					p->closed = true;
-				return 0;
-			}
-			errno = EMSGSIZE;
-			return -1;
-		}
-		if (rx_hold(p, w))	/* room for it now */
-			rx_open(o, p, len);
-		return 0;
 	case PAIR_CLAIMED:
 		/* A claimer that died mid-copy delivered nothing.  With no
 		 * sender left it has died: a call in progress keeps its
@@ -784,11 +790,12 @@ tx_want_pair(struct port_obj *o)
 }
 
 /*
- * Fill the pair's open area with our message: true if filled (in round
- * *roundp).  A message longer than the area marks it TOOSMALL, for the
- * receiver to see (it opens a larger one if its call takes it), and sets
- * *marked.  Words the receiver writes are bounded: an area outside the
- * pool it made is not used.
+ * Fill the pair's open area with our message: true if filled, in round
+ * *roundp (the claim moves OPEN(n) to CLAIMED(n + 1)).  A message longer
+ * than the area marks it TOOSMALL(n + 1), for the receiver to see (it
+ * opens a larger one if its call takes it), and sets *marked.  Words the
+ * receiver writes are bounded: an area outside the pool it made is not
+ * used.
  */
 static bool
 tx_fill(struct port_obj *o, struct tx_pair *p, const void *buf, size_t len,
@@ -805,8 +812,10 @@ tx_fill(struct port_obj *o, struct tx_pair *p, const void *buf, size_t len,
 	if (off > PAIR_POOL_MAX || cap > PAIR_POOL_MAX - off)
 		return false;
 	if (len > cap) {
-		STORE_RLX(&p->pg->msglen, len);
-		if (pair_cas(p->pg, w, PAIR_WORD(round, PAIR_TOOSMALL))) {
+		/* release: a receiver that reads it reads our move out of
+		 * the word it saw before (see rx_look) */
+		STORE_REL(&p->pg->msglen, len);
+		if (pair_cas(p->pg, w, PAIR_WORD(PAIR_NEXT_ROUND(round), PAIR_TOOSMALL))) {
 			*marked = true;
 			portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
 		}
@@ -820,10 +829,11 @@ tx_fill(struct port_obj *o, struct tx_pair *p, const void *buf, size_t len,
 		if (off + len > p->size)
 			return false;
 	}
+	round = PAIR_NEXT_ROUND(round);
 	if (!pair_cas(p->pg, w, PAIR_WORD(round, PAIR_CLAIMED)))
 		return false;
 	copy_bytes(p->pool + off, buf, len);
-	STORE_RLX(&p->pg->msglen, len);
+	STORE_REL(&p->pg->msglen, len);
 	if (!pair_cas(p->pg, PAIR_WORD(round, PAIR_CLAIMED),
 	    PAIR_WORD(round, PAIR_FILLED)))
 		return false;	/* the receiver left, or gave up on us */
@@ -857,9 +867,11 @@ enum { ACCEPTED, WITHDRAWN, FAILED };
 
 /*
  * Wait until the receiver accepts what we filled in round `round`
- * (ACCEPTED), or take it back (WITHDRAWN: send it elsewhere, to *nextp
- * if not NULL; FAILED with
- * errno: EAGAIN non-blocking, EPIPE no receiver left).  We take it back
+ * (ACCEPTED: the round moved on), or take it back (WITHDRAWN: send it
+ * elsewhere, to *nextp if not NULL; FAILED with errno: EAGAIN
+ * non-blocking, EPIPE no receiver left).  Our message is in the pair
+ * while it is FILLED(round), or TOOSMALL(round): its receiver's call
+ * could not take it, a later one may.  We take it back
  * from a receiver that is gone, or not in corecv() while another waits,
  * or that says it is but has not taken it WANT_PAIR_MS after we stopped
  * spinning (stopped, or lying in rx_waiting); after WANT_PAIR_MS we ask
@@ -872,7 +884,7 @@ static int
 tx_wait(struct port_obj *o, struct tx_pair *p, uint32_t round, bool nonblock,
     int64_t since, struct tx_pair **nextp)
 {
-	uint32_t filled = PAIR_WORD(round, PAIR_FILLED);
+	uint32_t mine = PAIR_WORD(round, PAIR_FILLED);
 	unsigned spins = spin_budget();
 	int64_t slow = -1;	/* when we stopped spinning */
 	bool quiet = false;
@@ -882,9 +894,14 @@ tx_wait(struct port_obj *o, struct tx_pair *p, uint32_t round, bool nonblock,
 		bool waits = LOAD_RLX(&p->pg->rx_waiting);
 		int e = 0;
 
-		if (w != filled)
-			/* a later round: accepted; else it gave it back */
-			return PAIR_ROUND(w) != round ? ACCEPTED : WITHDRAWN;
+		if (w != mine) {
+			if (PAIR_ROUND(w) != round)
+				return ACCEPTED;
+			if (PAIR_STATE(w) != PAIR_TOOSMALL)
+				return WITHDRAWN;	/* OPEN, CLOSED */
+			mine = w;
+			continue;
+		}
 		if (spins > 0) {
 			spin_a_little(&spins);
 			continue;
@@ -909,7 +926,7 @@ tx_wait(struct port_obj *o, struct tx_pair *p, uint32_t round, bool nonblock,
 				to = PAIR_WORD(round, PAIR_OPEN);
 		}
 		if (to != 0) {
-			if (!pair_cas(p->pg, filled, to))
+			if (!pair_cas(p->pg, mine, to))
 				continue;	/* it moved first */
 			errno = e;
 			return e != 0 ? FAILED : WITHDRAWN;
@@ -918,7 +935,7 @@ tx_wait(struct port_obj *o, struct tx_pair *p, uint32_t round, bool nonblock,
 		 * tx_sleeping after it */
 		__atomic_store_n(&p->pg->tx_sleeping, 1, __ATOMIC_SEQ_CST);
 		pthread_mutex_unlock(&o->tx_lock);
-		quiet = futex_wait(&p->pg->status, filled, SLEEP_SLICE_MS) < 0 &&
+		quiet = futex_wait(&p->pg->status, mine, SLEEP_SLICE_MS) < 0 &&
 		    errno == ETIMEDOUT;
 		pthread_mutex_lock(&o->tx_lock);
 		STORE_RLX(&p->pg->tx_sleeping, 0);
@@ -945,11 +962,11 @@ tx_try(struct port_obj *o, const void *buf, size_t len, uint32_t *roundp,
 }
 
 /*
- * cosend() returns: take back the TOOSMALL marks of its message (ours,
- * or a receiver's on what we filled).  Left, they would speak of a
- * message nobody sends (EMSGSIZE to receivers whose calls take our next
- * one), and hide their pairs from it.  By CAS: a receiver may have
- * opened a larger area meanwhile.
+ * cosend() returns: take back the TOOSMALL marks of its message (a
+ * receiver's mark of a message in its area went with the message).
+ * Left, they would speak of a message nobody sends (EMSGSIZE to
+ * receivers whose calls take our next one), and hide their pairs from
+ * it.  By CAS: a receiver may have opened a larger area meanwhile.
  */
 static void
 tx_unmark(struct port_obj *o)
@@ -1018,7 +1035,6 @@ pipe_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 			}
 			if (got != WITHDRAWN)
 				break;
-			marked = true;	/* maybe TOOSMALL */
 			continue;
 		}
 		next = NULL;
@@ -1081,10 +1097,14 @@ pipe_ready(struct port_obj *o, int events)
 		rev |= COPOLL_IN;
 	if ((events & COPOLL_IN) && !(rev & COPOLL_IN)) {
 		pthread_mutex_lock(&o->pipe_rx_lock);
-		for (int i = 0; i < o->nrxp; i++)
+		for (int i = 0; i < o->nrxp; i++) {
+			uint32_t st = PAIR_STATE(LOAD_ACQ(&o->rxp[i]->pg->status));
+
+			/* a message, or one too long for some call */
 			if (!o->rxp[i]->closed &&
-			    PAIR_STATE(LOAD_ACQ(&o->rxp[i]->pg->status)) == PAIR_FILLED)
+			    (st == PAIR_FILLED || st == PAIR_TOOSMALL))
 				rev |= COPOLL_IN;
+		}
 		pthread_mutex_unlock(&o->pipe_rx_lock);
 	}
 	if (events & COPOLL_OUT) {

@@ -165,17 +165,24 @@ _Static_assert(sizeof(struct ring_rec) == 8, "ring layout");
  * once, and the sender touches only what fstat() showed it exists.
  *
  * status is the one word both change, always by CAS: a round number
- * (PAIR_ROUND) and a state (PAIR_STATE).  The receiver opens round n with
- * an area (area_off, area_cap: written first, published by the store of
- * OPEN(n)); one sender claims it (OPEN->CLAIMED), copies its message in,
- * writes msglen and fills it (CLAIMED->FILLED).  The message is received
- * when the receiver accepts it (FILLED(n)->HELD(n+1)): the sender waits
- * for the round to move past n.  Until then either side may undo it
- * (the receiver: CLAIMED of a dead claimer, or FILLED too long for its
- * buffer, ->TOOSMALL; the sender: FILLED->OPEN to take it elsewhere, or
- * ->CLOSED), so a message is received exactly once or stays with its
- * sender.  CLOSED keeps the round it had: a sender whose FILLED(n) became
- * CLOSED(n) was not received; CLOSED(n+1) was.
+ * (PAIR_ROUND) and a state (PAIR_STATE).  The receiver opens an area
+ * (area_off, area_cap: written first, published by the CAS that makes
+ * OPEN(n)); one sender claims it (OPEN(n)->CLAIMED(n+1)), copies its
+ * message in, writes msglen and fills it (CLAIMED->FILLED).  The message
+ * is received when the receiver accepts it (FILLED(m)->HELD(m+1)): the
+ * sender waits for the round to move past m.  Until then either side may
+ * undo it (the receiver: CLAIMED of a dead claimer ->HELD(m+1); the
+ * sender: FILLED->OPEN to take it elsewhere, or ->CLOSED), so a message
+ * is received exactly once or stays with its sender.  A message the
+ * receiver's call is too small for stays, marked (FILLED(m)->TOOSMALL(m))
+ * until a later call accepts it (->HELD(m+1)) or its sender takes it back
+ * (->OPEN(m)); a message too long for the area is the sender's mark
+ * (OPEN(n)->TOOSMALL(n+1)), taken back when its cosend() returns.  Every
+ * move out of OPEN, and every acceptance, goes to the next round, so a
+ * word never comes back (short of 2^28 moves): what a side read under a
+ * word (msglen, the area) is what a CAS from that word decides on.
+ * CLOSED keeps the round it had: a sender whose FILLED(m) became
+ * CLOSED(m) was not received; CLOSED(m+1) was.
  */
 #define PAIR_MAGIC	0x72696170u	/* "pair" */
 #define PAIR_POOL_MAX	((uint64_t)1 << 29)	/* the pool's reach */
@@ -189,6 +196,7 @@ _Static_assert(sizeof(struct ring_rec) == 8, "ring layout");
 #define PAIR_STATE(w)	((w) & 0xfu)
 #define PAIR_ROUND(w)	((w) >> 4)
 #define PAIR_WORD(round, state)	(((uint32_t)(round) << 4) | (state))
+#define PAIR_NEXT_ROUND(round)	(((round) + 1) & 0x0fffffffu)
 
 struct pipe_pair {
 	uint32_t	magic;		/* PAIR_MAGIC */
