@@ -52,6 +52,11 @@ typedef struct coport *coport_t;
 #define COCHANNEL_SIZE		4096
 #define COCHANNEL_MINSIZE	256
 #define COCHANNEL_MAXSIZE	(16u << 20)
+/* COCARRIER staging ring per sender, default (bytes; smallest and largest
+ * as COCHANNEL's): a message it takes (its length rounded up to 8, plus
+ * 8) is copied out of it by the receiver that takes it, a longer one goes
+ * in a sealed memfd. */
+#define COCARRIER_RING		(2u << 20)
 /* Largest COCARRIER or COPIPE message. */
 #define COCARRIER_MAXLEN	(256u << 20)
 #define COPIPE_MAXLEN		(256u << 20)
@@ -64,7 +69,8 @@ typedef struct coport *coport_t;
 
 /* Settings a port is created with (coopenv); zero fields take defaults. */
 struct coport_attr {
-	size_t	ring_size;	/* COCHANNEL: bytes of each sender's buffer */
+	size_t	ring_size;	/* COCHANNEL: bytes of each sender's buffer;
+				   COCARRIER: of each sender's staging ring */
 	size_t	queue_bytes;	/* COCARRIER: bytes one sending process may
 				   have waiting in its queue */
 };

@@ -636,7 +636,7 @@ op_open(const struct corq *q, pid_t pid, struct reply *r, int type)
 	if (!req_name_ok(q))
 		return EINVAL;
 	if (type != 0 && (type < COPIPE || type > COCHANNEL ||
-	    (type == COCHANNEL && (q->ring_size < COCHANNEL_MINSIZE ||
+	    (port_has_rings(type) && (q->ring_size < COCHANNEL_MINSIZE ||
 	    q->ring_size > COCHANNEL_MAXSIZE ||
 	    (q->ring_size & (q->ring_size - 1)) != 0)) ||
 	    q->queue_max > COCARRIER_QUEUE_MAX))
@@ -654,7 +654,7 @@ op_open(const struct corq *q, pid_t pid, struct reply *r, int type)
 		if (nentries >= ENTRIES_MAX || nfds + fds > fds_max)
 			return ENFILE;
 		if (grow(&entries, nentries, &entries_room, sizeof(*entries)) < 0 ||
-		    (e = entry_new(q->name, type, type == COCHANNEL ?
+		    (e = entry_new(q->name, type, port_has_rings(type) ?
 		    q->ring_size : 0, q->queue_max)) == NULL)
 			return errno;
 		entries[nentries++] = e;
@@ -736,7 +736,7 @@ op_addring(const struct corq *q, pid_t pid, void **caps, int ncaps)
 
 	if (e == NULL || pr == NULL)
 		return ESTALE;
-	if (e->type != COCHANNEL || ncaps != 2 ||
+	if (!port_has_rings(e->type) || ncaps != 2 ||
 	    !(e->holds[k].rights & COPORT_PERM_SEND) ||
 	    e->holds[k].nrings >= RINGS_PER_HOLD)
 		return EINVAL;
@@ -827,7 +827,7 @@ op_rings(const struct corq *q, pid_t pid, struct reply *r)
 
 	if (e == NULL)
 		return ESTALE;
-	if (e->type != COCHANNEL || !(e->holds[k].rights & COPORT_PERM_RECV))
+	if (!port_has_rings(e->type) || !(e->holds[k].rights & COPORT_PERM_RECV))
 		return EINVAL;
 	if (q->first == 0)
 		rings_sweep(e);
@@ -869,16 +869,15 @@ op_list(const struct corq *q, struct reply *r)
 			o->senders = LOAD_RLX(&e->state->senders);
 			o->receivers = LOAD_RLX(&e->state->receivers);
 		}
-		if (e->type == COCHANNEL)
-			for (int k = 0; k < e->nrings; k++)
-				o->queued += ring_queued(e->rings[k].prod,
-				    e->rings[k].cons,
-				    (uint32_t)(e->rings[k].maplen - PAGE));
-		else if (e->type == COCARRIER) {
+		for (int k = 0; k < e->nrings; k++)
+			o->queued += ring_queued(e->rings[k].prod,
+			    e->rings[k].cons,
+			    (uint32_t)(e->rings[k].maplen - PAGE));
+		if (e->type == COCARRIER) {
 			uint64_t s = LOAD_RLX(&e->bell->carrier_sent);
 			uint64_t g = LOAD_RLX(&e->bell->carrier_received);
 
-			o->queued = s > g ? s - g : 0;
+			o->queued += s > g ? s - g : 0;
 		}
 	}
 	r->rp.more = i < (uint32_t)nentries;
@@ -1017,7 +1016,7 @@ void
 ns_sweep(void)
 {
 	for (int j = 0; j < nentries; j++)
-		if (entries[j]->type == COCHANNEL)
+		if (port_has_rings(entries[j]->type))
 			rings_sweep(entries[j]);
 }
 

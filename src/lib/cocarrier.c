@@ -1,11 +1,29 @@
 /*
- * COCARRIER: single copy.  The sender copies the message once into a new
- * memfd and seals it against writing, growing and shrinking (nobody, the
- * sender included, can change it from then on: the kernel refuses), then
- * queues the descriptor on the port's datagram socket.  One receiver takes
- * it (the kernel gives each datagram to exactly one) and maps it
- * read-only.  Only receivers hold that socket; senders can only connect
- * to it.
+ * COCARRIER: once cosend() returns, no one can change the message, its
+ * sender included.  Two ways there (docs/coports.md):
+ *
+ *  - The staging ring.  The sender writes the record into its ring (the
+ *    rings of cochannel.c: only its sender can write one, receivers map
+ *    it read-only), publishes it and waits; a receiver copies it into
+ *    its own view memory (carrier_views.c: read-only to the caller) and
+ *    claims it (CAS of cons).  If no receiver took it within the spin
+ *    budget (or, one having started to copy it, within a sleep slice),
+ *    the sender takes it back by the same CAS: exactly one of them wins.
+ *    No system call while a receiver keeps up.
+ *  - The socket.  A message taken back, longer than half the ring, or
+ *    whose ring cannot be made (comsgd gone): the sender copies it once
+ *    into a new memfd and seals it against writing, growing and
+ *    shrinking (the kernel refuses every change from then on), then
+ *    queues the descriptor on the port's datagram socket.  One receiver
+ *    takes it (the kernel gives each datagram to exactly one) and maps it
+ *    read-only.  Only receivers hold that socket; senders can only
+ *    connect to it.
+ *
+ * One sender's messages reach each receiver in order: a message is
+ * counted (bell->carrier_sent) before it is queued on the socket, so
+ * before its sender publishes its next record, and counted again when
+ * received (carrier_received); a receiver that finds a record while the
+ * two counts differ takes from the socket first.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -21,6 +39,138 @@
 
 /* The address a zero-length message is viewed at. */
 static const char empty_message;
+
+/* ---- the staging ring ---- */
+
+enum { RING_TAKEN, RING_LEFT };
+
+/* How long a sender whose record no one took waits while receivers are
+ * in corecv() before it takes the record back (ms). */
+#define RECEIVERS_WAIT_MS	2
+
+/*
+ * Put the message through our ring: RING_TAKEN once a receiver has
+ * copied and claimed it, RING_LEFT if it is to go through the socket (we
+ * took it back, or the ring cannot take it).  tx_lock is held throughout:
+ * one record in flight per ring, so a receiver never finds an older one
+ * behind it.
+ */
+static int
+ring_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
+{
+	unsigned spins = spin_budget();
+	int64_t deadline = -1;
+	bool copying = false;
+	struct tx_ring *t;
+	uint64_t pos, end;
+
+	if (port_receivers_gone(o))
+		return RING_LEFT;
+	pthread_mutex_lock(&o->tx_lock);
+	/* Empty, or a receiver scribbled on cons: then the socket only.
+	 * A message longer than the ring takes goes there too (EMSGSIZE). */
+	if ((o->tx != NULL && LOAD_ACQ(&o->tx->cons->cons) != o->tx->prod->prod) ||
+	    chan_put_locked(o, buf, len, true, &pos) < 0) {
+		pthread_mutex_unlock(&o->tx_lock);
+		return RING_LEFT;
+	}
+	t = o->tx;
+	end = pos + RING_REC_SIZE(len);
+	portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
+	for (;;) {
+		if (LOAD_ACQ(&t->cons->cons) != pos)
+			break;	/* claimed (or scribbled over: theirs too) */
+		if (spins > 0) {
+			spins--;
+			cpu_relax();
+			continue;
+		}
+		/* Taking it back costs both sides the socket's system calls:
+		 * wait a slice for a receiver copying it, a little for one
+		 * in corecv() (it may be taking another's, or be waking). */
+		if (!nonblock && !copying && LOAD_RLX(&t->cons->taking) == pos) {
+			copying = true;
+			deadline = now_ms() + SLEEP_SLICE_MS;
+		} else if (!nonblock && deadline < 0 &&
+		    LOAD_RLX(&o->bell->carrier_receiving) > 0) {
+			deadline = now_ms() + RECEIVERS_WAIT_MS;
+		}
+		if (deadline >= 0 && now_ms() < deadline) {
+			/* they ring out when they claim */
+			uint32_t snap = portbell_arm(&o->bell->out_sleepers,
+			    &o->bell->out_seq);
+
+			if (LOAD_ACQ(&t->cons->cons) == pos)
+				(void)portbell_sleep(&o->bell->out_seq, snap,
+				    deadline);
+			portbell_disarm(&o->bell->out_sleepers);
+			continue;
+		}
+		/* Take it back: our CAS or a receiver's claim, not both. */
+		if (__atomic_compare_exchange_n(&t->cons->cons, &pos, end, false,
+		    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+			pthread_mutex_unlock(&o->tx_lock);
+			return RING_LEFT;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&o->tx_lock);
+	return RING_TAKEN;
+}
+
+static int carrier_take(struct port_obj *o, bool locked, void **bufp,
+    size_t *lenp);
+
+/*
+ * A receiver's destination for a ring's record: a view in our view
+ * memory.  But while the socket may hold a message sent before it (the
+ * counts differ), the socket's message first (EALREADY: in *v): looked
+ * for now that we have seen the record, since its sender queued what it
+ * sent before on the socket before publishing it.
+ */
+struct view_dest {
+	struct chan_dest d;
+	void		*view;
+	size_t		 len;		/* EALREADY: the socket's message */
+};
+
+static void *
+view_get(struct chan_dest *d, struct port_obj *o, size_t len)
+{
+	struct view_dest *v = (struct view_dest *)d;
+	void *rw;
+	int r;
+
+	while (LOAD_ACQ(&o->bell->carrier_sent) !=
+	    LOAD_ACQ(&o->bell->carrier_received)) {
+		if ((r = carrier_take(o, true, &v->view, &v->len)) > 0) {
+			errno = EALREADY;
+			return NULL;
+		}
+		if (r < 0 && errno != EAGAIN)
+			return NULL;
+		if (r < 0)
+			break;	/* none: those counted were taken, or come
+				   after this record */
+	}
+	if ((v->view = cview_alloc_locked(o, len, &rw)) == NULL)
+		return NULL;	/* its sender takes it the other way */
+	return rw;
+}
+
+static void
+view_done(struct chan_dest *d, struct port_obj *o, void *to, bool claimed)
+{
+	struct view_dest *v = (struct view_dest *)d;
+
+	(void)to;
+	if (claimed)
+		cview_commit_locked(o, v->view);
+	else
+		cview_free_locked(o, v->view);
+}
+
+/* ---- the socket ---- */
 
 static int
 write_all(int fd, const void *buf, size_t len)
@@ -48,9 +198,13 @@ carrier_put(struct port_obj *o, int s, const struct port_dgram *d, int fd,
 {
 	if (carrier_reserve(o, len) < 0)
 		return -1;
+	/* Counted before it can be taken, so that the count of those sent
+	 * is never behind that of those received (the order rule). */
+	__atomic_add_fetch(&o->bell->carrier_sent, 1, __ATOMIC_SEQ_CST);
 	if (fd_sendmsg(s, d, sizeof(*d), NULL, 0, &fd, 1, MSG_DONTWAIT) < 0) {
 		int e = errno;
 
+		__atomic_sub_fetch(&o->bell->carrier_sent, 1, __ATOMIC_SEQ_CST);
 		carrier_unreserve(o, len);
 		errno = (e == ECONNREFUSED || e == ENOTCONN) ? EPIPE : e;
 		return -1;
@@ -69,6 +223,8 @@ carrier_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 		errno = EMSGSIZE;
 		return -1;
 	}
+	if (ring_send(o, buf, len, nonblock) == RING_TAKEN)
+		return (ssize_t)len;
 	if ((s = port_own_socket(o)) < 0)
 		return -1;
 	fd = sys_memfd_create("cocarrier", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -93,7 +249,6 @@ carrier_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 			break;
 	}
 	sys_close(fd);
-	__atomic_add_fetch(&o->bell->carrier_sent, 1, __ATOMIC_RELAXED);
 	portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
 	return (ssize_t)len;
 fail:
@@ -104,9 +259,9 @@ fail:
 }
 
 /* Take one datagram: 1 with a view, 0 if it was not a message (dropped),
- * -1 with errno (EAGAIN: none queued). */
+ * -1 with errno (EAGAIN: none queued).  locked: o->lock is held. */
 static int
-carrier_take(struct port_obj *o, void **bufp, size_t *lenp)
+carrier_take(struct port_obj *o, bool locked, void **bufp, size_t *lenp)
 {
 	struct port_dgram d;
 	struct iovec iov = { &d, sizeof(d) };
@@ -139,44 +294,99 @@ carrier_take(struct port_obj *o, void **bufp, size_t *lenp)
 		}
 	}
 	sys_close(fds[0]);
-	if (view_add(o, map != NULL ? map : (void *)&empty_message, map, len, NULL) < 0)
-		return -1;
 	*bufp = map != NULL ? map : (void *)&empty_message;
+	if (!locked) {
+		if (view_add(o, *bufp, map, len, NULL) < 0)
+			return -1;
+	} else if (views_grow_locked(o) < 0) {
+		if (map != NULL)
+			sys_munmap(map, len);
+		return -1;
+	} else {
+		o->views[o->nviews++] = (struct view){ *bufp, map, len, NULL, false };
+	}
+	__atomic_add_fetch(&o->bell->carrier_received, 1, __ATOMIC_SEQ_CST);
 	*lenp = len;
 	return 1;
+}
+
+/*
+ * One look at the rings, then the socket (a system call: only if its
+ * counts say a message may be there, or slow: we are about to sleep): 1
+ * with a message (*bufp, *lenp), 0 none, -1 with errno.
+ */
+static int
+carrier_look(struct port_obj *o, bool slow, void **bufp, size_t *lenp)
+{
+	struct view_dest v = { { view_get, view_done, true }, NULL, 0 };
+	ssize_t n;
+	int r;
+
+	if ((n = chan_take(o, &v.d)) >= 0 || errno == EALREADY) {
+		*bufp = v.view;
+		*lenp = n >= 0 ? (size_t)n : v.len;
+		return 1;
+	}
+	/* ENOBUFS, ENOMEM: a record stays for its sender to take back;
+	 * ENOLINK: comsgd went before we knew the rings */
+	if (errno != EAGAIN && errno != ENOBUFS && errno != ENOMEM &&
+	    errno != ENOLINK)
+		return -1;
+	if (!slow && LOAD_ACQ(&o->bell->carrier_sent) ==
+	    LOAD_ACQ(&o->bell->carrier_received))
+		return 0;
+	while ((r = carrier_take(o, false, bufp, lenp)) == 0)
+		;	/* not a message: dropped */
+	if (r < 0 && errno == EAGAIN)
+		return 0;
+	return r;
 }
 
 ssize_t
 carrier_recv(struct port_obj *o, void **bufp, bool nonblock)
 {
+	unsigned spins = nonblock ? 0 : spin_budget();
 	size_t len;
 	int r;
 
+	__atomic_add_fetch(&o->bell->carrier_receiving, 1, __ATOMIC_RELAXED);
 	for (;;) {
-		r = carrier_take(o, bufp, &len);
-		if (r > 0)
+		/* spinning, a sender's record is taken while it waits */
+		if ((r = carrier_look(o, spins == 0, bufp, &len)) != 0)
 			break;
-		if (r == 0)
+		if (spins > 0) {
+			spins--;
+			cpu_relax();
 			continue;
-		if (errno != EAGAIN)
-			return -1;
-		if (port_senders_gone(o)) {
-			if ((r = carrier_take(o, bufp, &len)) > 0)
-				break;
-			if (r == 0)
-				continue;
-			if (errno == EAGAIN)
-				errno = EPIPE;
-			return -1;
 		}
-		if (nonblock)
-			return -1;
+		if (port_senders_gone(o)) {
+			/* What the last senders left: every ring known
+			 * (chan_settle), then one more look. */
+			if ((r = chan_settle(o)) < 0)
+				break;
+			if ((r = carrier_look(o, true, bufp, &len)) == 0) {
+				errno = EPIPE;
+				r = -1;
+			}
+			break;
+		}
+		if (nonblock) {
+			errno = EAGAIN;
+			r = -1;
+			break;
+		}
 		uint32_t snap = portbell_arm(&o->bell->in_sleepers, &o->bell->in_seq);
+		/* senders publish without a fence (cochannel.c) */
+		int64_t slice = chan_sync_senders() < 0 ? CHAN_UNSYNCED_SLICE_MS : -1;
+
 		if (!(carrier_ready(o, COPOLL_IN) & COPOLL_IN))
-			(void)portbell_sleep(&o->bell->in_seq, snap, -1);
+			(void)portbell_sleep(&o->bell->in_seq, snap,
+			    slice < 0 ? -1 : now_ms() + slice);
 		portbell_disarm(&o->bell->in_sleepers);
 	}
-	__atomic_add_fetch(&o->bell->carrier_received, 1, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&o->bell->carrier_receiving, 1, __ATOMIC_RELAXED);
+	if (r < 0)
+		return -1;
 	portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
 	return (ssize_t)len;
 }
@@ -189,6 +399,8 @@ carrier_ready(struct port_obj *o, int events)
 	if ((events & COPOLL_IN) && o->take_sock >= 0 &&
 	    sys_ioctl(o->take_sock, SIOCINQ, &n) == 0 && n > 0)
 		rev |= COPOLL_IN;
+	if ((events & COPOLL_IN) && !(rev & COPOLL_IN))
+		rev |= chan_ready(o, COPOLL_IN);
 	if (events & COPOLL_OUT)
 		rev |= COPOLL_OUT;	/* a full queue shows only on sending */
 	return rev;

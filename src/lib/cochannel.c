@@ -144,8 +144,9 @@ fail:
 	return -1;
 }
 
-ssize_t
-chan_send_try(struct port_obj *o, const void *buf, size_t len)
+int
+chan_put_locked(struct port_obj *o, const void *buf, size_t len, bool announce,
+    uint64_t *posp)
 {
 	uint64_t need, pos, room;
 	struct ring_rec rec;
@@ -157,11 +158,8 @@ chan_send_try(struct port_obj *o, const void *buf, size_t len)
 		return -1;
 	}
 	need = RING_REC_SIZE(len);
-	pthread_mutex_lock(&o->tx_lock);
-	if (o->tx == NULL && tx_make(o) < 0) {
-		pthread_mutex_unlock(&o->tx_lock);
+	if (o->tx == NULL && tx_make(o) < 0)
 		return -1;
-	}
 	t = o->tx;
 	pos = t->prod->prod;		/* only we write it */
 	room = o->ring_size - (pos - t->cons_seen);
@@ -172,17 +170,23 @@ chan_send_try(struct port_obj *o, const void *buf, size_t len)
 
 		if (c > pos || pos - c > o->ring_size || (c & 7) != 0) {
 			/* a receiver scribbled on the consumer page */
-			pthread_mutex_unlock(&o->tx_lock);
 			errno = EPROTO;
 			return -1;
 		}
 		t->cons_seen = c;
 		room = o->ring_size - (pos - c);
 		if (room < need) {
-			pthread_mutex_unlock(&o->tx_lock);
 			errno = EAGAIN;
 			return -1;
 		}
+	}
+	if (announce) {
+		/* COCARRIER: say which space we rewrite before we write it
+		 * (a seqlock's first half: a receiver that copied from it,
+		 * its fence, then its load of writing, sees this store if it
+		 * saw any byte written after the fence) */
+		STORE_RLX(&t->prod->writing, pos + need);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
 	}
 	rec = (struct ring_rec){ (uint32_t)len, RING_REC_CHECK(len, pos) };
 	ring_write(t->data, t->mask, pos, &rec, sizeof(rec));
@@ -199,7 +203,21 @@ chan_send_try(struct port_obj *o, const void *buf, size_t len)
 	} else {
 		__atomic_store_n(&t->prod->prod, pos + need, __ATOMIC_SEQ_CST);
 	}
+	if (posp != NULL)
+		*posp = pos;
+	return 0;
+}
+
+ssize_t
+chan_send_try(struct port_obj *o, const void *buf, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&o->tx_lock);
+	r = chan_put_locked(o, buf, len, false, NULL);
 	pthread_mutex_unlock(&o->tx_lock);
+	if (r < 0)
+		return -1;
 	portbell_ring(&o->bell->in_sleepers, &o->bell->in_seq);
 	return (ssize_t)len;
 }
@@ -401,18 +419,21 @@ chan_refresh(struct port_obj *o, bool force)
 }
 
 /*
- * Take the next record of ring r into buf: its length, or -1 with EAGAIN
- * (empty), EMSGSIZE (does not fit: it stays), or EPROTO (the ring is
- * inconsistent: its sender scribbled on it).
+ * Take the next record of ring r to where d says: its length, or -1 with
+ * EAGAIN (empty), EPROTO (the ring is inconsistent: its sender scribbled
+ * on it, or for COCARRIER, someone moved cons back onto what its sender
+ * is writing), or the errno of d->get (EMSGSIZE: it does not fit, it
+ * stays).  o->lock held.
  */
 static ssize_t
-rx_take(struct rx_ring *r, void *buf, size_t len)
+rx_take(struct port_obj *o, struct rx_ring *r, struct chan_dest *d)
 {
 	for (;;) {
 		uint64_t c = LOAD_ACQ(&r->cons->cons);
 		uint64_t p = r->prod_seen;
 		struct ring_rec rec;
 		uint64_t need;
+		void *to;
 
 		/* prod is read again only when what we saw of it is used up:
 		 * one cache miss per batch, not per message.  seq_cst: the
@@ -431,20 +452,33 @@ rx_take(struct rx_ring *r, void *buf, size_t len)
 		need = RING_REC_SIZE(rec.len);
 		if (rec.check != RING_REC_CHECK(rec.len, c) || need > p - c)
 			goto inconsistent;
-		if (rec.len > len) {
+		if ((to = d->get(d, o, rec.len)) == NULL) {
 			/* Only if it is still the next record: a record we
 			 * read after others took it may be a newer one. */
-			if (LOAD_ACQ(&r->cons->cons) != c)
+			if (errno == EMSGSIZE && LOAD_ACQ(&r->cons->cons) != c)
 				continue;
-			errno = EMSGSIZE;
 			return -1;
 		}
-		ring_read(buf, r->data, r->mask, c + sizeof(rec), rec.len);
+		if (d->carrier)
+			STORE_RLX(&r->cons->taking, c);	/* its sender waits */
+		ring_read(to, r->data, r->mask, c + sizeof(rec), rec.len);
+		if (d->carrier) {
+			/* The seqlock's second half (chan_put_locked): were
+			 * the bytes we copied being rewritten? */
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (LOAD_RLX(&r->prod->writing) > c + r->mask + 1) {
+				d->done(d, o, to, false);
+				goto inconsistent;
+			}
+		}
 		/* Claim what we copied; seq_cst also orders our reads of it
 		 * before the sender may reuse the space (it acquires cons). */
 		if (__atomic_compare_exchange_n(&r->cons->cons, &c, c + need,
-		    false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		    false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+			d->done(d, o, to, true);
 			return (ssize_t)rec.len;
+		}
+		d->done(d, o, to, false);
 		continue;	/* another receiver took it */
 inconsistent:
 		/* Only if cons did not move meanwhile (we may have read a
@@ -457,7 +491,7 @@ inconsistent:
 }
 
 ssize_t
-chan_recv_try(struct port_obj *o, void *buf, size_t len)
+chan_take(struct port_obj *o, struct chan_dest *d)
 {
 	ssize_t r = -1;
 	int n;
@@ -478,12 +512,12 @@ chan_recv_try(struct port_obj *o, void *buf, size_t len)
 
 		if (ring->broken)
 			continue;
-		r = rx_take(ring, buf, len);
+		r = rx_take(o, ring, d);
 		if (r >= 0) {
 			o->rx_next = i + 1;
 			break;
 		}
-		if (errno == EMSGSIZE)
+		if (errno != EAGAIN && errno != EPROTO)
 			break;
 		if (errno == EPROTO)
 			ring->broken = true;
@@ -493,6 +527,40 @@ chan_recv_try(struct port_obj *o, void *buf, size_t len)
 	if (r >= 0)
 		portbell_ring(&o->bell->out_sleepers, &o->bell->out_seq);
 	return r;
+}
+
+/* COCHANNEL: into the caller's buffer, if the record fits. */
+struct buf_dest {
+	struct chan_dest d;
+	void		*buf;
+	size_t		 len;
+};
+
+static void *
+buf_get(struct chan_dest *d, struct port_obj *o, size_t len)
+{
+	struct buf_dest *b = (struct buf_dest *)d;
+
+	(void)o;
+	if (len > b->len) {
+		errno = EMSGSIZE;
+		return NULL;
+	}
+	return b->buf;
+}
+
+static void
+buf_done(struct chan_dest *d, struct port_obj *o, void *to, bool claimed)
+{
+	(void)d, (void)o, (void)to, (void)claimed;
+}
+
+ssize_t
+chan_recv_try(struct port_obj *o, void *buf, size_t len)
+{
+	struct buf_dest b = { { buf_get, buf_done, false }, buf, len };
+
+	return chan_take(o, &b.d);
 }
 
 int

@@ -176,7 +176,7 @@ obj_unhold(struct port_obj *o, int rights, bool tell)
 	bool takes, puts;
 
 	port_sockets(o->type, rights, &takes, &puts);
-	if (o->type == COCHANNEL)
+	if (port_has_rings(o->type))
 		chan_release(o, rights);
 	if (o->type == COPIPE)
 		pipe_release(o, rights, tell);
@@ -201,6 +201,7 @@ static void
 obj_free(struct port_obj *o)
 {
 	pipe_free(o);
+	cview_destroy(o);
 	for (int i = 0; i < o->nviews; i++)
 		if (o->views[i].map != NULL)
 			sys_munmap(o->views[i].map, o->views[i].maplen);
@@ -333,7 +334,7 @@ obj_from_reply(const struct corp *rp, void **caps, int ncaps)
 		goto fail_caps;
 	if (recvs && (o->pres_recv = take_pres(caps[i++], O_RDONLY)) < 0)
 		goto fail_caps;
-	if (o->type == COCHANNEL && (o->ring_size < COCHANNEL_MINSIZE ||
+	if (port_has_rings(o->type) && (o->ring_size < COCHANNEL_MINSIZE ||
 	    o->ring_size > COCHANNEL_MAXSIZE ||
 	    (o->ring_size & (o->ring_size - 1)) != 0))
 		goto fail_caps;
@@ -368,7 +369,7 @@ port_request(struct corq *rq, void *token, coport_t *portp)
 	/* A receiver learns the senders' rings now, while comsgd surely
 	 * runs: if it died before the first receive, they would be lost to
 	 * us.  Failing here is not fatal: the first receive asks again. */
-	if (o->type == COCHANNEL && (o->rights & COPORT_PERM_RECV))
+	if (port_has_rings(o->type) && (o->rights & COPORT_PERM_RECV))
 		(void)chan_refresh(o, true);
 	if ((h = handle_new(o, o->rights)) == NULL) {
 		e = errno;
@@ -392,7 +393,7 @@ coopenv(const char *name, coport_type_t type, const struct coport_attr *attr,
 {
 	struct corq rq = { .magic = CORQ_MAGIC, .op = CORQ_OPEN };
 	size_t size = attr != NULL && attr->ring_size != 0 ? attr->ring_size :
-	    COCHANNEL_SIZE;
+	    type == COCARRIER ? COCARRIER_RING : COCHANNEL_SIZE;
 	size_t queue = attr != NULL ? attr->queue_bytes : 0;
 
 	if (name != NULL && strnlen(name, COPORT_NAMEMAX + 1) > COPORT_NAMEMAX) {
@@ -854,8 +855,8 @@ corecv(coport_t port, void **bufp, size_t len)
 /* ---- views ---- */
 
 /* Room for one more view in o->views: 0, or -1 with ENOMEM.  o->lock. */
-static int
-views_grow(struct port_obj *o)
+int
+views_grow_locked(struct port_obj *o)
 {
 	int room = o->views_room ? 2 * o->views_room : 8;
 	struct view *v;
@@ -877,7 +878,7 @@ view_room(struct port_obj *o)
 	int r;
 
 	pthread_mutex_lock(&o->lock);
-	r = views_grow(o);
+	r = views_grow_locked(o);
 	pthread_mutex_unlock(&o->lock);
 	return r;
 }
@@ -887,13 +888,13 @@ view_add(struct port_obj *o, void *addr, void *map, size_t maplen,
     struct rx_pair *pair)
 {
 	pthread_mutex_lock(&o->lock);
-	if (views_grow(o) < 0) {
+	if (views_grow_locked(o) < 0) {
 		pthread_mutex_unlock(&o->lock);
 		if (map != NULL)
 			sys_munmap(map, maplen);
 		return -1;
 	}
-	o->views[o->nviews++] = (struct view){ addr, map, maplen, pair };
+	o->views[o->nviews++] = (struct view){ addr, map, maplen, pair, false };
 	pthread_mutex_unlock(&o->lock);
 	return 0;
 }
@@ -915,6 +916,8 @@ coport_msg_free(coport_t port, void *msg)
 			v = o->views[i];
 			o->views[i] = o->views[--o->nviews];
 			found = true;
+			if (v.cview)
+				cview_free_locked(o, v.addr);
 			break;
 		}
 	pthread_mutex_unlock(&o->lock);

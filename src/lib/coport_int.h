@@ -71,6 +71,7 @@ struct view {
 	void		*map;		/* the mapping, for munmap */
 	size_t		 maplen;
 	struct rx_pair	*pair;		/* COPIPE: the pool it is in */
+	bool		 cview;		/* COCARRIER: in our view memory */
 };
 
 /*
@@ -112,6 +113,8 @@ struct port_obj {
 					   on first use; -1 until then */
 	struct carrier_acct *acct;	/* COCARRIER: what we sent and that
 					   may wait (carrier_bound.c) */
+	struct carrier_views *cviews;	/* COCARRIER: where we copy what we
+					   take from rings (carrier_views.c) */
 	/* COPIPE (pipe_rx_lock: the receiver's pairs, one receiving
 	 * thread at a time; tx_lock: the sender's) */
 	pthread_mutex_t	 pipe_rx_lock;
@@ -162,6 +165,27 @@ HIDDEN bool	 port_comsgd_gone(const struct port_obj *o);
  */
 HIDDEN ssize_t	 chan_send_try(struct port_obj *o, const void *buf, size_t len);
 HIDDEN ssize_t	 chan_recv_try(struct port_obj *o, void *buf, size_t len);
+/*
+ * The rings, for COCARRIER too.  chan_put_locked(): o->tx_lock held; make
+ * our ring if need be, write a record of len bytes at its producer
+ * position (*posp; announce: in `writing` first) and publish it: 0, or -1
+ * with errno (EAGAIN: no room; EMSGSIZE: longer than the ring takes;
+ * EPROTO: a receiver scribbled on its consumer page; those of making the
+ * ring: ENOLINK, ENOMEM, EMFILE...).  chan_take(): take one record from
+ * the rings, round-robin, to where d says (d->get, under o->lock: NULL
+ * with errno to leave the record; then d->done, claimed or not): its
+ * length, or -1 with EAGAIN (none), ENOLINK (comsgd gone before we knew
+ * the rings), or d->get's errno.
+ */
+struct chan_dest {
+	void	*(*get)(struct chan_dest *d, struct port_obj *o, size_t len);
+	void	 (*done)(struct chan_dest *d, struct port_obj *o, void *to,
+		    bool claimed);
+	bool	 carrier;	/* announce `taking`, check `writing` */
+};
+HIDDEN int	 chan_put_locked(struct port_obj *o, const void *buf, size_t len,
+		    bool announce, uint64_t *posp);
+HIDDEN ssize_t	 chan_take(struct port_obj *o, struct chan_dest *d);
 HIDDEN int	 chan_ready(struct port_obj *o, int events);
 /* Free bytes in our ring now (its size before the first send). */
 HIDDEN uint64_t chan_room(struct port_obj *o);
@@ -222,6 +246,23 @@ HIDDEN int	 view_add(struct port_obj *o, void *addr, void *map, size_t maplen,
 		    struct rx_pair *pair);
 /* Make sure the next view_add() has room: 0, or -1 with ENOMEM. */
 HIDDEN int	 view_room(struct port_obj *o);
+/* The same, o->lock held. */
+HIDDEN int	 views_grow_locked(struct port_obj *o);
+
+/*
+ * COCARRIER view memory (carrier_views.c), all under o->lock.
+ * cview_alloc_locked(): room for a message of len bytes and for its view
+ * in o->views: the read-only address the caller will get, and in *rwp
+ * where to copy it; NULL with errno (ENOMEM, ENOBUFS: the views held fill
+ * it, EMFILE...).  Then cview_commit_locked() (it is a view now) or
+ * cview_free_locked() (the copy was not claimed).  cview_free_locked()
+ * also when a view is released; cview_destroy() when o goes.
+ */
+struct carrier_views;
+HIDDEN void	*cview_alloc_locked(struct port_obj *o, size_t len, void **rwp);
+HIDDEN void	 cview_commit_locked(struct port_obj *o, void *view);
+HIDDEN void	 cview_free_locked(struct port_obj *o, void *view);
+HIDDEN void	 cview_destroy(struct port_obj *o);
 /* Connect a datagram socket of ours through o->path_fd (COCARRIER
  * senders, COPIPE receivers), once.  Returns it, or -1. */
 HIDDEN int	 port_own_socket(struct port_obj *o);

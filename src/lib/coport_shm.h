@@ -15,7 +15,7 @@
 
 #include "comsg/coport.h"
 
-#define COPORT_SHM_VERSION	3u
+#define COPORT_SHM_VERSION	4u
 #define PAGE			4096u
 
 #define STATE_MAGIC	0x74617473u	/* "stat" */
@@ -36,7 +36,8 @@ struct coport_state {
 	uint32_t	magic;		/* STATE_MAGIC */
 	uint32_t	version;
 	uint32_t	type;		/* coport_type_t */
-	uint32_t	ring_size;	/* COCHANNEL: data bytes of each ring */
+	uint32_t	ring_size;	/* COCHANNEL, COCARRIER: data bytes of
+					   each ring */
 	uint32_t	ring_gen;	/* bumped when the set of rings changes */
 	uint32_t	senders;	/* processes holding the send right */
 	uint32_t	receivers;	/* ... the receive right */
@@ -83,20 +84,34 @@ struct coport_bell {
 	uint8_t		out_pad[120];
 	alignas(128) uint32_t pipe_senders;	/* COPIPE senders waiting */
 	uint32_t	pipe_wanted;		/* ... that ask for a new pair */
-	uint64_t	carrier_sent;		/* COCARRIER, for cops only */
+	/* COCARRIER: messages sent and received through the port's socket
+	 * (not the rings): cops, and a receiver's order rule (cocarrier.c) */
+	uint64_t	carrier_sent;
 	uint64_t	carrier_received;
 	uint32_t	pipe_offers;		/* bumped by a COPIPE receiver
 						   that queued a ticket */
-	uint8_t		pad[PAGE - 284];
+	/* COCARRIER: receivers' threads in corecv() (a sender whose record
+	 * no one took waits for them rather than take it back) */
+	alignas(64) uint32_t carrier_receiving;
+	uint8_t		pad[PAGE - 324];
 };
 _Static_assert(offsetof(struct coport_bell, out_seq) == 128, "bell layout");
 _Static_assert(offsetof(struct coport_bell, pipe_senders) == 256, "bell layout");
 _Static_assert(offsetof(struct coport_bell, carrier_sent) == 264, "bell layout");
 _Static_assert(offsetof(struct coport_bell, pipe_offers) == 280, "bell layout");
+_Static_assert(offsetof(struct coport_bell, carrier_receiving) == 320, "bell layout");
 _Static_assert(sizeof(struct coport_bell) == PAGE, "bell layout");
 
+/* Ports whose senders have rings (registered with comsgd). */
+static inline int
+port_has_rings(uint32_t type)
+{
+	return type == COCHANNEL || type == COCARRIER;
+}
+
 /*
- * A COCHANNEL ring: one per sending process and port, in two memfds.
+ * A COCHANNEL or COCARRIER ring: one per sending process and port, in two
+ * memfds.
  * The producer memfd (header page, then `size` data bytes) is written by
  * its sender through the one writable mapping it made before sealing
  * F_SEAL_FUTURE_WRITE; receivers map it read-only.  The consumer page is
@@ -116,16 +131,22 @@ struct ring_prod {
 	uint32_t	size;		/* data bytes: a power of two */
 	uint32_t	pad0;
 	alignas(64) uint64_t prod;	/* end of the last published record */
-	uint8_t		pad[PAGE - 72];
+	uint64_t	writing;	/* COCARRIER: end of the record the sender
+					   is writing (stored before its bytes) */
+	uint8_t		pad[PAGE - 80];
 	/* data follows at offset PAGE */
 };
 _Static_assert(offsetof(struct ring_prod, prod) == 64, "ring layout");
+_Static_assert(offsetof(struct ring_prod, writing) == 72, "ring layout");
 _Static_assert(sizeof(struct ring_prod) == PAGE, "ring layout");
 
 struct ring_cons {
 	uint64_t	cons;		/* start of the next unclaimed record */
-	uint8_t		pad[PAGE - 8];
+	alignas(64) uint64_t taking;	/* COCARRIER: the record a receiver
+					   started to copy */
+	uint8_t		pad[PAGE - 72];
 };
+_Static_assert(offsetof(struct ring_cons, taking) == 64, "ring layout");
 _Static_assert(sizeof(struct ring_cons) == PAGE, "ring layout");
 
 struct ring_rec {
