@@ -47,6 +47,8 @@ enum { RING_TAKEN, RING_LEFT };
 /* How long a sender whose record no one took waits while receivers are
  * in corecv() before it takes the record back (ms). */
 #define RECEIVERS_WAIT_MS	2
+/* Spin budgets a receiver spends on a sender writing a record. */
+#define UNDERWAY_BUDGETS	16
 
 /*
  * Put the message through our ring: RING_TAKEN once a receiver has
@@ -58,13 +60,19 @@ enum { RING_TAKEN, RING_LEFT };
 static int
 ring_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 {
-	unsigned spins = spin_budget();
+	/* the budget, plus what a receiver's copy of len bytes takes (at
+	 * some 16 bytes a nanosecond) */
+	uint64_t spins = spin_budget() + (uint64_t)spin_budget() * (len / 16) /
+	    SPIN_NS;
 	int64_t deadline = -1;
 	bool copying = false;
 	struct tx_ring *t;
 	uint64_t pos, end;
 
-	if (port_receivers_gone(o))
+	/* No receiver in corecv() and none took our last record: none
+	 * will take this one soon (and a new sender makes no ring). */
+	if (port_receivers_gone(o) || (!LOAD_RLX(&o->carrier_kept_up) &&
+	    LOAD_RLX(&o->bell->carrier_receiving) == 0))
 		return RING_LEFT;
 	pthread_mutex_lock(&o->tx_lock);
 	/* Empty, or a receiver scribbled on cons: then the socket only.
@@ -86,17 +94,21 @@ ring_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 			continue;
 		}
 		/* Taking it back costs both sides the socket's system calls:
-		 * wait a slice for a receiver copying it, a little for one
-		 * in corecv() (it may be taking another's, or be waking). */
+		 * wait a slice for a receiver copying it, or if receivers
+		 * took our last one (they keep up: one descheduled comes
+		 * back), a little if one is in corecv() (it may be taking
+		 * another's, or be waking); and while they make progress
+		 * (they may be taking what was queued before ours). */
 		if (!nonblock && !copying && LOAD_RLX(&t->cons->taking) == pos) {
 			copying = true;
 			deadline = now_ms() + SLEEP_SLICE_MS;
-		} else if (!nonblock && deadline < 0 &&
-		    LOAD_RLX(&o->bell->carrier_receiving) > 0) {
-			deadline = now_ms() + RECEIVERS_WAIT_MS;
+		} else if (!nonblock && deadline < 0) {
+			deadline = now_ms() + (LOAD_RLX(&o->carrier_kept_up) ?
+			    SLEEP_SLICE_MS : LOAD_RLX(&o->bell->carrier_receiving) > 0 ?
+			    RECEIVERS_WAIT_MS : 0);
 		}
-		if (deadline >= 0 && now_ms() < deadline) {
-			/* they ring out when they claim */
+		if (now_ms() < deadline) {
+			/* they ring out for every message they take */
 			uint32_t snap = portbell_arm(&o->bell->out_sleepers,
 			    &o->bell->out_seq);
 
@@ -104,18 +116,32 @@ ring_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 				(void)portbell_sleep(&o->bell->out_seq, snap,
 				    deadline);
 			portbell_disarm(&o->bell->out_sleepers);
+			if (LOAD_RLX(&o->bell->out_seq) != snap &&
+			    deadline - now_ms() < RECEIVERS_WAIT_MS)
+				deadline = now_ms() + RECEIVERS_WAIT_MS;
 			continue;
 		}
 		/* Take it back: our CAS or a receiver's claim, not both. */
 		if (__atomic_compare_exchange_n(&t->cons->cons, &pos, end, false,
 		    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+			STORE_RLX(&o->carrier_kept_up, false);
 			pthread_mutex_unlock(&o->tx_lock);
 			return RING_LEFT;
 		}
 		break;
 	}
+	STORE_RLX(&o->carrier_kept_up, true);
 	pthread_mutex_unlock(&o->tx_lock);
 	return RING_TAKEN;
+}
+
+/* May the socket hold a message?  Its counts say so without a system
+ * call (a message is counted before it is queued). */
+static bool
+socket_may_hold(const struct port_obj *o)
+{
+	return LOAD_ACQ(&o->bell->carrier_sent) !=
+	    LOAD_ACQ(&o->bell->carrier_received);
 }
 
 static int carrier_take(struct port_obj *o, bool locked, void **bufp,
@@ -141,8 +167,7 @@ view_get(struct chan_dest *d, struct port_obj *o, size_t len)
 	void *rw;
 	int r;
 
-	while (LOAD_ACQ(&o->bell->carrier_sent) !=
-	    LOAD_ACQ(&o->bell->carrier_received)) {
+	while (socket_may_hold(o)) {
 		if ((r = carrier_take(o, true, &v->view, &v->len)) > 0) {
 			errno = EALREADY;
 			return NULL;
@@ -312,11 +337,13 @@ carrier_take(struct port_obj *o, bool locked, void **bufp, size_t *lenp)
 
 /*
  * One look at the rings, then the socket (a system call: only if its
- * counts say a message may be there, or slow: we are about to sleep): 1
- * with a message (*bufp, *lenp), 0 none, -1 with errno.
+ * counts say a message may be there, or if `always`: any holder can
+ * write the counts, so a receiver looks anyway once a sleep slice passed
+ * without a wake-up, and at the end): 1 with a message (*bufp, *lenp), 0
+ * none, -1 with errno.
  */
 static int
-carrier_look(struct port_obj *o, bool slow, void **bufp, size_t *lenp)
+carrier_look(struct port_obj *o, bool always, void **bufp, size_t *lenp)
 {
 	struct view_dest v = { { view_get, view_done, true }, NULL, 0 };
 	ssize_t n;
@@ -332,8 +359,7 @@ carrier_look(struct port_obj *o, bool slow, void **bufp, size_t *lenp)
 	if (errno != EAGAIN && errno != ENOBUFS && errno != ENOMEM &&
 	    errno != ENOLINK)
 		return -1;
-	if (!slow && LOAD_ACQ(&o->bell->carrier_sent) ==
-	    LOAD_ACQ(&o->bell->carrier_received))
+	if (!always && !socket_may_hold(o))
 		return 0;
 	while ((r = carrier_take(o, false, bufp, lenp)) == 0)
 		;	/* not a message: dropped */
@@ -345,18 +371,25 @@ carrier_look(struct port_obj *o, bool slow, void **bufp, size_t *lenp)
 ssize_t
 carrier_recv(struct port_obj *o, void **bufp, bool nonblock)
 {
-	unsigned spins = nonblock ? 0 : spin_budget();
+	unsigned spins = nonblock ? 0 : spin_budget(), underway = 0;
+	bool quiet = nonblock;
 	size_t len;
 	int r;
 
 	__atomic_add_fetch(&o->bell->carrier_receiving, 1, __ATOMIC_RELAXED);
 	for (;;) {
 		/* spinning, a sender's record is taken while it waits */
-		if ((r = carrier_look(o, spins == 0, bufp, &len)) != 0)
+		if ((r = carrier_look(o, quiet, bufp, &len)) != 0)
 			break;
 		if (spins > 0) {
 			spins--;
 			cpu_relax();
+			continue;
+		}
+		/* A sender writing a record (a long one takes a while): spin
+		 * on, some budgets at most (it may have died writing). */
+		if (!nonblock && underway++ < UNDERWAY_BUDGETS && chan_underway(o)) {
+			spins = spin_budget();
 			continue;
 		}
 		if (port_senders_gone(o)) {
@@ -377,11 +410,13 @@ carrier_recv(struct port_obj *o, void **bufp, bool nonblock)
 		}
 		uint32_t snap = portbell_arm(&o->bell->in_sleepers, &o->bell->in_seq);
 		/* senders publish without a fence (cochannel.c) */
-		int64_t slice = chan_sync_senders() < 0 ? CHAN_UNSYNCED_SLICE_MS : -1;
+		int slice = chan_sync_senders() < 0 ? CHAN_UNSYNCED_SLICE_MS :
+		    SLEEP_SLICE_MS;
 
-		if (!(carrier_ready(o, COPOLL_IN) & COPOLL_IN))
-			(void)portbell_sleep(&o->bell->in_seq, snap,
-			    slice < 0 ? -1 : now_ms() + slice);
+		quiet = false;
+		if (!(chan_ready(o, COPOLL_IN) & COPOLL_IN) && !socket_may_hold(o))
+			quiet = portbell_sleep(&o->bell->in_seq, snap,
+			    now_ms() + slice) < 0 && slice == SLEEP_SLICE_MS;
 		portbell_disarm(&o->bell->in_sleepers);
 	}
 	__atomic_sub_fetch(&o->bell->carrier_receiving, 1, __ATOMIC_RELAXED);

@@ -107,6 +107,7 @@ tx_make(struct port_obj *o)
 	t->prod->magic = RING_MAGIC;
 	t->prod->version = COPORT_SHM_VERSION;
 	t->prod->size = o->ring_size;
+	t->cons->taking = 1;	/* odd: no record's position */
 	t->light = membarrier_register();
 	/* From here on no one can map the ring writable: our mapping is
 	 * the only way to write it.  Neither memfd can change size (a
@@ -561,6 +562,19 @@ chan_recv_try(struct port_obj *o, void *buf, size_t len)
 	struct buf_dest b = { { buf_get, buf_done, false }, buf, len };
 
 	return chan_take(o, &b.d);
+}
+
+bool
+chan_underway(struct port_obj *o)
+{
+	bool r = false;
+
+	pthread_mutex_lock(&o->lock);
+	for (int k = 0; k < o->nrx && !r; k++)
+		r = !o->rx[k].broken && LOAD_RLX(&o->rx[k].prod->writing) >
+		    LOAD_RLX(&o->rx[k].prod->prod);
+	pthread_mutex_unlock(&o->lock);
+	return r;
 }
 
 int

@@ -366,10 +366,12 @@ port_request(struct corq *rq, void *token, coport_t *portp)
 		return -1;
 	if ((o = obj_from_reply(&rp, caps, n)) == NULL)
 		return -1;
-	/* A receiver learns the senders' rings now, while comsgd surely
-	 * runs: if it died before the first receive, they would be lost to
-	 * us.  Failing here is not fatal: the first receive asks again. */
-	if (port_has_rings(o->type) && (o->rights & COPORT_PERM_RECV))
+	/* A COCHANNEL receiver learns the senders' rings now, while comsgd
+	 * surely runs: if it died before the first receive, they would be
+	 * lost to us.  Failing here is not fatal: the first receive asks
+	 * again.  (A COCARRIER record whose ring we never learn goes back
+	 * to its sender, which sends it through the socket.) */
+	if (o->type == COCHANNEL && (o->rights & COPORT_PERM_RECV))
 		(void)chan_refresh(o, true);
 	if ((h = handle_new(o, o->rights)) == NULL) {
 		e = errno;

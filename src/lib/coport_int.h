@@ -115,6 +115,8 @@ struct port_obj {
 					   may wait (carrier_bound.c) */
 	struct carrier_views *cviews;	/* COCARRIER: where we copy what we
 					   take from rings (carrier_views.c) */
+	bool		 carrier_kept_up;	/* COCARRIER: a receiver took
+					   our last record (tx_lock) */
 	/* COPIPE (pipe_rx_lock: the receiver's pairs, one receiving
 	 * thread at a time; tx_lock: the sender's) */
 	pthread_mutex_t	 pipe_rx_lock;
@@ -186,6 +188,8 @@ struct chan_dest {
 HIDDEN int	 chan_put_locked(struct port_obj *o, const void *buf, size_t len,
 		    bool announce, uint64_t *posp);
 HIDDEN ssize_t	 chan_take(struct port_obj *o, struct chan_dest *d);
+/* Is a sender writing a record into one of the rings (COCARRIER)? */
+HIDDEN bool	 chan_underway(struct port_obj *o);
 HIDDEN int	 chan_ready(struct port_obj *o, int events);
 /* Free bytes in our ring now (its size before the first send). */
 HIDDEN uint64_t chan_room(struct port_obj *o);

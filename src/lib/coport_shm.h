@@ -143,7 +143,7 @@ _Static_assert(sizeof(struct ring_prod) == PAGE, "ring layout");
 struct ring_cons {
 	uint64_t	cons;		/* start of the next unclaimed record */
 	alignas(64) uint64_t taking;	/* COCARRIER: the record a receiver
-					   started to copy */
+					   started to copy (odd: none yet) */
 	uint8_t		pad[PAGE - 72];
 };
 _Static_assert(offsetof(struct ring_cons, taking) == 64, "ring layout");

@@ -164,6 +164,7 @@ HIDDEN void	 callers_atfork_child(void);
 HIDDEN int	 acceptor_bell_fd(struct acceptor *a);
 
 /* Spin budget, calibrated once: pause iterations worth about SPIN_NS. */
+#define SPIN_NS		30000
 HIDDEN unsigned	 spin_budget(void);
 HIDDEN void	 thread_init(void);
 

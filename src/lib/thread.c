@@ -13,7 +13,6 @@
 
 /* How long a waiter spins before it sleeps.  Long enough to cover a round
  * trip and a short service, short against a time slice. */
-#define SPIN_NS		30000
 
 static pthread_key_t cothread_key;
 static pthread_once_t cothread_once = PTHREAD_ONCE_INIT;
