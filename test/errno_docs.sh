@@ -3,11 +3,13 @@
 # that function's man page, under ERRORS.
 #
 # For each function of the export maps (src/lib/libcomsg.map,
-# src/compart/libcompart.map), the errno constants that the library's own
-# code sets (errno = E..., set_err(E..., return E..., e = E...: every
-# constant that is not only compared) in its body and in every function of
-# the library it calls, transitively, must appear in the ERRORS of the page
-# that names the function (or of a page that ERRORS refers to with .Xr).
+# src/compart/libcompart.map; a pattern there, compart_*, stands for the
+# functions of include/comsg/*.h that match it), the errno constants that
+# the library's own code sets (errno = E..., set_err(E..., return E...,
+# e = E...: every constant that is not only compared) in its body and in
+# every function of the library it calls, transitively, must appear in the
+# ERRORS of the page that names the function (or of a page that ERRORS
+# refers to with .Xr).
 # A call that is a statement of its own, its value dropped, leaves its
 # errno to no one.  This over-approximates (a callee's errno that the
 # caller maps to another counts too).  Two ways to say what the code does instead:
@@ -144,6 +146,15 @@ sub documented {
 	return keys %e;
 }
 
+# The functions the public headers declare.
+my %api;
+for my $h (glob("$top/include/comsg/*.h")) {
+	open(my $f, "<", $h) or die "$h: $!";
+	local $/; my $t = <$f>;
+	$t =~ s{/\*.*?\*/}{ }gs; $t =~ s{^#(?:.*\\\n)*.*}{}mg;
+	$api{$1} = 1 while $t =~ /\b([A-Za-z_]\w*)\s*\(/g;
+}
+
 # What is allowed: function -> errno -> why.
 my %allow;
 if (open(my $f, "<", "$top/test/errno_docs.allow")) {
@@ -159,11 +170,16 @@ for my $lib (["src/lib", "libcomsg.map"], ["src/compart", "libcompart.map"]) {
 	%global = (); %local = ();
 	parse($_) for glob("$top/$dir/*.c");
 	open(my $f, "<", "$top/$dir/$map") or die "$map: $!";
-	my $in = 0;
+	my ($in, @fns) = (0);
 	while (<$f>) {
 		$in = 1 if /global:/; $in = 0 if /local:/;
-		next unless $in && /^\s*([A-Za-z_]\w*)\s*;/;
-		my $fn = $1;
+		next unless $in && /^\s*([A-Za-z_][\w*]*)\s*;/;
+		# a pattern (compart_*) stands for the functions the public
+		# headers declare that match it
+		(my $re = $1) =~ s/\*/\\w*/g;
+		push @fns, sort grep { /^$re$/ } keys %api;
+	}
+	for my $fn (@fns) {
 		next unless exists $global{$fn};
 		my $page = $page_of{$fn};
 		if (!defined $page) { print "$fn: no man page names it\n"; $bad++; next; }
