@@ -95,8 +95,8 @@ typedef struct compart_window compart_window_t;
 int	compart_init(int mode);
 
 /* The isolation mode of the process, and the name of a mode ("none",
- * "mprotect", "mpk", "process"; NULL for no such mode); parse a name,
- * -1 with EINVAL for an unknown one. */
+ * "mprotect", "mpk", "process"; NULL with EINVAL for no such mode); parse
+ * a name, -1 with EINVAL for an unknown one. */
 int	compart_mode(void);
 const char *compart_mode_name(int mode);
 int	compart_mode_parse(const char *name);

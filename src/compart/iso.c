@@ -164,8 +164,10 @@ colocated_mode(int m)
 const char *
 compart_mode_name(int m)
 {
-	if (m < 0 || m > COMPART_PROCESS)
+	if (m < 0 || m > COMPART_PROCESS) {
+		errno = EINVAL;
 		return NULL;
+	}
 	return mode_names[m];
 }
 
