@@ -13,9 +13,9 @@
  *   process   the compartment runs in its own process, reached by cocall;
  *             pointer arguments must point into windows.
  *
- * Every function returns -1 (or NULL) and sets errno on failure; a longer
- * explanation of the last failure of the calling thread is available from
- * compart_error().  The host (the program that loads compartments) is
+ * Every function that can fail returns -1 (or NULL) and sets errno on
+ * failure (comsg(7), Conventions); a longer explanation of the last
+ * failure of the calling thread is available from compart_error().  The host (the program that loads compartments) is
  * written as NULL wherever a compartment is expected.
  */
 #ifndef COMSG_COMPART_H
@@ -151,8 +151,8 @@ const char *compart_name(const compart_t *c);
 void	*compart_entry(compart_t *c, const char *name);
 #define COMPART_FN(c, type, name)	((type)compart_entry((c), (name)))
 
-/* The signature of an entry point (owned by the library), NULL with
- * errno as compart_entry(). */
+/* The signature of an entry point (owned by the library); NULL with EINVAL
+ * (c is not loaded) or ENOENT (no such entry point). */
 const char *compart_entry_sig(compart_t *c, const char *name);
 
 /*
@@ -278,7 +278,8 @@ void	compart_clear_violation(void);
  * Statistics: when on, every call through a gate counts on its edge
  * (caller, callee) with its time, at the price of a slower gate.
  * compart_stats_print() writes a table; compart_dot() a DOT graph of
- * who called whom and which windows are open to whom.  Errors: EIO.
+ * who called whom and which windows are open to whom.  compart_stats()
+ * cannot fail; the other two: Errors: EIO.
  */
 int	compart_stats(int on);
 int	compart_stats_print(FILE *f);
