@@ -62,14 +62,17 @@ main(void)
 	CHECK(comutex_destroy(&m) == 0);
 	CHECK(colock(&m) == EINVAL);
 
-	/* Target names: 1 to COCALL_NAMEMAX characters; longer is a bad
-	 * name like any other. */
+	/* Target names: 1 to COCALL_NAMEMAX characters; longer is
+	 * ENAMETOOLONG, as for ports, whatever the characters. */
 	CHECK(coregister(name_of(COCALL_NAMEMAX), &t) == 0);
 	CHECK(colookup(name_of(COCALL_NAMEMAX), &u) == 0);
 	CHECK(capfree(u) == 0);
-	CHECK_ERR(coregister(name_of(COCALL_NAMEMAX + 1), &u), EINVAL);
-	CHECK_ERR(colookup(name_of(COCALL_NAMEMAX + 1), &u), EINVAL);
-	CHECK_ERR(copublish(name_of(COCALL_NAMEMAX + 1), t), EINVAL);
+	CHECK_ERR(coregister(name_of(COCALL_NAMEMAX + 1), &u), ENAMETOOLONG);
+	CHECK_ERR(coregister_label(name_of(COCALL_NAMEMAX + 1), 1, &u),
+	    ENAMETOOLONG);
+	CHECK_ERR(colookup(name_of(COCALL_NAMEMAX + 1), &u), ENAMETOOLONG);
+	CHECK_ERR(copublish(name_of(COCALL_NAMEMAX + 1), t), ENAMETOOLONG);
+	CHECK_ERR(colookup("a/b", &u), EINVAL);
 	CHECK(capfree(t) == 0);
 
 	/* Port and comutex names: 1 to COPORT_NAMEMAX characters, which

@@ -88,7 +88,8 @@ from_name(const char *name)
 		return cap;
 	if (errno == ESRCH)
 		errx(1, "%s: no such name in the domain", name);
-	if (errno == EINVAL)
+	if (errno == EINVAL ||
+	    (errno == ENAMETOOLONG && strlen(name) > COCALL_NAMEMAX))
 		errx(1, "%s: bad name (1 to %d of A-Z a-z 0-9 . _ -)", name,
 		    COCALL_NAMEMAX);
 	err(1, "%s", name);

@@ -214,7 +214,8 @@ serve_name(void *cap, int slot, const char *name, bool verbose, bool slow,
 		    capdescribe(cap, what, sizeof(what)) == 0)
 			errx(1, "capv[%d] holds a %s: only targets take names",
 			    slot, what);
-		if (e == EINVAL)
+		if (e == EINVAL ||
+		    (e == ENAMETOOLONG && strlen(name) > COCALL_NAMEMAX))
 			errx(1, "%s: bad name (1 to %d of A-Z a-z 0-9 . _ -)",
 			    name, COCALL_NAMEMAX);
 		if (e == EEXIST)

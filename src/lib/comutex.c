@@ -83,12 +83,10 @@ comutex_init(const char *name, comutex_t *mtx)
 	struct corp rp;
 	void *p;
 
-	if (name == NULL || mtx == NULL)
+	if (mtx == NULL)
 		return EINVAL;
-	if (strnlen(name, COPORT_NAMEMAX + 1) > COPORT_NAMEMAX)
-		return ENAMETOOLONG;
-	if (!name_valid(name))
-		return EINVAL;
+	if (name_check(name, COPORT_NAMEMAX) < 0)
+		return errno;
 	strcpy(rq.name, name);
 	if (kernel_call(&rq, NULL, 0, &rp, NULL, 0, caps, &n, true) < 0)
 		return errno;

@@ -383,12 +383,6 @@ port_request(struct corq *rq, void *token, coport_t *portp)
 	return 0;
 }
 
-static bool
-port_name_valid(const char *name)
-{
-	return name_valid(name) && strlen(name) <= COPORT_NAMEMAX;
-}
-
 int
 coopenv(const char *name, coport_type_t type, const struct coport_attr *attr,
     coport_t *portp)
@@ -398,11 +392,9 @@ coopenv(const char *name, coport_type_t type, const struct coport_attr *attr,
 	    type == COCARRIER ? COCARRIER_RING : COCHANNEL_SIZE;
 	size_t queue = attr != NULL ? attr->queue_bytes : 0;
 
-	if (name != NULL && strnlen(name, COPORT_NAMEMAX + 1) > COPORT_NAMEMAX) {
-		errno = ENAMETOOLONG;
+	if (name_check(name, COPORT_NAMEMAX) < 0)
 		return -1;
-	}
-	if (!port_name_valid(name) || portp == NULL || type < COPIPE ||
+	if (portp == NULL || type < COPIPE ||
 	    type > COCHANNEL || size < COCHANNEL_MINSIZE ||
 	    size > COCHANNEL_MAXSIZE || queue > COCARRIER_QUEUE_MAX) {
 		errno = EINVAL;

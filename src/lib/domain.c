@@ -441,24 +441,40 @@ unix_addr(const char *path, struct sockaddr_un *sun, int *dirfdp)
 	return 0;
 }
 
-/* Names: [A-Za-z0-9._-], 1 to COCALL_NAMEMAX characters, not "." or "..". */
-bool
-name_valid(const char *name)
+/*
+ * The one rule for the names of targets (max COCALL_NAMEMAX) and of ports
+ * and comutexes (max COPORT_NAMEMAX): 1 to max characters, the NUL not
+ * counted, of [A-Za-z0-9._-], not "." or "..".  A name longer than max is
+ * ENAMETOOLONG whatever its characters (only max + 1 are read); any other
+ * bad name EINVAL.
+ */
+int
+name_check(const char *name, size_t max)
 {
 	size_t i;
 
-	if (name == NULL || name[0] == '\0' || strcmp(name, ".") == 0 ||
-	    strcmp(name, "..") == 0)
-		return false;
+	if (name == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (strnlen(name, max + 1) > max) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (name[0] == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	for (i = 0; name[i] != '\0'; i++) {
 		char ch = name[i];
 
-		if (i >= COCALL_NAMEMAX)
-			return false;
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-		    ch == '-'))
-			return false;
+		    ch == '-')) {
+			errno = EINVAL;
+			return -1;
+		}
 	}
-	return true;
+	return 0;
 }

@@ -84,7 +84,7 @@ HIDDEN int	 unix_addr(const char *path, struct sockaddr_un *sun,
 HIDDEN char	*proc_environ(pid_t pid, size_t *lenp, uid_t *uidp);
 HIDDEN const char *env_lookup(const char *env, size_t len, const char *var);
 HIDDEN int	 domain_subdir(const char *sub, char *buf, size_t size);
-HIDDEN bool	 name_valid(const char *name);
+HIDDEN int	 name_check(const char *name, size_t max);
 
 /* ---- fork (thread.c owns it; these are the other modules' parts) ----
  *

@@ -366,10 +366,8 @@ copublish(const char *name, void *target)
 {
 	struct cap *c = cap_get(target, CAP_TARGET);
 
-	if (c == NULL || !name_valid(name)) {
-		errno = EINVAL;
+	if (c == NULL || name_check(name, COCALL_NAMEMAX) < 0)
 		return -1;
-	}
 	return names_publish(c, name);
 }
 
@@ -382,7 +380,9 @@ colookup(const char *name, void **targetp)
 	void *cap;
 	int s, r, dirfd;
 
-	if (!name_valid(name) || targetp == NULL) {
+	if (name_check(name, COCALL_NAMEMAX) < 0)
+		return -1;
+	if (targetp == NULL) {
 		errno = EINVAL;
 		return -1;
 	}

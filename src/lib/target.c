@@ -78,10 +78,12 @@ coregister_label(const char *name, uint64_t label, void **targetp)
 	struct cap *c;
 	int fds[2], listen_fd, e;
 
-	if (targetp == NULL || (name != NULL && !name_valid(name))) {
+	if (targetp == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
+	if (name != NULL && name_check(name, COCALL_NAMEMAX) < 0)
+		return -1;
 	if ((t = cothread_get()) == NULL || (a = acceptor_get(t)) == NULL)
 		return -1;
 	fds[0] = gate_create(&listen_fd);
