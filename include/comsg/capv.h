@@ -1,6 +1,10 @@
 /*
  * comsg: the capability vector, an array of capabilities a process
  * inherits from its parent across fork and exec, like open files.
+ *
+ * Every function returns -1 and sets errno on failure (coexecvpc()
+ * returns only then).  Services found in a vector report their errors in
+ * their replies instead (capv_return_t below).
  */
 #ifndef COMSG_CAPV_H
 #define COMSG_CAPV_H

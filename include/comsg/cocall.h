@@ -8,7 +8,8 @@
  * the same protocol through the kernel (a private socket).
  *
  * Every function returns -1 and sets errno on failure, like the system
- * calls of the same names it mirrors.
+ * calls of the same names it mirrors (comsg(7), Conventions, lists the
+ * few functions of the API that do otherwise).
  */
 #ifndef COMSG_COCALL_H
 #define COMSG_COCALL_H
@@ -25,7 +26,8 @@ extern "C" {
 #define COCALL_MAXLEN	65536
 /* Most capabilities one request or reply can carry. */
 #define COCALL_MAXCAPS	8
-/* Longest name for coregister()/colookup(), not counting the NUL. */
+/* Longest name for coregister()/colookup()/copublish(), not counting the
+ * NUL (a port's, COPORT_NAMEMAX, is one shorter: see coport.h). */
 #define COCALL_NAMEMAX	64
 
 #define COSETUP_COCALL   0
@@ -45,10 +47,11 @@ int	cosetup(int what);
  * anonymous target reachable only through the capability.  The capability
  * belongs to the process; it stays valid after the thread exits, and calls
  * through it then fail with ENOLINK.
- * Errors: EINVAL (bad name; COMSG_DIR not absolute), EEXIST (name taken
- * by a live owner), ENFILE (capability table full), EMFILE, ENOMEM,
- * EAGAIN (no thread for answering names), EACCES (domain directory not
- * ours), ENAMETOOLONG, ENOENT (COMSG_DIR's parent missing).
+ * Errors: EINVAL (bad name; COMSG_DIR not absolute), ENAMETOOLONG (name
+ * longer than COCALL_NAMEMAX; the domain directory's path too long),
+ * EEXIST (name taken by a live owner), ENFILE (capability table full),
+ * EMFILE, ENOMEM, EAGAIN (no thread for answering names), EACCES (domain
+ * directory not ours), ENOENT (COMSG_DIR's parent missing).
  */
 int	coregister(const char *name, void **targetp);
 
@@ -63,9 +66,9 @@ int	coregister_label(const char *name, uint64_t label, void **targetp);
 /*
  * Look up a target published under name in the domain; on success *targetp
  * is a new capability owned by the caller (release it with capfree()).
- * Errors: EINVAL (bad name), ESRCH (no live target of that name),
- * ENFILE, EMFILE, ENOMEM, and those of coregister() about the domain
- * directory.
+ * Errors: EINVAL (bad name), ENAMETOOLONG (longer than COCALL_NAMEMAX),
+ * ESRCH (no live target of that name), ENFILE, EMFILE, ENOMEM, and those
+ * of coregister() about the domain directory.
  */
 int	colookup(const char *name, void **targetp);
 
@@ -73,8 +76,9 @@ int	colookup(const char *name, void **targetp);
  * Publish target (any target capability this process holds, served here
  * or not) under name in the domain, for colookup(), until the capability
  * is released or the process ends.  Errors: EINVAL (bad name, not a live
- * target), EBUSY (the capability already has a name), EEXIST, and those
- * of coregister() about the domain directory.
+ * target), ENAMETOOLONG (name longer than COCALL_NAMEMAX), EBUSY (the
+ * capability already has a name), EEXIST, and those of coregister()
+ * about the domain directory.
  */
 int	copublish(const char *name, void *target);
 

@@ -3,7 +3,8 @@
  * comsgd microkernel.  Uncontended colock()/counlock() make no system
  * call; a holder that dies leaves the next locker with EOWNERDEAD, never
  * a deadlock.  Functions return 0, or an errno value (like pthread
- * mutexes), never -1.
+ * mutexes), never -1, and do not report through errno: "Errors" below
+ * are the values returned (comsg(7), Conventions).
  */
 #ifndef COMSG_COMUTEX_H
 #define COMSG_COMUTEX_H
@@ -24,8 +25,10 @@ typedef struct comutex comutex_t;
  * Open the comutex called name (COPORT_NAMEMAX characters at most, as for
  * ports), creating it unlocked if no process holds one; starts comsgd if
  * none runs.  The process holds it until comutex_destroy() or exit.
- * Errors: EINVAL (bad name or mtx), ENAMETOOLONG, ENOPKG (no comsgd runs,
- * and none could be found or started), ENOLINK, ENOMEM, EMFILE.
+ * Errors: EINVAL (bad name or mtx), ENAMETOOLONG (name longer than
+ * COPORT_NAMEMAX), ENOPKG (no comsgd runs, and none could be found or
+ * started), ENOLINK, ENOMEM, EMFILE, ENFILE, EPROTO, and those of
+ * coopen(2) about the domain.
  */
 int	comutex_init(const char *name, comutex_t *mtx);
 

@@ -16,8 +16,10 @@
  * exactly one; nothing is lost or duplicated; one sender's messages arrive
  * in the order sent.
  *
- * Every function returns -1 (or NULL, or 0 for coport_gettype) and sets
- * errno on failure.  A handle is owned by the process that opened it or
+ * Every function returns -1 (or NULL, or 0 for coport_gettype(), as in
+ * CheriBSD's comsg) and sets errno on failure, except make_pollcoport(),
+ * which cannot fail; comutex.h returns error numbers instead (comsg(7),
+ * Conventions).  A handle is owned by the process that opened it or
  * received it; it is not inherited across fork().
  */
 #ifndef COMSG_COPORT_H
@@ -35,7 +37,9 @@ typedef enum { COPIPE = 1, COCARRIER = 2, COCHANNEL = 3 } coport_type_t;
 typedef struct coport *coport_t;
 
 /* Longest port or comutex name, not counting the NUL: letters, digits,
- * '.', '_' and '-' (not "." or ".."). */
+ * '.', '_' and '-' (not "." or "..").  One less than COCALL_NAMEMAX: a
+ * port's name travels to comsgd, and back in struct coport_info, in 64
+ * bytes with its NUL.  Longer gives ENAMETOOLONG. */
 #define COPORT_NAMEMAX		63
 
 /* Rights of a handle. */
@@ -80,7 +84,7 @@ struct coport_attr {
  * holds one of that name; store a handle with both rights in *portp.
  * Starts comsgd if none serves the domain.
  * Errors: EINVAL (bad name or type; the port exists with another type),
- * ENAMETOOLONG, ENOPKG (no comsgd runs and none could be found or
+ * ENAMETOOLONG (name longer than COPORT_NAMEMAX), ENOPKG (no comsgd runs and none could be found or
  * started: set COMSGD to its path, or add its directory to PATH; cops(1)
  * says where it looked), ENOLINK (comsgd died during the call),
  * ENOMEM, EMFILE, ENFILE, and those of colookup(2) about the domain.
