@@ -144,7 +144,8 @@ const char *compart_name(const compart_t *c);
  * valid until c is unloaded.  A call that the compartment does not finish
  * (a violation of isolation, its process died, a pointer argument outside
  * any window in process mode) returns -1 (NaN for a double) with errno
- * EFAULT or ENOLINK; compart_last_violation() says more.
+ * EFAULT, ENOLINK or ENOMEM (no stack for the thread in c);
+ * compart_last_violation() says more.
  * Errors: ENOENT (no such symbol), EPERM (the symbol exists but is not an
  * entry point), EINVAL (c is not loaded), ENFILE (no gate left).
  */
@@ -227,7 +228,7 @@ int	compart_log_fd(int fd);
 
 /*
  * The names of the intercepted functions, one at a time (0, 1, ...), and
- * the group of each; NULL past the last.
+ * the group of each; NULL with ENOENT past the last.
  */
 const char *compart_intercept_name(int i, const char **groupp);
 
