@@ -15,8 +15,9 @@
  *
  * Every function that can fail returns -1 (or NULL) and sets errno on
  * failure (comsg(7), Conventions); a longer explanation of the last
- * failure of the calling thread is available from compart_error().  The host (the program that loads compartments) is
- * written as NULL wherever a compartment is expected.
+ * failure of the calling thread is available from compart_error().  The
+ * host (the program that loads compartments) is written as NULL wherever
+ * a compartment is expected.
  */
 #ifndef COMSG_COMPART_H
 #define COMSG_COMPART_H
@@ -280,7 +281,7 @@ void	compart_clear_violation(void);
  * (caller, callee) with its time, at the price of a slower gate.
  * compart_stats_print() writes a table; compart_dot() a DOT graph of
  * who called whom and which windows are open to whom.  compart_stats()
- * cannot fail; the other two: Errors: EIO.
+ * cannot fail; the other two fail with EIO when writing fails.
  */
 int	compart_stats(int on);
 int	compart_stats_print(FILE *f);

@@ -84,10 +84,11 @@ struct coport_attr {
  * holds one of that name; store a handle with both rights in *portp.
  * Starts comsgd if none serves the domain.
  * Errors: EINVAL (bad name or type; the port exists with another type),
- * ENAMETOOLONG (name longer than COPORT_NAMEMAX), ENOPKG (no comsgd runs and none could be found or
- * started: set COMSGD to its path, or add its directory to PATH; cops(1)
- * says where it looked), ENOLINK (comsgd died during the call),
- * ENOMEM, EMFILE, ENFILE, and those of colookup(2) about the domain.
+ * ENAMETOOLONG (name longer than COPORT_NAMEMAX), ENOPKG (no comsgd runs
+ * and none could be found or started: set COMSGD to its path, or add its
+ * directory to PATH; cops(1) says where it looked), ENOLINK (comsgd died
+ * during the call), ENOMEM, EMFILE, ENFILE, and those of colookup(2)
+ * about the domain.
  */
 int	coopen(const char *name, coport_type_t type, coport_t *portp);
 
