@@ -81,8 +81,10 @@ main(void)
 	    ENAMETOOLONG);
 	CHECK(coopen(name_of(COPORT_NAMEMAX), COCHANNEL, &p) == 0);
 	n = coport_list(info, 4);
-	CHECK(n == 1);
-	CHECK(strcmp(info[0].name, name_of(COPORT_NAMEMAX)) == 0);
+	CHECK(n >= 1 && n <= 4);
+	while (n-- > 0 && strcmp(info[n].name, name_of(COPORT_NAMEMAX)) != 0)
+		;
+	CHECK(n >= 0);
 	CHECK(coclose(p) == 0);
 
 	/* libcompart: -1 or NULL with errno; the queries that cannot fail. */
