@@ -237,7 +237,6 @@ shm_quit(struct pair *p)
 	fwake(&p->sh->req_seq);
 }
 
-
 static const struct ops cocall_ops = { cocall_srv_setup, cocall_serve,
 	cocall_cli_setup, cocall_rt, NULL, NULL, NULL };
 static const struct ops pipe_ops = { NULL, pipe_serve, NULL, pipe_rt, NULL,

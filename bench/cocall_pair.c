@@ -118,7 +118,8 @@ fail:
 	_exit(1);
 }
 
-
+/* One process of pair p: pinned, set up, then ready (one byte on the
+ * pipe fork_child() made) to serve or to run the parent's batches. */
 static pid_t
 spawn(struct pair *p, int role, int *readyp)
 {

@@ -83,7 +83,6 @@ struct res {
 	char		what[200];
 };
 
-
 /* The COCHANNEL ring for messages of len bytes: room for four, at least
  * 4096, a power of two, at most COCHANNEL_MAXSIZE; a message takes its
  * length rounded up to 8, plus 8.  Inline: the raw ring sizes itself with
