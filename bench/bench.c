@@ -122,7 +122,7 @@ pin_cpu(int cpu)
 }
 
 pid_t
-fork_child(int *keep, int nkeep, int *readyfd)
+fork_child(const int *keep, int nkeep, int *readyfd)
 {
 	int rp[2], mine[16];
 	pid_t pid;

@@ -63,10 +63,11 @@ int	pin_cpu(int cpu);
  * reads on *readyfd what the child reports once set up, and 0 in the
  * child, which writes that on *readyfd.  The child dies with the parent,
  * takes the default signal actions and keeps only descriptors 0 to 2, the
- * nkeep of keep[] (reordered) and its end of *readyfd, so that a pair's
- * pipes see the end when one of its processes goes.
+ * nkeep of keep[] (at most 15; -1 is none) and its end of *readyfd, so
+ * that a pair's pipes see the end when one of its processes goes.
+ * close_others() closes all others above 2 (keep[] is sorted).
  */
-pid_t	fork_child(int *keep, int nkeep, int *readyfd);
+pid_t	fork_child(const int *keep, int nkeep, int *readyfd);
 void	close_others(int *keep, int nkeep);
 void	reap(pid_t *pidp, int grace_ms);
 /* Wait until fd is readable: 1, or 0 at deadline, -1 if poll fails. */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "comsg/compart.h"
+#include "bench.h"
 
 #ifdef HAVE_SQLITE3
 #include <sqlite3.h>
@@ -56,28 +57,18 @@ static char dir[PATH_MAX];
 static double
 now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
+	return (double)now_ns();
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
+/* The median of the n (at least 1) values of v, left in their order. */
 static double
 median(double *v, int n)
 {
 	double t[MAXROUNDS];
+	struct stat3 s;
 
 	memcpy(t, v, (size_t)n * sizeof(*v));
-	qsort(t, (size_t)n, sizeof(*t), cmp_double);
-	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+	return stats(t, n, &s) ? s.med : 0;
 }
 
 static void __attribute__((noinline))
