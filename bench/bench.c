@@ -37,44 +37,6 @@ bench_init(const char *name)
 	parent_pid = getpid();
 }
 
-int
-write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int
-read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *b = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0)
-			errno = EPIPE;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 void
 close_fd(int *fdp)
 {
