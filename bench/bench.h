@@ -16,8 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Inline: the measuring loops read it once per round trip or batch. */
-static inline int64_t
+/* Static in each program, as are write_full() and read_full(): the
+ * measuring loops call them on the path they measure. */
+static __attribute__((unused)) int64_t
 now_ns(void)
 {
 	struct timespec ts;
@@ -36,8 +37,7 @@ cpu_relax(void)
 #endif
 }
 
-/* Whole writes and reads, -1 with errno (a read's end: EPIPE); here too,
- * each program's own, since the pipe and socket cases measure them. */
+/* Whole writes and reads: 0, or -1 with errno (EPIPE at a read's end). */
 static __attribute__((unused)) int
 write_full(int fd, const void *buf, size_t len)
 {
