@@ -178,8 +178,10 @@ view_get(struct chan_dest *d, struct port_obj *o, size_t len)
 			break;	/* none: those counted were taken, or come
 				   after this record */
 	}
-	if ((v->view = cview_alloc_locked(o, len, &rw)) == NULL)
-		return NULL;	/* its sender takes it the other way */
+	if ((v->view = cview_alloc_locked(o, len, &rw)) == NULL) {
+		errno = ENOBUFS;	/* its sender takes it the other way */
+		return NULL;
+	}
 	return rw;
 }
 
@@ -354,10 +356,9 @@ carrier_look(struct port_obj *o, bool always, void **bufp, size_t *lenp)
 		*lenp = n >= 0 ? (size_t)n : v.len;
 		return 1;
 	}
-	/* ENOBUFS, ENOMEM: a record stays for its sender to take back;
-	 * ENOLINK: comsgd went before we knew the rings */
-	if (errno != EAGAIN && errno != ENOBUFS && errno != ENOMEM &&
-	    errno != ENOLINK)
+	/* ENOBUFS: no view memory for a record, it stays for its sender to
+	 * take back; ENOLINK: comsgd went before we knew the rings */
+	if (errno != EAGAIN && errno != ENOBUFS && errno != ENOLINK)
 		return -1;
 	if (!always && !socket_may_hold(o))
 		return 0;
