@@ -1,13 +1,16 @@
-/* COCARRIER: a sent message cannot be changed by anyone, the sender included (sealed memfd); 1 B to 3 MiB arrive intact. */
+/* COCARRIER: a sent message cannot be changed by anyone, the sender included (sealed memfd, or the receiver's own sealed view memory for what it copied from the sender's ring); 1 B to 3 MiB arrive intact; a stream of small messages goes through the rings, their views read-only too. */
 #include "coport_test.h"
 
 #include <linux/falloc.h>
 #include <sys/stat.h>
 
 #define SEALS	(F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+#define RING_VIEW_SEALS	(F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | \
+			 F_SEAL_SEAL)
 
 static const size_t sizes[] = { 1, 4096, 2u << 20, 3u << 20 };
 #define NSIZES	(sizeof(sizes) / sizeof(sizes[0]))
+#define STREAM	2000	/* small messages, most through the rings */
 
 static uint8_t
 pattern(size_t size, size_t i)
@@ -31,6 +34,12 @@ sender(void *arg)
 		CHECK(cosend(p, buf, sizes[k]) == (ssize_t)sizes[k]);
 		/* The caller keeps buf: changing it now changes nothing sent. */
 		memset(buf, 0xee, sizes[k]);
+	}
+	for (size_t k = 0; k < STREAM; k++) {
+		for (size_t i = 0; i < 64; i++)
+			buf[i] = pattern(k, i);
+		CHECK(cosend(p, buf, 64) == 64);
+		memset(buf, 0xee, 64);
 	}
 	free(buf);
 	CHECK(coclose(p) == 0);
@@ -75,6 +84,55 @@ check_view(uint8_t *v, size_t len)
 	close(fd);
 	fprintf(stderr, "%zu bytes: intact; view and its reopened file "
 	    "refuse every write\n", len);
+}
+
+/* A view the receiver copied from a sender's ring into its view memory
+ * (the mapping m holds it): read-only, cannot be made writable, and the
+ * memory's file refuses every write. */
+static void
+check_ring_view(uint8_t *v, size_t len, const struct t_map *m)
+{
+	uintptr_t page = (uintptr_t)v & ~(uintptr_t)4095;
+	char path[64];
+	int fd;
+
+	CHECK(strcmp(m->perms, "r--s") == 0);
+	CHECK(t_write_faults(v));
+	CHECK(t_write_faults(v + len - 1));
+	CHECK_ERR(mprotect((void *)page, 4096, PROT_READ | PROT_WRITE), EACCES);
+	CHECK(t_write_faults(v));
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+	    (unsigned long)m->start, (unsigned long)m->end);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		CHECK(errno == EPERM || errno == EACCES);
+		fprintf(stderr, "ring view: cannot reopen its memory (%s): "
+		    "that part skipped\n", strerror(errno));
+		return;
+	}
+	CHECK((fcntl(fd, F_GET_SEALS) & RING_VIEW_SEALS) == RING_VIEW_SEALS);
+	CHECK_ERR(pwrite(fd, "x", 1, (off_t)(page - m->start)), EPERM);
+	CHECK_ERR(ftruncate(fd, 0), EPERM);
+	CHECK_ERR(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+	    4096), EPERM);
+	CHECK_ERR((intptr_t)mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0) == (intptr_t)MAP_FAILED ? -1 : 0, EPERM);
+	close(fd);
+}
+
+/* The mapping of ours that holds p, named what (NULL: any). */
+static bool
+mapping_of(const void *p, const char *what, struct t_map *m)
+{
+	struct t_map maps[512];
+	int n = t_maps(what, maps, 512);
+
+	for (int i = 0; i < n && i < 512; i++)
+		if ((uintptr_t)p >= maps[i].start && (uintptr_t)p < maps[i].end) {
+			*m = maps[i];
+			return true;
+		}
+	return false;
 }
 
 /* What a sender could do to a memfd it made and sealed as libcomsg
@@ -158,13 +216,41 @@ main(void)
 		if (bad != 0)
 			fprintf(stderr, "%zu bytes: %zu differ\n", sizes[k], bad);
 		CHECK(bad == 0);
-		check_view(v, sizes[k]);
+		{
+			struct t_map m;
+
+			if (mapping_of(v, "memfd:cocarrier-views", &m))
+				check_ring_view(v, sizes[k], &m);
+			else
+				check_view(v, sizes[k]);
+		}
 		/* Still intact after all that. */
 		for (size_t i = 0; i < sizes[k]; i++)
 			bad += v[i] != pattern(sizes[k], i);
 		CHECK(bad == 0);
 		CHECK(coport_msg_free(p, buf) == 0);
 		CHECK_ERR(coport_msg_free(p, buf), EINVAL);
+	}
+	{
+		int through_ring = 0;
+
+		for (size_t k = 0; k < STREAM; k++) {
+			void *buf = NULL;
+			uint8_t *v;
+			struct t_map m;
+
+			CHECK(corecv(p, &buf, 0) == 64);
+			v = buf;
+			for (size_t i = 0; i < 64; i++)
+				CHECK(v[i] == pattern(k, i));
+			if (mapping_of(v, "memfd:cocarrier-views", &m) &&
+			    through_ring++ < 3)
+				check_ring_view(v, 64, &m);
+			CHECK(coport_msg_free(p, buf) == 0);
+		}
+		fprintf(stderr, "%d small messages, %d through the rings\n",
+		    STREAM, through_ring);
+		CHECK(through_ring > 0);
 	}
 	CHECK(t_wait(pid) == 0);
 	CHECK(coclose(p) == 0);
