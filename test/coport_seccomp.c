@@ -1,4 +1,4 @@
-/* Once set up, COCHANNEL, COCARRIER (through the staging rings, views freed) and COPIPE cosend/corecv between two processes and uncontended colock/counlock make no system call but futex and a sleeping receiver's membarrier (seccomp). */
+/* Once set up, COCHANNEL and COPIPE cosend/corecv between two processes and uncontended colock/counlock make no system call but futex and a sleeping COCHANNEL receiver's membarrier (seccomp). */
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/membarrier.h>
@@ -47,28 +47,6 @@ quit(int code)
 static struct t_gate ready[2];
 static coport_type_t kind;
 
-static const char *
-kind_name(coport_type_t k)
-{
-	return k == COPIPE ? "COPIPE" : k == COCARRIER ? "COCARRIER" : "COCHANNEL";
-}
-
-/* Receive one 8-byte message into *w: into w, or (COCARRIER) as a view,
- * freed. */
-static bool
-take(coport_t in, uint64_t *w)
-{
-	void *b = kind == COCARRIER ? NULL : w;
-
-	if (corecv(in, &b, sizeof(*w)) != sizeof(*w))
-		return false;
-	if (kind == COCARRIER) {
-		memcpy(w, b, sizeof(*w));
-		return coport_msg_free(in, b) == 0;
-	}
-	return true;
-}
-
 /*
  * Ping-pong: side 0 sends i on "ping" and waits for i + 1 on "pong"; side
  * 1 answers.  Each side also takes its own comutex around each round.
@@ -80,48 +58,33 @@ side(void *arg)
 	coport_t ping, pong, out, in;
 	comutex_t m;
 	uint64_t v = 0, w;
-	char pingname[32], pongname[32];
+	void *buf = &w;
 
-	snprintf(pingname, sizeof(pingname), "ping-%s", kind_name(kind));
-	snprintf(pongname, sizeof(pongname), "pong-%s", kind_name(kind));
-	CHECK(coopen(pingname, kind, &ping) == 0);
-	CHECK(coopen(pongname, kind, &pong) == 0);
+	CHECK(coopen(kind == COPIPE ? "pipe-ping" : "ping", kind, &ping) == 0);
+	CHECK(coopen(kind == COPIPE ? "pipe-pong" : "pong", kind, &pong) == 0);
 	out = me == 0 ? ping : pong;
 	in = me == 0 ? pong : ping;
 	CHECK(comutex_init(me == 0 ? "mutex-0" : "mutex-1", &m) == 0);
 	/* Setup, system calls allowed: the comutex's first use; COCHANNEL:
 	 * our ring (made by our first cosend), the other's ring (fetched by
-	 * our first corecv; COCARRIER also our view memory, made by our
-	 * first receive from a ring).  Both rings exist before either side first
+	 * our first corecv).  Both rings exist before either side first
 	 * receives, so that neither finds the set of rings changed later
 	 * (which would send it to comsgd for the new list: not steady
 	 * state).  COPIPE: the pair of each direction, made by its receiver
 	 * and taken by its sender in a first round trip (a rendezvous: one
-	 * side sends first); COCARRIER likewise, and then round trips
-	 * until both rings carry them (a message that finds no receiver in
-	 * corecv() goes through the socket: system calls; once a receiver
-	 * has taken a sender's record, the sender waits for the next one a
-	 * slice). */
+	 * side sends first). */
 	CHECK(colock(&m) == 0 && counlock(&m) == 0);
 	v = (uint64_t)me;
-	if (kind != COCHANNEL && me == 1)
-		CHECK(take(in, &w) && w == 0);
+	if (kind == COPIPE && me == 1)
+		CHECK(corecv(in, &buf, sizeof(w)) == sizeof(w) && w == 0);
 	CHECK(cosend(out, &v, sizeof(v)) == sizeof(v));
-	if (kind == COCHANNEL) {
+	if (kind != COPIPE) {
 		t_gate_open(&ready[me]);
 		t_gate_wait(&ready[1 - me]);
 	}
-	if (kind == COCHANNEL || me == 0)
-		CHECK(take(in, &w) && w == (uint64_t)(1 - me));
-	for (int i = 0; kind == COCARRIER && i < 100; i++) {
-		if (me == 0) {
-			CHECK(cosend(out, &v, sizeof(v)) == sizeof(v));
-			CHECK(take(in, &w) && w == v);
-		} else {
-			CHECK(take(in, &w));
-			CHECK(cosend(out, &w, sizeof(w)) == sizeof(w));
-		}
-	}
+	if (kind != COPIPE || me == 0)
+		CHECK(corecv(in, &buf, sizeof(w)) == sizeof(w) &&
+		    w == (uint64_t)(1 - me));
 	only_futex_and_exit();
 	for (uint64_t i = 1; i <= ROUNDS; i++) {
 		if (colock(&m) != 0)
@@ -130,10 +93,10 @@ side(void *arg)
 			v = 2 * i;
 			if (cosend(out, &v, sizeof(v)) != sizeof(v))
 				return quit(3);
-			if (!take(in, &w) || w != v + 1)
+			if (corecv(in, &buf, sizeof(w)) != sizeof(w) || w != v + 1)
 				return quit(4);
 		} else {
-			if (!take(in, &w) || w != 2 * i)
+			if (corecv(in, &buf, sizeof(w)) != sizeof(w) || w != 2 * i)
 				return quit(5);
 			w++;
 			if (cosend(out, &w, sizeof(w)) != sizeof(w))
@@ -142,17 +105,17 @@ side(void *arg)
 		if (counlock(&m) != 0)
 			return quit(7);
 	}
-	/* COCHANNEL, COCARRIER, messages that come late: the receiver
-	 * spins out its budget (30 us) and sleeps, calling membarrier
-	 * first, then is woken.  The sender waits 200000 pauses first (a
-	 * millisecond or more; no clock: it may be a system call). */
-	for (uint64_t i = 0; kind != COPIPE && i < 20; i++) {
+	/* COCHANNEL, messages that come late: the receiver spins out its
+	 * budget (30 us) and sleeps, calling membarrier first, then is
+	 * woken.  The sender waits 200000 pauses first (a millisecond or
+	 * more; no clock: it may be a system call). */
+	for (uint64_t i = 0; kind == COCHANNEL && i < 20; i++) {
 		if (me == 0) {
 			for (int k = 0; k < 200000; k++)
 				__builtin_ia32_pause();
 			if (cosend(out, &i, sizeof(i)) != sizeof(i))
 				return quit(10);
-		} else if (!take(in, &w) || w != i) {
+		} else if (corecv(in, &buf, sizeof(w)) != sizeof(w) || w != i) {
 			return quit(11);
 		}
 	}
@@ -162,7 +125,7 @@ side(void *arg)
 	for (uint64_t i = 0; i < 20 * ROUNDS / 10; i++) {
 		if (me == 0 && cosend(out, &i, sizeof(i)) != sizeof(i))
 			return quit(8);
-		if (me == 1 && (!take(in, &w) || w != i))
+		if (me == 1 && (corecv(in, &buf, sizeof(w)) != sizeof(w) || w != i))
 			return quit(9);
 	}
 	return quit(0);
@@ -171,7 +134,7 @@ side(void *arg)
 int
 main(void)
 {
-	static const coport_type_t kinds[] = { COCHANNEL, COCARRIER, COPIPE };
+	static const coport_type_t kinds[] = { COCHANNEL, COPIPE };
 
 #ifndef __x86_64__
 	printf("seccomp filter written for x86_64 only\n");
@@ -192,9 +155,10 @@ main(void)
 		if (ra == 128 + SIGSYS || rb == 128 + SIGSYS)
 			fprintf(stderr, "%s: side %d made a system call other "
 			    "than futex or membarrier\n",
-			    kind_name(kind), ra == 128 + SIGSYS ? 0 : 1);
+			    kind == COPIPE ? "COPIPE" : "COCHANNEL",
+			    ra == 128 + SIGSYS ? 0 : 1);
 		fprintf(stderr, "%s: %d round trips and %d streamed: %d %d, "
-		    "%.2f s\n", kind_name(kind), ROUNDS,
+		    "%.2f s\n", kind == COPIPE ? "COPIPE" : "COCHANNEL", ROUNDS,
 		    2 * ROUNDS, ra, rb, (double)(t_now_ns() - t0) / 1e9);
 		CHECK(ra == 0);
 		CHECK(rb == 0);

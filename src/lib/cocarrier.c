@@ -10,7 +10,7 @@
  *    budget (or, one having started to copy it, within a sleep slice),
  *    the sender takes it back by the same CAS: exactly one of them wins.
  *    No system call while a receiver keeps up.
- *  - The socket.  A message taken back, longer than half the ring, or
+ *  - The socket.  A message taken back, longer than the ring takes, or
  *    whose ring cannot be made (comsgd gone): the sender copies it once
  *    into a new memfd and seals it against writing, growing and
  *    shrinking (the kernel refuses every change from then on), then
@@ -338,11 +338,29 @@ carrier_take(struct port_obj *o, bool locked, void **bufp, size_t *lenp)
 }
 
 /*
+ * Any holder can write the socket's counts: look at the socket anyway
+ * once a slice passed since we last did (the clock read every 64th
+ * look), so that a message queued there waits at most that long.
+ */
+static bool
+socket_due(struct port_obj *o)
+{
+	int64_t now;
+
+	if ((__atomic_add_fetch(&o->carrier_looks, 1, __ATOMIC_RELAXED) & 63) != 0)
+		return false;
+	now = now_ms();
+	if (now - LOAD_RLX(&o->carrier_socket_ms) < SLEEP_SLICE_MS)
+		return false;
+	STORE_RLX(&o->carrier_socket_ms, now);
+	return true;
+}
+
+/*
  * One look at the rings, then the socket (a system call: only if its
- * counts say a message may be there, or if `always`: any holder can
- * write the counts, so a receiver looks anyway once a sleep slice passed
- * without a wake-up, and at the end): 1 with a message (*bufp, *lenp), 0
- * none, -1 with errno.
+ * counts say a message may be there, or if `always`: after a sleep slice
+ * that passed without a wake-up, and at the end; or once a slice passed,
+ * socket_due()): 1 with a message (*bufp, *lenp), 0 none, -1 with errno.
  */
 static int
 carrier_look(struct port_obj *o, bool always, void **bufp, size_t *lenp)
@@ -360,7 +378,7 @@ carrier_look(struct port_obj *o, bool always, void **bufp, size_t *lenp)
 	 * take back; ENOLINK: comsgd went before we knew the rings */
 	if (errno != EAGAIN && errno != ENOBUFS && errno != ENOLINK)
 		return -1;
-	if (!always && !socket_may_hold(o))
+	if (!always && !socket_may_hold(o) && !socket_due(o))
 		return 0;
 	while ((r = carrier_take(o, false, bufp, lenp)) == 0)
 		;	/* not a message: dropped */
@@ -415,9 +433,12 @@ carrier_recv(struct port_obj *o, void **bufp, bool nonblock)
 		    SLEEP_SLICE_MS;
 
 		quiet = false;
-		if (!(chan_ready(o, COPOLL_IN) & COPOLL_IN) && !socket_may_hold(o))
-			quiet = portbell_sleep(&o->bell->in_seq, snap,
-			    now_ms() + slice) < 0 && slice == SLEEP_SLICE_MS;
+		if (!(chan_ready(o, COPOLL_IN) & COPOLL_IN) && !socket_may_hold(o)) {
+			(void)portbell_sleep(&o->bell->in_seq, snap, now_ms() + slice);
+			/* a whole slice, and no one rang */
+			quiet = slice == SLEEP_SLICE_MS &&
+			    LOAD_ACQ(&o->bell->in_seq) == snap;
+		}
 		portbell_disarm(&o->bell->in_sleepers);
 	}
 	__atomic_sub_fetch(&o->bell->carrier_receiving, 1, __ATOMIC_RELAXED);

@@ -117,6 +117,8 @@ struct port_obj {
 					   take from rings (carrier_views.c) */
 	bool		 carrier_kept_up;	/* COCARRIER: a receiver took
 					   our last record (tx_lock) */
+	uint32_t	 carrier_looks;		/* COCARRIER receivers: looks, */
+	int64_t		 carrier_socket_ms;	/* and when at the socket */
 	/* COPIPE (pipe_rx_lock: the receiver's pairs, one receiving
 	 * thread at a time; tx_lock: the sender's) */
 	pthread_mutex_t	 pipe_rx_lock;
