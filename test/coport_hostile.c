@@ -1,19 +1,23 @@
-/* A holder scribbling over every shared page it can write (COCHANNEL consumer pages, bell pages) breaks nothing but its own port's rings; no crash, no forged message. */
+/* A holder scribbling over every shared page it can write (COCHANNEL and COCARRIER consumer pages, bell pages) breaks nothing but its own port's rings; no crash, no forged or torn message. */
 #include "coport_test.h"
 
 /*
  * What is checked, and why only that.  The hostile process H opens the
  * victim ports legitimately (full rights), then writes random words at
  * full speed over every shared page it can write: the consumer page of
- * each COCHANNEL ring it receives from, and the bell pages of the
- * COCHANNEL and COCARRIER victim ports.  (It cannot write the rings
- * themselves, nor the state pages: checked.)  Meanwhile:
+ * each COCHANNEL and COCARRIER ring it receives from, and the bell pages
+ * of the COCHANNEL and COCARRIER victim ports.  (It cannot write the
+ * rings themselves, nor the state pages: checked.)  Meanwhile:
  *
  * - on a bystander COCHANNEL port, which H does not hold, a sender and a
  *   receiver exchange 50,000 messages: all arrive, once, in order;
  * - on the victim COCARRIER port, two senders and two receivers exchange
- *   messages: a bell only wakes people up, so every message still arrives
- *   exactly once and intact;
+ *   messages: every message a receiver gets is intact and received
+ *   once; a sender whose consumer page is scribbled over takes the
+ *   record in flight for taken (a receiver may take and drop messages:
+ *   that one is lost) and sends through the socket from then on, so
+ *   each sender loses at most one message (the bell's counts only
+ *   decide when receivers look at the socket);
  * - on the victim COCHANNEL port, the consumer pages are receivers'
  *   shared state, and docs/security.md says the receivers of a port trust
  *   each other not to rewind claims: a scribbled position is detected
@@ -234,8 +238,11 @@ hostile(void *arg)
 		pollcoport_t pc = make_pollcoport(chan, COPOLL_IN);
 		int n, cons = 0, bells = 0;
 
+		pollcoport_t pcc = make_pollcoport(carr, COPOLL_IN);
+
 		/* Take the current rings (copoll looks them up). */
 		(void)copoll(&pc, 1, 0);
+		(void)copoll(&pcc, 1, 0);
 		n = t_maps("memfd:", m, 64);
 		CHECK(n <= 64);
 		for (int i = 0; i < n; i++) {
@@ -349,7 +356,7 @@ main(void)
 	    st->chan_received[0], st->chan_received[1], st->bad, dups);
 	CHECK(st->bad == 0);
 	CHECK(dups == 0);
-	CHECK(carr_total == 2 * CARR_N);
+	CHECK(carr_total <= 2 * CARR_N && carr_total + 2 >= 2 * CARR_N);
 	CHECK(chan_total <= sent);
 	return T_PASS;
 }
