@@ -412,10 +412,10 @@ carrier_recv(struct port_obj *o, void **bufp, bool nonblock)
 			continue;
 		}
 		if (port_senders_gone(o)) {
-			/* What the last senders left: every ring known
-			 * (chan_settle), then one more look. */
-			if ((r = chan_settle(o)) < 0)
-				break;
+			/* One more look, at the socket too.  (A sender's
+			 * cosend() returns only once its record is taken or
+			 * taken back: what a ring still holds now is the
+			 * record of one that died sending it, not sent.) */
 			if ((r = carrier_look(o, true, bufp, &len)) == 0) {
 				errno = EPIPE;
 				r = -1;
