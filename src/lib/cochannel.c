@@ -191,7 +191,23 @@ chan_put_locked(struct port_obj *o, const void *buf, size_t len, bool announce,
 	}
 	rec = (struct ring_rec){ (uint32_t)len, RING_REC_CHECK(len, pos) };
 	ring_write(t->data, t->mask, pos, &rec, sizeof(rec));
-	ring_write(t->data, t->mask, pos + sizeof(rec), buf, len);
+	if (announce) {
+		/* COCARRIER: the header, then the bytes a chunk at a time,
+		 * each published (release) for receivers copying behind us */
+		uint64_t at = pos + sizeof(rec), end = at + len;
+
+		STORE_REL(&t->prod->filled, at);
+		while (at < end) {
+			uint64_t n = end - at < CARRIER_CHUNK ? end - at : CARRIER_CHUNK;
+
+			ring_write(t->data, t->mask, at,
+			    (const uint8_t *)buf + (at - pos - sizeof(rec)), n);
+			at += n;
+			STORE_REL(&t->prod->filled, at);
+		}
+	} else {
+		ring_write(t->data, t->mask, pos + sizeof(rec), buf, len);
+	}
 	/* Publish: the record before prod (release, pairing with the
 	 * receiver's acquire of prod).  Then our load of the receivers'
 	 * sleepers count in portbell_ring(): a sleeping receiver's
@@ -420,6 +436,62 @@ chan_refresh(struct port_obj *o, bool force)
 }
 
 /*
+ * COCARRIER: the record at c is still being written (its sender's
+ * `writing` ends it): copy it behind its sender as `filled` moves, until
+ * it is published whole.  0 with the copy at *top (the header in *recp),
+ * or -1 with EAGAIN (no record there yet; taken, taken back, or its
+ * sender stopped moving: the copy is dropped) or the errno of d->get.
+ */
+static int
+rx_copy_growing(struct port_obj *o, struct rx_ring *r, struct chan_dest *d,
+    uint64_t c, void **top, struct ring_rec *recp)
+{
+	uint64_t w = LOAD_ACQ(&r->prod->writing), start, end, done = 0;
+	unsigned idle = 0, budget = spin_budget();
+	struct ring_rec rec;
+	void *to;
+
+	/* the header is written before filled passes it (acquire) */
+	if (w <= c || w - c > (uint64_t)r->mask + 1 ||
+	    LOAD_ACQ(&r->prod->filled) < c + sizeof(rec))
+		goto again;
+	ring_read(&rec, r->data, r->mask, c, sizeof(rec));
+	if (rec.check != RING_REC_CHECK(rec.len, c) ||
+	    c + RING_REC_SIZE(rec.len) != w)
+		goto again;	/* not the record being written */
+	if ((to = d->get(d, o, rec.len)) == NULL)
+		return -1;
+	STORE_RLX(&r->cons->taking, c);	/* its sender waits */
+	start = c + sizeof(rec);
+	end = start + rec.len;
+	for (;;) {
+		uint64_t f = LOAD_ACQ(&r->prod->filled);
+
+		if (f > end)
+			f = end;
+		if (f > start + done) {
+			ring_read((uint8_t *)to + done, r->data, r->mask,
+			    start + done, f - start - done);
+			done = f - start;
+			idle = 0;
+		}
+		if (done == rec.len && LOAD_ACQ(&r->prod->prod) == w)
+			break;
+		if (LOAD_ACQ(&r->cons->cons) != c || ++idle > budget) {
+			d->done(d, o, to, false);
+			goto again;
+		}
+		cpu_relax();
+	}
+	*top = to;
+	*recp = rec;
+	return 0;
+again:
+	errno = EAGAIN;
+	return -1;
+}
+
+/*
  * Take the next record of ring r to where d says: its length, or -1 with
  * EAGAIN (empty), EPROTO (the ring is inconsistent: its sender scribbled
  * on it, or for COCARRIER, someone moved cons back onto what its sender
@@ -444,8 +516,14 @@ rx_take(struct port_obj *o, struct rx_ring *r, struct chan_dest *d)
 			r->prod_seen = p;
 		}
 		if (c == p) {
-			errno = EAGAIN;
-			return -1;
+			if (!d->carrier ||
+			    rx_copy_growing(o, r, d, c, &to, &rec) < 0) {
+				if (!d->carrier)
+					errno = EAGAIN;
+				return -1;
+			}
+			need = RING_REC_SIZE(rec.len);
+			goto copied;
 		}
 		if (p - c > (uint64_t)r->mask + 1 || (c & 7) != 0 || p < c)
 			goto inconsistent;
@@ -463,6 +541,7 @@ rx_take(struct port_obj *o, struct rx_ring *r, struct chan_dest *d)
 		if (d->carrier)
 			STORE_RLX(&r->cons->taking, c);	/* its sender waits */
 		ring_read(to, r->data, r->mask, c + sizeof(rec), rec.len);
+copied:
 		if (d->carrier) {
 			/* The seqlock's second half (chan_put_locked): were
 			 * the bytes we copied being rewritten? */

@@ -133,11 +133,17 @@ struct ring_prod {
 	alignas(64) uint64_t prod;	/* end of the last published record */
 	uint64_t	writing;	/* COCARRIER: end of the record the sender
 					   is writing (stored before its bytes) */
-	uint8_t		pad[PAGE - 80];
+	uint64_t	filled;		/* COCARRIER: end of its bytes written so
+					   far (every CARRIER_CHUNK) */
+	uint8_t		pad[PAGE - 88];
 	/* data follows at offset PAGE */
 };
 _Static_assert(offsetof(struct ring_prod, prod) == 64, "ring layout");
 _Static_assert(offsetof(struct ring_prod, writing) == 72, "ring layout");
+_Static_assert(offsetof(struct ring_prod, filled) == 80, "ring layout");
+/* COCARRIER: a record's bytes are published in pieces of this many, so a
+ * receiver copies behind its sender. */
+#define CARRIER_CHUNK	((uint64_t)64 << 10)
 _Static_assert(sizeof(struct ring_prod) == PAGE, "ring layout");
 
 struct ring_cons {
