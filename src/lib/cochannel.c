@@ -440,13 +440,15 @@ chan_refresh(struct port_obj *o, bool force)
  * `writing` ends it): copy it behind its sender as `filled` moves, until
  * it is published whole.  0 with the copy at *top (the header in *recp),
  * or -1 with EAGAIN (no record there yet; taken, taken back, or its
- * sender stopped moving: the copy is dropped) or the errno of d->get.
+ * sender stopped moving, or took longer than a spin budget a chunk: the
+ * copy is dropped) or the errno of d->get.  (o->lock is held: a sender
+ * trickling its bytes holds us no longer than that.)
  */
 static int
 rx_copy_growing(struct port_obj *o, struct rx_ring *r, struct chan_dest *d,
     uint64_t c, void **top, struct ring_rec *recp)
 {
-	uint64_t w = LOAD_ACQ(&r->prod->writing), start, end, done = 0;
+	uint64_t w = LOAD_ACQ(&r->prod->writing), start, end, done = 0, spins = 0;
 	unsigned idle = 0, budget = spin_budget();
 	struct ring_rec rec;
 	void *to;
@@ -477,7 +479,8 @@ rx_copy_growing(struct port_obj *o, struct rx_ring *r, struct chan_dest *d,
 		}
 		if (done == rec.len && LOAD_ACQ(&r->prod->prod) == w)
 			break;
-		if (LOAD_ACQ(&r->cons->cons) != c || ++idle > budget) {
+		if (LOAD_ACQ(&r->cons->cons) != c || ++idle > budget ||
+		    ++spins > (uint64_t)budget * (rec.len / CARRIER_CHUNK + 2)) {
 			d->done(d, o, to, false);
 			goto again;
 		}
