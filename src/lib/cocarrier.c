@@ -144,6 +144,16 @@ socket_may_hold(const struct port_obj *o)
 	    LOAD_ACQ(&o->bell->carrier_received);
 }
 
+/* Is a datagram queued on the socket (a system call)? */
+static bool
+socket_queued(const struct port_obj *o)
+{
+	int n = 0;
+
+	return o->take_sock >= 0 && sys_ioctl(o->take_sock, SIOCINQ, &n) == 0 &&
+	    n > 0;
+}
+
 static int carrier_take(struct port_obj *o, bool locked, void **bufp,
     size_t *lenp);
 
@@ -302,6 +312,9 @@ carrier_take(struct port_obj *o, bool locked, void **bufp, size_t *lenp)
 	    MSG_DONTWAIT);
 	if (n < 0)
 		return -1;
+	/* Taken from the queue: counted whatever becomes of it, or the
+	 * counts would differ for good (socket_may_hold()). */
+	__atomic_add_fetch(&o->bell->carrier_received, 1, __ATOMIC_SEQ_CST);
 	if ((size_t)n != sizeof(d) || trunc || nfds != 1 ||
 	    d.magic != CARRIER_MAGIC || d.len > COCARRIER_MAXLEN ||
 	    !memfd_check(fds[0], F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW,
@@ -332,7 +345,6 @@ carrier_take(struct port_obj *o, bool locked, void **bufp, size_t *lenp)
 	} else {
 		o->views[o->nviews++] = (struct view){ *bufp, map, len, NULL, false };
 	}
-	__atomic_add_fetch(&o->bell->carrier_received, 1, __ATOMIC_SEQ_CST);
 	*lenp = len;
 	return 1;
 }
@@ -433,7 +445,12 @@ carrier_recv(struct port_obj *o, void **bufp, bool nonblock)
 		    SLEEP_SLICE_MS;
 
 		quiet = false;
-		if (!(chan_ready(o, COPOLL_IN) & COPOLL_IN) && !socket_may_hold(o)) {
+		/* The re-check: the rings, and the socket's queue if its
+		 * counts say it may hold one (a system call, on the way to
+		 * sleep; counts forged to differ cost one a sleep, and do
+		 * not keep us awake). */
+		if (!(chan_ready(o, COPOLL_IN) & COPOLL_IN) &&
+		    !(socket_may_hold(o) && socket_queued(o))) {
 			(void)portbell_sleep(&o->bell->in_seq, snap, now_ms() + slice);
 			/* a whole slice, and no one rang */
 			quiet = slice == SLEEP_SLICE_MS &&
@@ -451,10 +468,9 @@ carrier_recv(struct port_obj *o, void **bufp, bool nonblock)
 int
 carrier_ready(struct port_obj *o, int events)
 {
-	int rev = 0, n = 0;
+	int rev = 0;
 
-	if ((events & COPOLL_IN) && o->take_sock >= 0 &&
-	    sys_ioctl(o->take_sock, SIOCINQ, &n) == 0 && n > 0)
+	if ((events & COPOLL_IN) && socket_queued(o))
 		rev |= COPOLL_IN;
 	if ((events & COPOLL_IN) && !(rev & COPOLL_IN))
 		rev |= chan_ready(o, COPOLL_IN);
