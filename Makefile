@@ -45,8 +45,8 @@ bench: all
 plots: all
 	@bench/plots.sh $(BUILD) $(COPORT_ARGS)
 
-# The Promela models of the cocall handshake, the COCHANNEL ring and the
-# COPIPE pairs (model/, needs spin).
+# The Promela models of the cocall handshake, the COCHANNEL ring, the
+# COPIPE pairs and COCARRIER's two ways (model/, needs spin).
 model:
 	@model/run.sh
 
