@@ -17,7 +17,13 @@
  *    only an idle receiver may wait for good (end_idle), so a message
  *    left on the socket or in a ring is an invalid end state;
  *  - the LTL property delivered, under weak fairness: every message is
- *    eventually delivered.
+ *    eventually delivered;
+ *  - with HOSTILE, a receiver that moves cons back once, onto a record
+ *    already taken: the honest receivers never claim a mixture of two
+ *    messages (the `writing` seqlock: the sender stores the end of the
+ *    record it is about to write before it writes; a receiver, after its
+ *    copy, drops it if writing lies beyond what the ring holds past the
+ *    record).  BROKEN_NO_WRITING leaves the store out.
  *
  * The sender.  cosend() is synchronous and holds tx_lock: one record in
  * flight per ring, and cons == prod when the next one is written.  For
@@ -87,6 +93,9 @@
  * death and closing (but the EPIPE path's last look), threads of one
  * process (tx_lock, the port's lock: one thread each), and, unless
  * HOSTILE, the `writing` seqlock and receivers that move cons back.
+ * With HOSTILE the record is written and copied in steps (the header, the
+ * bytes' two halves), so a copy can be torn; a ring that looks
+ * inconsistent while cons stays is broken for that receiver (EPROTO).
  *
  * Bounds (see docs/protocol.md, "The model"):
  *   NSEND  senders, each with its ring;   NRECV  receivers;
@@ -107,6 +116,12 @@
 #define MSGS1		MSGS
 #endif
 
+#ifdef HOSTILE
+#define HOSTILE_ON	1
+#else
+#define HOSTILE_ON	0
+#endif
+
 #define TOTAL		(MSGS + (NSEND - 1) * MSGS1)
 #define NMSGS(s)	((s) == 0 -> MSGS : MSGS1)
 /* Message n of sender s: distinct for every message, never 0. */
@@ -121,8 +136,10 @@
 typedef ring {
 	byte	prod;
 	byte	cons;
+	byte	writing;	/* ring_prod.writing (HOSTILE only) */
 	byte	hdr;
 	byte	data;
+	byte	data2;		/* the bytes' second half (HOSTILE only) */
 };
 ring	rings[NSEND];
 
@@ -197,6 +214,28 @@ next:
 	:: goto socket			/* RING_LEFT at once */
 	:: skip
 	fi;
+	/* cons != prod: a receiver scribbled on cons, the socket only
+	 * (never so with honest receivers). */
+	atomic {
+		if
+		:: rings[s].cons == pos
+		:: else -> assert(HOSTILE_ON); goto socket
+		fi
+	}
+#ifdef HOSTILE
+	/* chan_put_locked(o, ..., announce): writing (a release fence
+	 * after it), the header, the bytes in two halves, then prod. */
+#ifndef BROKEN_NO_WRITING
+	rings[s].writing = pos + 1;
+#endif
+	rings[s].hdr = CHECK(pos);
+	rings[s].data = MSG(s, n);
+	rings[s].data2 = MSG(s, n);
+	atomic {
+		posmsg[s * MSGS + pos] = MSG(s, n);
+		rings[s].prod = pos + 1
+	}
+#else
 	/* chan_put_locked(): the record, then prod (release).  One step:
 	 * a receiver reads the slot only after it saw prod past it, or
 	 * with a cons that has moved (its CAS will fail). */
@@ -206,6 +245,7 @@ next:
 		posmsg[s * MSGS + pos] = MSG(s, n);
 		rings[s].prod = pos + 1
 	}
+#endif
 	/* Wait for cons to move past the record, or take it back. */
 	if
 	:: atomic {
@@ -248,6 +288,9 @@ proctype receiver(byte r)
 	byte	rx_next;		/* port_obj.rx_next */
 	byte	i, k, c, p, h, d, m, ls;
 	bit	always;
+#ifdef HOSTILE
+	bit	broken[NSEND];		/* rx_ring.broken */
+#endif
 
 look:
 	/* carrier_look(always) */
@@ -270,17 +313,25 @@ look:
 rx_take:
 	atomic {
 		i = (rx_next + k) % NSEND;
+#ifdef HOSTILE
+		if
+		:: broken[i] -> goto rx_next_ring
+		:: else
+		fi;
+#endif
 		c = rings[i].cons			/* LOAD_ACQ */
 	}
 	atomic {
 		p = rings[i].prod;			/* seq_cst */
 		if
 		:: c == p ->				/* EAGAIN */
+rx_next_ring:
 			c = 0; p = 0; i = 0; k++;
 			if
 			:: k < NSEND -> goto rx_take	/* the next ring */
 			:: else -> k = 0; goto rx_empty
 			fi
+		:: p < c || p - c > 1 -> p = 0; goto rx_inconsistent
 		:: else -> p = 0
 		fi
 	}
@@ -308,16 +359,36 @@ rx_take:
 	fi;
 #endif
 	d = rings[i].data;				/* ring_read(to) */
+#ifdef HOSTILE
+	h = rings[i].data2;
+	/* The seqlock's second half: after an acquire fence, writing.  A
+	 * record being written beyond what the ring holds past c: the
+	 * copy may be torn, drop it. */
+	atomic {
+		if
+		:: rings[i].writing > c + 1 -> d = 0; h = 0; goto rx_inconsistent
+		:: else
+		fi
+	}
+#endif
 	atomic {
 		/* Claim what we copied (CAS, seq_cst). */
 		if
 		:: rings[i].cons == c ->
 			rings[i].cons = c + 1;
+#ifdef HOSTILE
+			/* Whole: one message, not a mixture of two (cons
+			 * may have been moved back onto it: taken before). */
+			assert(d == h);
+			c = 0; d = 0; h = 0; i = 0; k = 0;
+			goto look
+#else
 			assert(d == posmsg[i * MSGS + c]);
 			deliver(d);
 			rx_next = (i + 1) % NSEND;
 			c = 0; d = 0; i = 0; k = 0;
 			goto look
+#endif
 		:: else ->				/* another took it */
 			c = 0; d = 0;
 			goto rx_take
@@ -325,9 +396,17 @@ rx_take:
 	}
 rx_inconsistent:
 	/* Only if cons did not move meanwhile: else EPROTO, which an honest
-	 * ring must never show. */
+	 * ring must never show (with a receiver that moves cons back: the
+	 * ring is broken, and never looked at again). */
 	atomic {
+#ifdef HOSTILE
+		if
+		:: rings[i].cons == c -> broken[i] = 1; goto rx_next_ring
+		:: else
+		fi;
+#else
 		assert(rings[i].cons != c);
+#endif
 		c = 0;
 		goto rx_take
 	}
@@ -364,6 +443,22 @@ end_idle:
 	goto look
 }
 
+#ifdef HOSTILE
+/*
+ * A receiver that moves cons back, by one record, once, whenever: onto
+ * a record already taken, whose space its sender may be rewriting.  It
+ * may make messages go twice or be lost (the sender takes a moved cons
+ * for a claim), so the checks left are that the honest receiver never
+ * claims a mixture of two messages, and that the socket's messages are
+ * delivered once and in order.
+ */
+proctype hostile()
+{
+end_hostile:
+	atomic { rings[0].cons > 0 -> rings[0].cons-- }
+}
+#endif
+
 ltl delivered { <> (ndelivered == TOTAL) }
 
 init {
@@ -376,9 +471,16 @@ init {
 		for (k : 0 .. NRECV - 1) {
 			run receiver(k)
 		}
+#ifdef HOSTILE
+		run hostile();
+#endif
 		k = 0
 	}
+#ifdef HOSTILE
+	skip
+#else
 	/* Every message delivered: blocked here for good is a message lost,
 	 * an invalid end state. */
 	ndelivered == TOTAL
+#endif
 }

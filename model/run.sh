@@ -212,6 +212,10 @@ check carrier-2s1r-safety pass cocarrier.pml safety \
 	-DNSEND=2 -DNRECV=1 -DMSGS=3 -DMSGS1=2
 check carrier-3s1r-safety pass cocarrier.pml safety \
 	-DNSEND=3 -DNRECV=1 -DMSGS=2 -DMSGS1=1
+# A receiver that moves cons back onto a record taken: the honest receiver
+# never claims a mixture of two messages (the writing seqlock).
+check carrier-hostile-safety pass cocarrier.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=3 -DHOSTILE
 # Every message is delivered, under weak fairness.
 check carrier-2s2r-ltl	pass cocarrier.pml ltl -DNSEND=2 -DNRECV=2 -DMSGS=1
 check carrier-1s2r-ltl	pass cocarrier.pml ltl -DNSEND=1 -DNRECV=2 -DMSGS=2
@@ -220,11 +224,14 @@ check carrier-1s2r-ltl	pass cocarrier.pml ltl -DNSEND=1 -DNRECV=2 -DMSGS=2
 # agree while one waits), looking at the counts before the rings (what
 # the sender queues before its next record escapes the look), taking a
 # record back by a load and a store (a receiver claims it in between:
-# delivered twice).
+# delivered twice), writing a record without storing writing first (the
+# honest receiver claims a torn copy once cons was moved back).
 check broken-carrier-countafter "assertion violated" cocarrier.pml safety \
 	-DNSEND=2 -DNRECV=2 -DMSGS=2 -DMSGS1=1 -DBROKEN_COUNT_AFTER
 check broken-carrier-lookfirst "assertion violated" cocarrier.pml safety \
 	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DBROKEN_LOOK_FIRST
 check broken-carrier-storewithdraw "assertion violated" cocarrier.pml safety \
 	-DNSEND=1 -DNRECV=2 -DMSGS=2 -DBROKEN_NO_CAS_WITHDRAW
+check broken-carrier-nowriting "assertion violated" cocarrier.pml safety \
+	-DNSEND=1 -DNRECV=2 -DMSGS=3 -DHOSTILE -DBROKEN_NO_WRITING
 finish
