@@ -69,13 +69,16 @@
  * back by seq_cst CAS and loaded acquire; the record (hdr, data) is
  * written before prod is published and read after prod is loaded.  Each
  * shared access is its own step (an atomic block holds one shared access
- * and private bookkeeping), but the sender writes the record in one step
- * (no receiver reads it before prod says it is there, unless cons moved
- * past it, and then its CAS fails).  The order rule needs no weaker
- * memory than this: carrier_sent's increment is seq_cst and comes before
- * the sendmsg() (a system call) and the next record's publication
- * (release), and a receiver's loads of the counts follow its acquire of
- * prod.
+ * and private bookkeeping), but an honest sender writes the record and
+ * publishes prod in one step (no receiver reads the slot before it sees
+ * prod past it, unless cons moved past it, and then its CAS fails).  The
+ * order rule needs no stronger memory than the code has: every count of
+ * a datagram queued before m, m's own included, happens before m's
+ * sender publishes its next record (each count comes before its
+ * sendmsg(), and the socket's lock orders the queueing), so a receiver
+ * that acquired that prod loads a carrier_sent that holds them all,
+ * while carrier_received counts only datagrams taken, and none behind m
+ * is taken before m.
  *
  * Rings.  One slot (one record in flight), positions in records, never
  * wrapping: position p's record is the p-th that sender put in its ring
