@@ -46,7 +46,8 @@
  * load cons, load prod, read the header at cons and check it, view_get(),
  * copy the bytes, claim by CAS of cons; a lost CAS starts over on the
  * same ring), and, if no ring had a record, the socket, but only if the
- * counts differ (socket_may_hold()) or `always`.  view_get(), for a
+ * counts differ (socket_may_hold()), or `always`, or socket_due() (a
+ * slice since this receiver last looked there: any time, here).  view_get(), for a
  * record found: while the counts differ, take from the socket first; a
  * datagram taken is the message corecv() returns (EALREADY) and the
  * record stays; an empty socket (EAGAIN) lets it go on with the record.
@@ -59,7 +60,9 @@
  * sleep would not start or would end with a wake-up: a ring holds a
  * record (chan_ready()) or the counts differ (socket_may_hold()).  So
  * the counts alone must bring every queued message to a receiver: no
- * timeouts.  But when every sender is done (port_senders_gone(): the
+ * timeouts (a sleep slice that passes without a wake-up, and the look at
+ * the socket after it, are left out; socket_due() is in).  But when
+ * every sender is done (port_senders_gone(): the
  * EPIPE path), a receiver looks at the socket whatever the counts say
  * (always), as carrier_recv() does after chan_settle().
  *
@@ -414,7 +417,8 @@ rx_inconsistent:
 		goto rx_take
 	}
 rx_empty:
-	/* No record: the socket, if its counts say it may hold one. */
+	/* No record: the socket, if its counts say it may hold one, or if
+	 * socket_due() (a slice since our last look: a free choice here). */
 	if
 	:: atomic { always -> always = 0 }
 	:: atomic {
@@ -423,6 +427,7 @@ rx_empty:
 	   };
 		if
 		:: atomic { ls == carrier_received -> ls = 0; goto idle }
+		:: atomic { ls == carrier_received -> ls = 0 }	/* due */
 		:: else -> ls = 0
 		fi
 	fi;

@@ -221,11 +221,12 @@ check carrier-2s2r-ltl	pass cocarrier.pml ltl -DNSEND=2 -DNRECV=2 -DMSGS=1
 check carrier-1s2r-ltl	pass cocarrier.pml ltl -DNSEND=1 -DNRECV=2 -DMSGS=2
 # COCARRIER has teeth: counting a message sent after queueing it (another
 # receiver takes and counts a message not yet counted, and the counts
-# agree while one waits), looking at the counts before the rings (what
-# the sender queues before its next record escapes the look), taking a
-# record back by a load and a store (a receiver claims it in between:
-# delivered twice), writing a record without storing writing first (the
-# honest receiver claims a torn copy once cons was moved back).
+# agree while one waits), looking at the counts before the rings (a
+# datagram counted, queued only after the look, and its sender's next
+# record found by the scan), taking a record back by a load and a store
+# (a receiver claims it in between: delivered twice), writing a record
+# without storing writing first (the honest receiver claims a torn copy
+# once cons was moved back).
 check broken-carrier-countafter "assertion violated" cocarrier.pml safety \
 	-DNSEND=2 -DNRECV=2 -DMSGS=2 -DMSGS1=1 -DBROKEN_COUNT_AFTER
 check broken-carrier-lookfirst "assertion violated" cocarrier.pml safety \
