@@ -50,6 +50,15 @@ enum { RING_TAKEN, RING_LEFT };
 /* Spin budgets a receiver spends on a sender writing a record. */
 #define UNDERWAY_BUDGETS	16
 
+/* May the socket hold a message?  Its counts say so without a system
+ * call (a message is counted before it is queued). */
+static bool
+socket_may_hold(const struct port_obj *o)
+{
+	return LOAD_ACQ(&o->bell->carrier_sent) !=
+	    LOAD_ACQ(&o->bell->carrier_received);
+}
+
 /*
  * Put the message through our ring: RING_TAKEN once a receiver has
  * copied and claimed it, RING_LEFT if it is to go through the socket (we
@@ -69,12 +78,19 @@ ring_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 	struct tx_ring *t;
 	uint64_t pos, end;
 
-	/* No receiver in corecv() and none took our last record: none
-	 * will take this one soon (and a new sender makes no ring). */
-	if (port_receivers_gone(o) || (!LOAD_RLX(&o->carrier_kept_up) &&
-	    LOAD_RLX(&o->bell->carrier_receiving) == 0))
+	if (port_receivers_gone(o))
 		return RING_LEFT;
 	pthread_mutex_lock(&o->tx_lock);
+	/* Try the ring if a receiver took our last record, or is in
+	 * corecv(), or the socket holds nothing: receivers keep up, and one
+	 * will be back.  Else none will take it soon (the socket's queue
+	 * grows: its order is kept, and the ring is tried again once
+	 * receivers have drained it). */
+	if (!LOAD_RLX(&o->carrier_kept_up) &&
+	    LOAD_RLX(&o->bell->carrier_receiving) == 0 && socket_may_hold(o)) {
+		pthread_mutex_unlock(&o->tx_lock);
+		return RING_LEFT;
+	}
 	/* Empty, or a receiver scribbled on cons: then the socket only.
 	 * A message longer than the ring takes goes there too (EMSGSIZE). */
 	if ((o->tx != NULL && LOAD_ACQ(&o->tx->cons->cons) != o->tx->prod->prod) ||
@@ -133,15 +149,6 @@ ring_send(struct port_obj *o, const void *buf, size_t len, bool nonblock)
 	STORE_RLX(&o->carrier_kept_up, true);
 	pthread_mutex_unlock(&o->tx_lock);
 	return RING_TAKEN;
-}
-
-/* May the socket hold a message?  Its counts say so without a system
- * call (a message is counted before it is queued). */
-static bool
-socket_may_hold(const struct port_obj *o)
-{
-	return LOAD_ACQ(&o->bell->carrier_sent) !=
-	    LOAD_ACQ(&o->bell->carrier_received);
 }
 
 /* Is a datagram queued on the socket (a system call)? */
