@@ -1,4 +1,4 @@
-/* COCARRIER: a sent message cannot be changed by anyone, the sender included (sealed memfd, or the receiver's own sealed view memory for what it copied from the sender's ring); 1 B to 3 MiB arrive intact; a stream of small messages goes through the rings, their views read-only too. */
+/* COCARRIER: a sent message cannot be changed by anyone, the sender included (sealed memfd, or the receiver's own sealed view memory for what it copied from the sender's ring); 1 B to 3 MiB arrive intact; small messages sent while the receiver waits go through the rings, their views read-only too. */
 #include "coport_test.h"
 
 #include <linux/falloc.h>
@@ -10,7 +10,7 @@
 
 static const size_t sizes[] = { 1, 4096, 2u << 20, 3u << 20 };
 #define NSIZES	(sizeof(sizes) / sizeof(sizes[0]))
-#define STREAM	2000	/* small messages, most through the rings */
+#define STREAM	2000	/* small messages, in step: through the rings */
 
 static uint8_t
 pattern(size_t size, size_t i)
@@ -38,6 +38,8 @@ sender(void *arg)
 	for (size_t k = 0; k < STREAM; k++) {
 		for (size_t i = 0; i < 64; i++)
 			buf[i] = pattern(k, i);
+		/* the receiver is about to wait in corecv() */
+		t_hear(sv[1], 'k');
 		CHECK(cosend(p, buf, 64) == 64);
 		memset(buf, 0xee, 64);
 	}
@@ -239,6 +241,7 @@ main(void)
 			void *buf = NULL;
 			uint8_t *v;
 
+			t_say(sv[0], 'k');
 			CHECK(corecv(p, &buf, 0) == 64);
 			v = buf;
 			for (size_t i = 0; i < 64; i++)
