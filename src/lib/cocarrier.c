@@ -342,16 +342,9 @@ carrier_take(struct port_obj *o, bool locked, void **bufp, size_t *lenp)
 	}
 	sys_close(fds[0]);
 	*bufp = map != NULL ? map : (void *)&empty_message;
-	if (!locked) {
-		if (view_add(o, *bufp, map, len, NULL) < 0)
-			return -1;
-	} else if (views_grow_locked(o) < 0) {
-		if (map != NULL)
-			sys_munmap(map, len);
+	if ((locked ? view_add_locked(o, *bufp, map, len, NULL) :
+	    view_add(o, *bufp, map, len, NULL)) < 0)
 		return -1;
-	} else {
-		o->views[o->nviews++] = (struct view){ *bufp, map, len, NULL, false };
-	}
 	*lenp = len;
 	return 1;
 }

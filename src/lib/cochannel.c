@@ -519,12 +519,12 @@ rx_take(struct port_obj *o, struct rx_ring *r, struct chan_dest *d)
 			r->prod_seen = p;
 		}
 		if (c == p) {
-			if (!d->carrier ||
-			    rx_copy_growing(o, r, d, c, &to, &rec) < 0) {
-				if (!d->carrier)
-					errno = EAGAIN;
+			if (!d->carrier) {
+				errno = EAGAIN;
 				return -1;
 			}
+			if (rx_copy_growing(o, r, d, c, &to, &rec) < 0)
+				return -1;
 			need = RING_REC_SIZE(rec.len);
 			goto copied;
 		}

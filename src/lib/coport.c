@@ -878,19 +878,28 @@ view_room(struct port_obj *o)
 }
 
 int
-view_add(struct port_obj *o, void *addr, void *map, size_t maplen,
+view_add_locked(struct port_obj *o, void *addr, void *map, size_t maplen,
     struct rx_pair *pair)
 {
-	pthread_mutex_lock(&o->lock);
 	if (views_grow_locked(o) < 0) {
-		pthread_mutex_unlock(&o->lock);
 		if (map != NULL)
 			sys_munmap(map, maplen);
 		return -1;
 	}
 	o->views[o->nviews++] = (struct view){ addr, map, maplen, pair, false };
-	pthread_mutex_unlock(&o->lock);
 	return 0;
+}
+
+int
+view_add(struct port_obj *o, void *addr, void *map, size_t maplen,
+    struct rx_pair *pair)
+{
+	int r;
+
+	pthread_mutex_lock(&o->lock);
+	r = view_add_locked(o, addr, map, maplen, pair);
+	pthread_mutex_unlock(&o->lock);
+	return r;
 }
 
 int

@@ -252,8 +252,10 @@ HIDDEN int	 view_add(struct port_obj *o, void *addr, void *map, size_t maplen,
 		    struct rx_pair *pair);
 /* Make sure the next view_add() has room: 0, or -1 with ENOMEM. */
 HIDDEN int	 view_room(struct port_obj *o);
-/* The same, o->lock held. */
+/* The same two, o->lock held. */
 HIDDEN int	 views_grow_locked(struct port_obj *o);
+HIDDEN int	 view_add_locked(struct port_obj *o, void *addr, void *map,
+		    size_t maplen, struct rx_pair *pair);
 
 /*
  * COCARRIER view memory (carrier_views.c), all under o->lock.
